@@ -1,0 +1,279 @@
+/*
+ * cli.c - the command table, option handling, help and dispatch.
+ *
+ * Global options may come before the command name; every command also takes
+ * them after it. Errors are printed once here and mapped to exit codes.
+ */
+#include "cli/cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "command/command.h"
+#include "common/log.h"
+#include "config/config.h"
+
+#define COFFER_VERSION "0.1.0"
+
+static const CliCommand cli_commands[] = {
+    {"tenants", "list the tenants the configuration discovers",
+     "usage: coffer tenants [--json]\n"
+     "\n"
+     "Connects to the configured PostgreSQL, discovers tenants by the\n"
+     "tenancy model (schema, database or row) and lists each one with its\n"
+     "class, database, schema, number of tables and size in bytes. Shared\n"
+     "schemas or databases are listed apart, marked shared.\n"
+     "\n"
+     "options:\n"
+     "  --json          print one JSON array of objects with the keys name,\n"
+     "                  class, model, database, schema, tables, bytes, shared\n"
+     "\n"
+     "exit codes: 0 ok, 1 failure, 2 configuration error,\n"
+     "            3 some tenants could not be inspected (warnings printed)\n",
+     cmd_tenants},
+    {"config check", "validate the configuration file",
+     "usage: coffer config check [--config FILE]\n"
+     "\n"
+     "Reads and validates coffer.yaml: every key known, every value of the\n"
+     "right type. Errors name the file, the line and the key, and exit 2.\n",
+     cmd_config_check},
+};
+
+#define CLI_NCOMMANDS (sizeof(cli_commands) / sizeof(cli_commands[0]))
+
+static const char cli_global_usage[] =
+    "global options (before or after the command):\n"
+    "  --config FILE   configuration file (default: $COFFER_CONFIG, then\n"
+    "                  /etc/coffer/coffer.yaml)\n"
+    "  --verbose       more log output      --quiet   errors only\n"
+    "  --help          help for the command\n";
+
+static void cli_print_overview(FILE *out)
+{
+    fprintf(out, "coffer %s - backup and recovery for multi-tenant PostgreSQL\n\n", COFFER_VERSION);
+    fprintf(out, "usage: coffer [--config FILE] COMMAND [options]\n\ncommands:\n");
+    for (size_t i = 0; i < CLI_NCOMMANDS; i++)
+        fprintf(out, "  %-16s %s\n", cli_commands[i].name, cli_commands[i].summary);
+    fprintf(out, "  %-16s %s\n", "help [COMMAND]", "show help for a command");
+    fprintf(out, "  %-16s %s\n\n", "version", "print the version");
+    fputs(cli_global_usage, out);
+    fputs("\nexit codes: 0 ok, 1 failure, 2 usage or configuration error, 3 partial\n", out);
+}
+
+static const CliCommand *cli_find(const char *name)
+{
+    for (size_t i = 0; i < CLI_NCOMMANDS; i++)
+        if (strcmp(cli_commands[i].name, name) == 0)
+            return &cli_commands[i];
+    return NULL;
+}
+
+void cli_print_help(const char *command)
+{
+    const CliCommand *cmd = cli_find(command);
+
+    if (cmd == NULL)
+    {
+        cli_print_overview(stdout);
+        return;
+    }
+    fputs(cmd->usage, stdout);
+    fputs("\n", stdout);
+    fputs(cli_global_usage, stdout);
+}
+
+bool cli_common_option(CliContext *ctx, const char *command, int opt, bool *exit_now,
+                       Error *err)
+{
+    switch (opt)
+    {
+    case CLI_OPT_CONFIG:
+        ctx->config_path = optarg;
+        return true;
+    case CLI_OPT_JSON:
+        ctx->json = true;
+        return true;
+    case CLI_OPT_VERBOSE:
+        log_set_level(LOG_DEBUG);
+        return true;
+    case CLI_OPT_QUIET:
+        log_set_level(LOG_ERROR);
+        return true;
+    case CLI_OPT_YES:
+        ctx->yes = true;
+        return true;
+    case CLI_OPT_HELP:
+        cli_print_help(command);
+        *exit_now = true;
+        return false;
+    default:
+        error_set(err, ERR_USAGE, "%s: unknown or incomplete option", command);
+        return error_hint(err, "run \"coffer help %s\" for its options", command);
+    }
+}
+
+int cli_parse(CliContext *ctx, const char *command, int argc, char **argv, const char *shortopts,
+              const struct option *longopts, CliOptionFn handle, void *state, bool *exit_now,
+              Error *err)
+{
+    int opt;
+    char optstr[64];
+
+    /* '+' stops at the first positional; ':' reports a missing argument as ':' */
+    snprintf(optstr, sizeof(optstr), "+:%s", shortopts ? shortopts : "");
+    optind = 1;
+    opterr = 0;
+    *exit_now = false;
+    while ((opt = getopt_long(argc, argv, optstr, longopts, NULL)) != -1)
+    {
+        if (opt == ':')
+        {
+            error_set(err, ERR_USAGE, "%s: option \"%s\" needs a value", command, argv[optind - 1]);
+            error_hint(err, "run \"coffer help %s\" for its options", command);
+            return -1;
+        }
+        if (opt == '?')
+        {
+            error_set(err, ERR_USAGE, "%s: unknown option \"%s\"", command, argv[optind - 1]);
+            error_hint(err, "run \"coffer help %s\" for its options", command);
+            return -1;
+        }
+        if (opt >= CLI_OPT_CONFIG && opt < CLI_OPT_FIRST_COMMAND)
+        {
+            if (!cli_common_option(ctx, command, opt, exit_now, err))
+                return -1;
+            continue;
+        }
+        if (handle == NULL || !handle(opt, optarg, state, err))
+        {
+            if (!error_is_set(err))
+                error_set(err, ERR_USAGE, "%s: unknown option", command);
+            return -1;
+        }
+    }
+    return optind;
+}
+
+Config *cli_config(CliContext *ctx, Error *err)
+{
+    if (ctx->config == NULL)
+        ctx->config = config_load(ctx->config_path, err);
+    return ctx->config;
+}
+
+/* Global options before the command: --config FILE, --verbose, --quiet. */
+static int cli_parse_global(CliContext *ctx, int argc, char **argv, Error *err)
+{
+    int i = 1;
+
+    while (i < argc && argv[i][0] == '-')
+    {
+        const char *a = argv[i];
+
+        if (strcmp(a, "--config") == 0)
+        {
+            if (i + 1 >= argc)
+                return error_set(err, ERR_USAGE, "option \"--config\" needs a value"), -1;
+            ctx->config_path = argv[i + 1];
+            i += 2;
+            continue;
+        }
+        if (strncmp(a, "--config=", 9) == 0)
+            ctx->config_path = a + 9;
+        else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0)
+            log_set_level(LOG_DEBUG);
+        else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0)
+            log_set_level(LOG_ERROR);
+        else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
+            return argc; /* treated as "help" */
+        else if (strcmp(a, "--version") == 0)
+            return -2;
+        else
+        {
+            error_set(err, ERR_USAGE, "unknown global option \"%s\"", a);
+            error_hint(err, "run \"coffer help\" for the commands and options");
+            return -1;
+        }
+        i++;
+    }
+    return i;
+}
+
+int cli_main(int argc, char **argv)
+{
+    CliContext ctx = {0};
+    Error err;
+    const CliCommand *cmd = NULL;
+    int first;
+    int used = 1;
+    bool ok;
+
+    error_clear(&err);
+    first = cli_parse_global(&ctx, argc, argv, &err);
+    if (first == -2 || (first > 0 && first < argc && strcmp(argv[first], "version") == 0))
+    {
+        printf("coffer %s\n", COFFER_VERSION);
+        return 0;
+    }
+    if (first < 0)
+    {
+        error_print(&err);
+        return err.code;
+    }
+    if (first >= argc)
+    {
+        cli_print_overview(first == argc && argc > 1 ? stdout : stderr);
+        return argc > 1 ? 0 : ERR_USAGE;
+    }
+    if (strcmp(argv[first], "help") == 0)
+    {
+        char name[128] = "";
+
+        if (first + 1 < argc)
+            snprintf(name, sizeof(name), "%s", argv[first + 1]);
+        if (first + 2 < argc && cli_find(name) == NULL)
+            snprintf(name, sizeof(name), "%s %s", argv[first + 1], argv[first + 2]);
+        if (name[0] != '\0' && cli_find(name) == NULL)
+        {
+            fprintf(stderr, "coffer: error: unknown command \"%s\"\n", name);
+            fprintf(stderr, "HINT: run \"coffer help\" for the list of commands\n");
+            return ERR_USAGE;
+        }
+        cli_print_help(name);
+        return 0;
+    }
+    /* two-word commands ("config check") first, then one-word ones */
+    if (first + 1 < argc)
+    {
+        char two[128];
+
+        snprintf(two, sizeof(two), "%s %s", argv[first], argv[first + 1]);
+        cmd = cli_find(two);
+        if (cmd != NULL)
+            used = 2;
+    }
+    if (cmd == NULL)
+        cmd = cli_find(argv[first]);
+    if (cmd == NULL)
+    {
+        fprintf(stderr, "coffer: error: unknown command \"%s\"\n", argv[first]);
+        fprintf(stderr, "HINT: run \"coffer help\" for the list of commands\n");
+        return ERR_USAGE;
+    }
+    /* the command sees argv[0] = its name, then its own arguments */
+    ok = cmd->run(&ctx, argc - first - used + 1, argv + first + used - 1, &err);
+    if (ctx.config != NULL)
+        config_free(ctx.config);
+    if (!ok && !error_is_set(&err))
+        return 0; /* --help was printed */
+    if (error_is_set(&err))
+    {
+        if (err.code != ERR_PARTIAL)
+            error_print(&err);
+        else if (err.message[0] != '\0')
+            fprintf(stderr, "coffer: warning: %s\n", err.message);
+        return err.code;
+    }
+    return 0;
+}

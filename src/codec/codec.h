@@ -1,0 +1,109 @@
+/*
+ * codec.h - the stream stages between a database stream and a stored blob:
+ * content-defined chunking, keyed chunk ids, zstd, AES-256-GCM, and the
+ * passphrase key derivation. All crypto is OpenSSL libcrypto; all
+ * compression is libzstd.
+ */
+#ifndef COFFER_CODEC_CODEC_H
+#define COFFER_CODEC_CODEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "common/error.h"
+
+#define CODEC_KEY_LEN 32   /* AES-256 key, HMAC key */
+#define CODEC_ID_LEN 32    /* HMAC-SHA-256 chunk id */
+#define CODEC_NONCE_LEN 12 /* GCM nonce */
+#define CODEC_TAG_LEN 16   /* GCM tag */
+/* Sealed blob layout: nonce(12) | ciphertext | tag(16). */
+#define CODEC_SEAL_OVERHEAD (CODEC_NONCE_LEN + CODEC_TAG_LEN)
+
+/* ---- content-defined chunking (FastCDC-style gear hash) ---------------- */
+
+typedef struct ChunkerParams
+{
+    uint32_t min_size; /* no cut before this many bytes */
+    uint32_t avg_size; /* power of two; the normal cut mask targets it */
+    uint32_t max_size; /* forced cut */
+} ChunkerParams;
+
+/* Default sizes: 256 KiB min, 1 MiB average, 4 MiB max. */
+ChunkerParams chunker_default_params(void);
+/* Checks min < avg < max, avg a power of two, sizes within sane bounds. */
+bool chunker_params_valid(const ChunkerParams *p, Error *err);
+
+typedef struct Chunker Chunker;
+
+/* The callback receives each finished chunk, in order; returning false
+ * stops the stream (the error is the callback's). The chunker holds at most
+ * max_size bytes. */
+typedef bool (*ChunkFn)(void *arg, const unsigned char *data, size_t len, Error *err);
+
+Chunker *chunker_new(const ChunkerParams *p, ChunkFn emit, void *arg);
+/* Feeds bytes; emits every chunk whose end is found. */
+bool chunker_write(Chunker *c, const void *data, size_t len, Error *err);
+/* Emits the last partial chunk (if any). The chunker can then be reused. */
+bool chunker_finish(Chunker *c, Error *err);
+void chunker_free(Chunker *c);
+
+/* Cut-point finder over a whole buffer (used by chunker_write and tests):
+ * returns the length of the first chunk in data[0..len). */
+size_t chunker_find_cut(const ChunkerParams *p, const unsigned char *data, size_t len);
+
+/* ---- hashing ------------------------------------------------------------ */
+
+/* id = HMAC-SHA-256(key, data). */
+void codec_chunk_id(const unsigned char key[CODEC_KEY_LEN], const void *data, size_t len,
+                    unsigned char id[CODEC_ID_LEN]);
+
+/* Incremental SHA-256 (content hash of a COPY stream, for the manifest). */
+typedef struct CodecHash CodecHash;
+CodecHash *codec_hash_new(void);
+void codec_hash_update(CodecHash *h, const void *data, size_t len);
+/* Writes the 64-hex-digit digest (+NUL) and frees h. */
+void codec_hash_final(CodecHash *h, char hex[65]);
+
+/* Cryptographically random bytes; aborts if the system RNG fails. */
+void codec_random(void *out, size_t len);
+
+/* ---- compression -------------------------------------------------------- */
+
+/* Compresses in into out (replacing its contents) at level; returns true
+ * and sets *compressed=true only when the result is smaller than the input,
+ * otherwise copies the input raw and sets *compressed=false. */
+bool codec_compress(int level, const void *in, size_t len, Buf *out, bool *compressed,
+                    Error *err);
+/* Decompresses a zstd frame; raw_len is the expected plaintext size. */
+bool codec_decompress(const void *in, size_t len, size_t raw_len, Buf *out, Error *err);
+
+/* ---- authenticated encryption (AES-256-GCM) ----------------------------- */
+
+/* Appends nonce|ciphertext|tag of in to out, with a fresh random nonce.
+ * aad (may be NULL) is authenticated, not stored. */
+bool codec_seal(const unsigned char key[CODEC_KEY_LEN], const void *aad, size_t aad_len,
+                const void *in, size_t len, Buf *out, Error *err);
+/* Opens a sealed blob into out (replacing its contents). Fails with
+ * "authentication failed" on any flipped byte, wrong key or truncation. */
+bool codec_open(const unsigned char key[CODEC_KEY_LEN], const void *aad, size_t aad_len,
+                const void *in, size_t len, Buf *out, Error *err);
+
+/* ---- passphrase key derivation (scrypt) --------------------------------- */
+
+typedef struct KdfParams
+{
+    uint64_t n; /* CPU/memory cost, power of two */
+    uint32_t r;
+    uint32_t p;
+    unsigned char salt[32];
+} KdfParams;
+
+/* Default scrypt costs (N=2^15, r=8, p=1) and a fresh random salt. */
+void codec_kdf_default(KdfParams *params);
+/* Derives a 32-byte key from the passphrase. */
+bool codec_kdf(const char *passphrase, const KdfParams *params, unsigned char key[CODEC_KEY_LEN],
+               Error *err);
+
+#endif

@@ -1,0 +1,107 @@
+/*
+ * storage.h - where repository objects live: one interface, drivers behind it.
+ *
+ * Objects are named by relative keys ("data/3f/3fa9…", "snapshots/…"); a key
+ * never contains "..", a leading "/" or user input. Writes are streamed and
+ * become visible atomically at storage_put_end (rename on posix, PUT or
+ * CompleteMultipartUpload on S3), so a crash never leaves a half object under
+ * its final name. Nothing above this interface may assume a filesystem.
+ */
+#ifndef COFFER_STORAGE_STORAGE_H
+#define COFFER_STORAGE_STORAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+
+typedef struct Storage Storage;
+typedef struct StorageWrite StorageWrite;
+typedef struct StorageRead StorageRead;
+
+/* What a driver can do; callers may use faster paths when a bit is set. */
+enum
+{
+    STORAGE_CAP_RANGE = 1 << 0,     /* storage_get_range is cheap */
+    STORAGE_CAP_ATOMIC_PUT = 1 << 1, /* an object appears whole or not at all */
+    STORAGE_CAP_LOCAL = 1 << 2,     /* a local filesystem */
+};
+
+/* One listed object. */
+typedef struct StorageEntry
+{
+    char *key;     /* relative key, e.g. "index/ab12…" */
+    uint64_t size; /* bytes */
+} StorageEntry;
+
+typedef struct StorageList
+{
+    StorageEntry *items;
+    size_t count;
+} StorageList;
+
+/* The driver table; each driver fills one with its functions. */
+typedef struct StorageDriver
+{
+    const char *name;
+    unsigned caps;
+    StorageWrite *(*put_begin)(Storage *st, const char *key, Error *err);
+    bool (*put_write)(StorageWrite *w, const void *data, size_t len, Error *err);
+    bool (*put_end)(StorageWrite *w, Error *err); /* commits and frees */
+    void (*put_abort)(StorageWrite *w);           /* discards and frees */
+    StorageRead *(*get_begin)(Storage *st, const char *key, uint64_t offset, uint64_t length,
+                              Error *err); /* length 0 = to the end */
+    /* Reads up to len bytes; returns the count, 0 at the end, -1 on error. */
+    long (*get_read)(StorageRead *r, void *buf, size_t len, Error *err);
+    void (*get_end)(StorageRead *r);
+    bool (*list)(Storage *st, const char *prefix, StorageList *out, Error *err);
+    bool (*remove)(Storage *st, const char *key, Error *err); /* a missing key is not an error */
+    /* Sets *exists; *size when non-NULL and the object exists. */
+    bool (*exists)(Storage *st, const char *key, bool *exists, uint64_t *size, Error *err);
+    void (*free)(Storage *st);
+} StorageDriver;
+
+/* Opens a posix storage rooted at path. create=true makes the directory
+ * (0700) when missing. Fails with a clear error when path is a file, is not
+ * writable, or (create=false) does not exist. */
+Storage *storage_posix_new(const char *path, bool create, Error *err);
+
+/* Frees the storage and its driver state. */
+void storage_free(Storage *st);
+
+/* The driver's capability bits, and a printable location ("/var/lib/coffer/repo"). */
+unsigned storage_caps(const Storage *st);
+const char *storage_location(const Storage *st);
+
+/* Streaming write; nothing is visible under key until storage_put_end
+ * returns true. An existing object under key is replaced. */
+StorageWrite *storage_put_begin(Storage *st, const char *key, Error *err);
+bool storage_put_write(StorageWrite *w, const void *data, size_t len, Error *err);
+bool storage_put_end(StorageWrite *w, Error *err);
+void storage_put_abort(StorageWrite *w);
+
+/* Whole-object convenience write. */
+bool storage_put(Storage *st, const char *key, const void *data, size_t len, Error *err);
+
+/* Streaming read of [offset, offset+length) (length 0: to the end). A read
+ * past the end of the object or of a missing object is an error naming the key. */
+StorageRead *storage_get_begin(Storage *st, const char *key, uint64_t offset, uint64_t length,
+                               Error *err);
+long storage_get_read(StorageRead *r, void *buf, size_t len, Error *err);
+void storage_get_end(StorageRead *r);
+
+/* Reads a whole object (or a range) into a fresh buffer (*out, *len);
+ * fails when fewer bytes than asked for exist ("truncated"). */
+bool storage_get(Storage *st, const char *key, unsigned char **out, size_t *len, Error *err);
+bool storage_get_range(Storage *st, const char *key, uint64_t offset, uint64_t length,
+                       unsigned char **out, Error *err);
+
+/* Lists objects whose key starts with prefix (e.g. "index/"), in key order. */
+bool storage_list(Storage *st, const char *prefix, StorageList *out, Error *err);
+void storage_list_free(StorageList *list);
+
+bool storage_remove(Storage *st, const char *key, Error *err);
+bool storage_exists(Storage *st, const char *key, bool *exists, uint64_t *size, Error *err);
+
+#endif

@@ -1,0 +1,215 @@
+/*
+ * repo.h - the repository: a content-addressed, deduplicated, compressed,
+ * encrypted and crash-safe store of tenant backups, over a Storage.
+ *
+ * Layout under the storage root (no tenant name ever appears in a key):
+ *   config              plain header: format version, encryption, chunker
+ *   keys/master         master key wrapped by the passphrase key (scrypt)
+ *   keys/<ownerid>      an owner's data key and id key, wrapped by the master key
+ *   data/<xx>/<packid>  packs: many chunks of a single owner, encrypted header
+ *   index/<id>          which chunk lives in which pack (encrypted)
+ *   snapshots/<id>      one encrypted JSON manifest per backup, written last
+ *   locks/<id>          shared (backup) and exclusive (prune) locks
+ *
+ * Write order is data, then index, then snapshot: whatever a crash leaves
+ * behind is unreferenced and removed by prune; nothing referenced is missing.
+ *
+ * Threads: a Repo may be shared by several threads, each with its own
+ * RepoWriter; repo_* functions that touch shared state lock internally.
+ */
+#ifndef COFFER_REPO_REPO_H
+#define COFFER_REPO_REPO_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "codec/codec.h"
+#include "common/error.h"
+#include "storage/storage.h"
+
+#define REPO_FORMAT_VERSION 1
+
+typedef struct Repo Repo;
+typedef struct RepoOwner RepoOwner;
+typedef struct RepoWriter RepoWriter;
+typedef struct RepoStream RepoStream;
+typedef struct RepoLock RepoLock;
+
+/* ---- creating and opening ---------------------------------------------- */
+
+typedef struct RepoInitOptions
+{
+    bool encryption;      /* false = "encryption: none", recorded in config */
+    int compression;      /* zstd level, default 3 */
+    ChunkerParams chunker; /* zero = chunker_default_params() */
+    uint32_t pack_size;   /* target pack size in bytes, 0 = 32 MiB */
+    KdfParams *kdf;       /* NULL = codec_kdf_default(); tests pass cheap params */
+} RepoInitOptions;
+
+/* Creates a new repository on st. Refuses (ERR_FAILURE, "repository ...
+ * already exists") when a config object is present. passphrase may be NULL
+ * only when encryption is false. */
+bool repo_init(Storage *st, const char *passphrase, const RepoInitOptions *opts, Error *err);
+
+/* Opens a repository: reads config (unknown format version is an error that
+ * names the version), unwraps the master key (a wrong passphrase is one clear
+ * error: "wrong passphrase for repository \"LOCATION\"", ERR_FAILURE), and
+ * loads the index (one listing plus one read per index object, never one
+ * round trip per tenant). Takes ownership of st (freed by repo_close). */
+Repo *repo_open(Storage *st, const char *passphrase, Error *err);
+void repo_close(Repo *repo);
+
+/* Reads the passphrase for a repository: $COFFER_PASSPHRASE, else the file
+ * (refused when group- or world-readable, with a hint to chmod 600), else a
+ * prompt on the terminal (twice when confirm). Returns a malloc'd string
+ * (caller wipes and frees) or NULL with err set. */
+char *repo_passphrase_read(const char *passphrase_file, bool confirm, Error *err);
+
+Storage *repo_storage(Repo *repo);
+int repo_compression(const Repo *repo);
+bool repo_encrypted(const Repo *repo);
+
+/* ---- owners and keys ---------------------------------------------------- */
+
+/* An owner is a tenant name or "shared": each has its own data key and id
+ * key, so equal data dedups within an owner only, and destroying an owner's
+ * keys makes every chunk of it unreadable (GDPR erasure without rewriting
+ * backups). Returns the cached owner; create=false fails for an unknown
+ * owner. The returned pointer lives as long as the Repo. */
+RepoOwner *repo_owner_get(Repo *repo, const char *name, bool create, Error *err);
+const char *repo_owner_name(const RepoOwner *owner);
+
+/* Deletes the owner's keys. Afterwards reading any chunk of that owner fails
+ * with a clear error ("keys of owner ... were destroyed"). */
+bool repo_owner_destroy(Repo *repo, const char *name, Error *err);
+
+/* ---- locks -------------------------------------------------------------- */
+
+typedef enum
+{
+    REPO_LOCK_SHARED,    /* backups, restores, check */
+    REPO_LOCK_EXCLUSIVE, /* prune, unlock of others */
+} RepoLockMode;
+
+/* Takes a lock recording host, pid, time and the command. Conflicts with an
+ * exclusive lock (or, for exclusive, any lock) fail with "repository is
+ * locked by PID on HOST since TIME (COMMAND)" and a hint to run "coffer
+ * unlock" if that process is gone. A conflicting lock whose process no longer
+ * exists on this same host is removed automatically, with a log line. */
+RepoLock *repo_lock(Repo *repo, RepoLockMode mode, const char *command, Error *err);
+void repo_unlock(RepoLock *lock);
+
+/* Removes stale locks (all = every lock, also live ones on other hosts).
+ * Returns the number removed in *removed. */
+bool repo_unlock_stale(Repo *repo, bool all, int *removed, Error *err);
+
+/* ---- writing ------------------------------------------------------------ */
+
+typedef struct RepoStreamStats
+{
+    uint64_t bytes_in;     /* plaintext bytes written to the stream */
+    uint64_t chunks;       /* chunks in the stream */
+    uint64_t chunks_new;   /* chunks not already in the repository */
+    uint64_t bytes_stored; /* bytes added to packs (after compression/encryption) */
+} RepoStreamStats;
+
+/* A writer belongs to one thread. It keeps a few open packs (one per owner,
+ * at most a handful; the least recently used is finished when another is
+ * needed), so several tables of one owner share packs. */
+RepoWriter *repo_writer_new(Repo *repo);
+
+/* Finishes open packs and hands their index entries to the repository.
+ * Must be called (and succeed) before the snapshot that uses its chunks is
+ * written. */
+bool repo_writer_flush(RepoWriter *w, Error *err);
+/* Frees the writer; an unflushed writer's open packs are abandoned (their
+ * partial objects never appear). */
+void repo_writer_free(RepoWriter *w);
+
+/* One stream of bytes (one table's COPY data, one DDL dump, ...) for owner. */
+RepoStream *repo_stream_begin(RepoWriter *w, RepoOwner *owner, Error *err);
+bool repo_stream_write(RepoStream *s, const void *data, size_t len, Error *err);
+/* Ends the stream: returns a new JSON array of the chunk ids (hex) in order
+ * (caller owns it) and fills stats; NULL with err on failure. The stream is
+ * freed either way. */
+json_t *repo_stream_end(RepoStream *s, RepoStreamStats *stats, Error *err);
+void repo_stream_abort(RepoStream *s);
+
+/* Writes all index entries handed over by flushed writers as one index
+ * object. Called by the backup after every writer flushed, before the
+ * snapshot. */
+bool repo_index_commit(Repo *repo, Error *err);
+
+/* ---- reading ------------------------------------------------------------ */
+
+/* Receives plaintext in order; returning false stops (error is the callback's). */
+typedef bool (*RepoReadFn)(void *arg, const void *data, size_t len, Error *err);
+
+/* Reads the chunks (a JSON array of hex ids, as returned by repo_stream_end)
+ * in order, checks each one (decrypts, decompresses, re-computes its id) and
+ * hands the plaintext to fn. Errors name the chunk and pack and say what is
+ * wrong (missing, truncated, authentication failed, id mismatch, keys
+ * destroyed). Memory: one chunk at a time. Thread-safe. */
+bool repo_read_chunks(Repo *repo, json_t *chunks, RepoReadFn fn, void *arg, Error *err);
+
+/* ---- snapshots (manifests) --------------------------------------------- */
+
+/* A snapshot is a JSON object chosen by the backup layer. The repository
+ * only relies on this: every member named "chunks" anywhere in the document
+ * is an array of chunk ids the snapshot references. repo_snapshot_write adds
+ * "id" (64 hex) and "time" (UTC ISO-8601) when missing, encrypts it with the
+ * master key and stores it under snapshots/. id_out receives the id. */
+bool repo_snapshot_write(Repo *repo, json_t *doc, char id_out[65], Error *err);
+
+/* Loads one snapshot by full id, unique id prefix (at least 4 hex digits)
+ * or "latest". Unknown or ambiguous ids are errors that say so. Returns a
+ * new reference. */
+json_t *repo_snapshot_load(Repo *repo, const char *id, Error *err);
+
+/* Loads every snapshot, oldest first, as a new JSON array. */
+json_t *repo_snapshot_list(Repo *repo, Error *err);
+
+/* Removes one snapshot (its data stays until prune). */
+bool repo_snapshot_forget(Repo *repo, const char *id, Error *err);
+
+/* ---- integrity and cleanup ---------------------------------------------- */
+
+typedef struct RepoCheckOptions
+{
+    bool read_data;       /* also read, decrypt and re-hash chunk data */
+    int read_data_percent; /* 1..100: subset of packs read (100 = all) */
+} RepoCheckOptions;
+
+typedef struct RepoCheckReport
+{
+    uint64_t snapshots;
+    uint64_t packs;
+    uint64_t chunks;
+    uint64_t packs_read;
+    uint64_t errors;            /* problems found; each is logged with its object */
+    uint64_t unreferenced_packs; /* harmless leftovers of crashes; prune removes them */
+} RepoCheckReport;
+
+/* Verifies structure: every snapshot decrypts and parses, every chunk a
+ * snapshot references is in the index, every indexed pack exists with the
+ * right size (and with read_data, every chunk decrypts and re-hashes to its
+ * id). Logs each problem naming the object; returns false (ERR_FAILURE,
+ * "repository has N errors") when any was found. */
+bool repo_check(Repo *repo, const RepoCheckOptions *opts, RepoCheckReport *report, Error *err);
+
+typedef struct RepoPruneStats
+{
+    uint64_t packs_deleted;
+    uint64_t packs_repacked;
+    uint64_t bytes_freed;
+    uint64_t index_rewritten;
+} RepoPruneStats;
+
+/* Under an exclusive lock: deletes packs with no chunk referenced by any
+ * snapshot, repacks packs that are mostly (> half) unreferenced, and rewrites
+ * the index. Order keeps it crash-safe: new packs, then new index, then
+ * removal of old index objects, then old packs. */
+bool repo_prune(Repo *repo, RepoPruneStats *stats, Error *err);
+
+#endif

@@ -1,0 +1,152 @@
+/*
+ * pg.c - libpq connections and queries with uniform error reporting.
+ */
+#include "pg/pg.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/mem.h"
+
+/* libpq messages end with a newline and may span lines; keep the first line
+ * for the message and the rest for the detail. */
+static void pg_error_text(const char *msg, char *first, size_t first_len, char *rest,
+                          size_t rest_len)
+{
+    const char *nl;
+    size_t n;
+
+    if (msg == NULL)
+        msg = "";
+    nl = strchr(msg, '\n');
+    n = nl ? (size_t)(nl - msg) : strlen(msg);
+    if (n >= first_len)
+        n = first_len - 1;
+    memcpy(first, msg, n);
+    first[n] = '\0';
+    rest[0] = '\0';
+    if (nl != NULL && nl[1] != '\0')
+    {
+        snprintf(rest, rest_len, "%s", nl + 1);
+        n = strlen(rest);
+        while (n > 0 && (rest[n - 1] == '\n' || rest[n - 1] == ' '))
+            rest[--n] = '\0';
+    }
+}
+
+PGconn *pg_connect(const char *conninfo, const char *dbname, Error *err)
+{
+    const char *keys[5];
+    const char *vals[5];
+    int n = 0;
+    PGconn *conn;
+    char first[512], rest[512];
+
+    /* the first dbname is expanded as a conninfo string; a later one overrides it */
+    keys[n] = "dbname";
+    vals[n++] = conninfo != NULL ? conninfo : "";
+    if (dbname != NULL)
+    {
+        keys[n] = "dbname";
+        vals[n++] = dbname;
+    }
+    keys[n] = "fallback_application_name";
+    vals[n++] = "coffer";
+    keys[n] = NULL;
+    vals[n] = NULL;
+    conn = PQconnectdbParams(keys, vals, 1);
+    if (conn != NULL && PQstatus(conn) == CONNECTION_OK)
+    {
+        PQsetClientEncoding(conn, "UTF8");
+        return conn;
+    }
+    pg_error_text(conn ? PQerrorMessage(conn) : "out of memory", first, sizeof(first), rest,
+                  sizeof(rest));
+    if (dbname != NULL)
+        error_set(err, ERR_FAILURE, "could not connect to database \"%s\": %s", dbname, first);
+    else
+        error_set(err, ERR_FAILURE, "could not connect to PostgreSQL: %s", first);
+    if (rest[0] != '\0')
+        error_detail(err, "%s", rest);
+    if (strstr(first, "authentication") != NULL || strstr(first, "password") != NULL)
+        error_hint(err, "check the user and password: postgres.conninfo, PGUSER, PGPASSWORD "
+                        "or ~/.pgpass");
+    else if (strstr(first, "does not exist") != NULL)
+        error_hint(err, "check the database name in postgres.conninfo or PGDATABASE");
+    else
+        error_hint(err, "check that the server is running and postgres.conninfo (or "
+                        "PGHOST/PGPORT) points at it");
+    PQfinish(conn);
+    return NULL;
+}
+
+PGresult *pg_query(PGconn *conn, const char *what, const char *sql, int nparams,
+                   const char *const *params, Error *err)
+{
+    PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(res);
+    char first[512], rest[512];
+
+    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
+        return res;
+    pg_error_text(res ? PQresultErrorMessage(res) : PQerrorMessage(conn), first, sizeof(first),
+                  rest, sizeof(rest));
+    if (first[0] == '\0')
+        pg_error_text(PQerrorMessage(conn), first, sizeof(first), rest, sizeof(rest));
+    error_set(err, ERR_FAILURE, "%s failed: %s", what, first);
+    if (rest[0] != '\0')
+        error_detail(err, "%s", rest);
+    if (PQstatus(conn) == CONNECTION_BAD)
+        error_hint(err, "the connection to the server was lost; check that it is running");
+    PQclear(res);
+    return NULL;
+}
+
+bool pg_command(PGconn *conn, const char *what, const char *sql, Error *err)
+{
+    PGresult *res = pg_query(conn, what, sql, 0, NULL, err);
+
+    if (res == NULL)
+        return false;
+    PQclear(res);
+    return true;
+}
+
+char *pg_quote_ident(PGconn *conn, const char *ident, Error *err)
+{
+    char *q = PQescapeIdentifier(conn, ident, strlen(ident));
+    char *out;
+
+    if (q == NULL)
+    {
+        error_set(err, ERR_FAILURE, "could not quote identifier: %s", PQerrorMessage(conn));
+        return NULL;
+    }
+    out = xstrdup(q);
+    PQfreemem(q);
+    return out;
+}
+
+char *pg_quote_qualified(PGconn *conn, const char *schema, const char *name, Error *err)
+{
+    char *s = pg_quote_ident(conn, schema, err);
+    char *n = s ? pg_quote_ident(conn, name, err) : NULL;
+    char *out = NULL;
+
+    if (s != NULL && n != NULL)
+        out = xasprintf("%s.%s", s, n);
+    free(s);
+    free(n);
+    return out;
+}
+
+int pg_server_major(PGconn *conn)
+{
+    return PQserverVersion(conn) / 10000;
+}
+
+const char *pg_dbname(PGconn *conn)
+{
+    return PQdb(conn);
+}

@@ -1,0 +1,544 @@
+/*
+ * tenancy.c - tenant discovery for the schema, database and row models.
+ *
+ * Discovery reads names (pattern or query), checks them against the catalog,
+ * and optionally measures tables and bytes with one catalog query per
+ * database (never one per tenant in the schema model).
+ */
+#include "tenancy/tenancy.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/mem.h"
+#include "pg/pg.h"
+
+/* Relations that hold data: ordinary and partitioned tables (counted as
+ * tables); bytes cover tables and materialized views with their indexes and
+ * TOAST. */
+#define TENANCY_SYSTEM_SCHEMAS                                                                     \
+    "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp)'"
+
+static Tenant *tenancy_add(TenantList *list, const char *name, const char *class,
+                           const char *database, const char *schema, bool shared)
+{
+    Tenant *t;
+
+    list->items = xrealloc(list->items, sizeof(Tenant) * (list->count + 1));
+    t = &list->items[list->count++];
+    t->name = xstrdup(name);
+    t->class = xstrdup(class != NULL && class[0] != '\0' ? class : "default");
+    t->database = xstrdup(database);
+    t->schema = schema != NULL ? xstrdup(schema) : NULL;
+    t->shared = shared;
+    t->tables = -1;
+    t->bytes = -1;
+    return t;
+}
+
+Tenant *tenancy_find(TenantList *list, const char *name)
+{
+    for (size_t i = 0; i < list->count; i++)
+        if (strcmp(list->items[i].name, name) == 0)
+            return &list->items[i];
+    return NULL;
+}
+
+void tenancy_list_free(TenantList *list)
+{
+    for (size_t i = 0; i < list->count; i++)
+    {
+        free(list->items[i].name);
+        free(list->items[i].class);
+        free(list->items[i].database);
+        free(list->items[i].schema);
+    }
+    free(list->items);
+    list->items = NULL;
+    list->count = 0;
+    list->warnings = 0;
+}
+
+static void tenancy_warn(TenantList *list, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void tenancy_warn(TenantList *list, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    log_warning("%s", msg);
+    list->warnings++;
+}
+
+static bool tenancy_is_shared(const Config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->n_shared; i++)
+        if (strcmp(cfg->shared[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* The discovery query: runs it and finds its columns. need2 is the second
+ * required column (database model) or NULL. */
+typedef struct DiscoverResult
+{
+    PGresult *res;
+    int col_tenant;
+    int col_second; /* schema (optional) or database (required) */
+    int col_class;
+} DiscoverResult;
+
+static bool tenancy_run_query(const Config *cfg, PGconn *conn, const char *second,
+                              bool second_required, DiscoverResult *out, Error *err)
+{
+    out->res = pg_query(conn, "discovery query", cfg->discover_query, 0, NULL, err);
+    if (out->res == NULL)
+    {
+        err->code = ERR_USAGE;
+        return error_hint(err, "check tenancy.discover.query in \"%s\"", cfg->path);
+    }
+    out->col_tenant = PQfnumber(out->res, "tenant");
+    out->col_second = second != NULL ? PQfnumber(out->res, second) : -1;
+    out->col_class = PQfnumber(out->res, "class");
+    if (out->col_tenant < 0 || (second_required && out->col_second < 0))
+    {
+        char cols[512] = "";
+        size_t n = 0;
+
+        for (int i = 0; i < PQnfields(out->res) && n < sizeof(cols) - 2; i++)
+            n += (size_t)snprintf(cols + n, sizeof(cols) - n, "%s%s", i ? ", " : "",
+                                  PQfname(out->res, i));
+        error_set(err, ERR_USAGE, "discovery query returned no column \"%s\"",
+                  out->col_tenant < 0 ? "tenant" : second);
+        error_detail(err, "columns returned: %s", n > 0 ? cols : "(none)");
+        error_hint(err, "name the columns with AS: tenant%s%s[, class] (tenancy.discover.query in "
+                        "\"%s\")",
+                   second ? ", " : "", second ? second : "", cfg->path);
+        PQclear(out->res);
+        out->res = NULL;
+        return false;
+    }
+    return true;
+}
+
+static const char *tenancy_value(PGresult *res, int row, int col)
+{
+    if (col < 0 || PQgetisnull(res, row, col))
+        return NULL;
+    return PQgetvalue(res, row, col);
+}
+
+/* Checks the class and adds the tenant unless it is a duplicate. */
+static Tenant *tenancy_add_checked(const Config *cfg, TenantList *list, const char *name,
+                                   const char *class, const char *database, const char *schema)
+{
+    if (tenancy_find(list, name) != NULL)
+    {
+        tenancy_warn(list, "tenant \"%s\" is discovered twice; the second one is ignored", name);
+        return NULL;
+    }
+    if (class != NULL && class[0] != '\0' && cfg->n_classes > 0 && !config_has_class(cfg, class))
+        tenancy_warn(list, "tenant \"%s\" has class \"%s\", which is not in classes: of \"%s\"",
+                     name, class, cfg->path);
+    return tenancy_add(list, name, class, database, schema, false);
+}
+
+/* ---- schema model ------------------------------------------------------- */
+
+static bool tenancy_schema_exists(PGresult *schemas, const char *name)
+{
+    for (int i = 0; i < PQntuples(schemas); i++)
+        if (strcmp(PQgetvalue(schemas, i, 0), name) == 0)
+            return true;
+    return false;
+}
+
+static bool tenancy_measure_schemas(PGconn *conn, TenantList *list, Error *err)
+{
+    /* one row per schema: its tables and the bytes of its relations */
+    static const char sql[] =
+        "SELECT n.nspname,"
+        "       count(c.oid) FILTER (WHERE c.relkind IN ('r', 'p')),"
+        "       coalesce(sum(pg_catalog.pg_total_relation_size(c.oid))"
+        "                FILTER (WHERE c.relkind IN ('r', 'm')), 0)"
+        "  FROM pg_catalog.pg_namespace n"
+        "  LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid"
+        " GROUP BY n.nspname";
+    PGresult *res = pg_query(conn, "measure schemas", sql, 0, NULL, err);
+
+    if (res == NULL)
+        return false;
+    for (int i = 0; i < PQntuples(res); i++)
+    {
+        const char *nsp = PQgetvalue(res, i, 0);
+
+        for (size_t j = 0; j < list->count; j++)
+        {
+            Tenant *t = &list->items[j];
+
+            if (t->schema != NULL && strcmp(t->schema, nsp) == 0)
+            {
+                t->tables = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+                t->bytes = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+            }
+        }
+    }
+    PQclear(res);
+    return true;
+}
+
+static bool tenancy_discover_schema(const Config *cfg, PGconn *conn, bool measure,
+                                    TenantList *list, Error *err)
+{
+    /* every user schema, in a stable byte order */
+    static const char schemas_sql[] = "SELECT n.nspname FROM pg_catalog.pg_namespace n"
+                                      " WHERE " TENANCY_SYSTEM_SCHEMAS
+                                      " ORDER BY n.nspname COLLATE \"C\"";
+    const char *db = pg_dbname(conn);
+    PGresult *schemas = pg_query(conn, "list schemas", schemas_sql, 0, NULL, err);
+
+    if (schemas == NULL)
+        return false;
+    if (cfg->discover_pattern != NULL)
+    {
+        /* the user's LIKE pattern over the same list, as a parameter */
+        static const char like_sql[] = "SELECT n.nspname FROM pg_catalog.pg_namespace n"
+                                       " WHERE " TENANCY_SYSTEM_SCHEMAS " AND n.nspname LIKE $1"
+                                       " ORDER BY n.nspname COLLATE \"C\"";
+        const char *params[1] = {cfg->discover_pattern};
+        PGresult *res = pg_query(conn, "discover schemas", like_sql, 1, params, err);
+
+        if (res == NULL)
+        {
+            PQclear(schemas);
+            return false;
+        }
+        for (int i = 0; i < PQntuples(res); i++)
+        {
+            const char *name = PQgetvalue(res, i, 0);
+
+            if (!tenancy_is_shared(cfg, name))
+                tenancy_add(list, name, NULL, db, name, false);
+        }
+        PQclear(res);
+    }
+    else
+    {
+        DiscoverResult dr;
+
+        if (!tenancy_run_query(cfg, conn, "schema", false, &dr, err))
+        {
+            PQclear(schemas);
+            return false;
+        }
+        for (int i = 0; i < PQntuples(dr.res); i++)
+        {
+            const char *name = tenancy_value(dr.res, i, dr.col_tenant);
+            const char *schema = tenancy_value(dr.res, i, dr.col_second);
+
+            if (name == NULL || name[0] == '\0')
+            {
+                tenancy_warn(list, "discovery query row %d has no tenant name; skipped", i + 1);
+                continue;
+            }
+            if (schema == NULL)
+                schema = name;
+            if (!tenancy_schema_exists(schemas, schema))
+            {
+                tenancy_warn(list, "tenant \"%s\": schema \"%s\" does not exist in database "
+                                   "\"%s\"; skipped",
+                             name, schema, db);
+                continue;
+            }
+            tenancy_add_checked(cfg, list, name, tenancy_value(dr.res, i, dr.col_class), db,
+                                schema);
+        }
+        PQclear(dr.res);
+    }
+    for (size_t i = 0; i < cfg->n_shared; i++)
+    {
+        if (!tenancy_schema_exists(schemas, cfg->shared[i]))
+        {
+            tenancy_warn(list, "shared schema \"%s\" does not exist in database \"%s\"",
+                         cfg->shared[i], db);
+            continue;
+        }
+        tenancy_add(list, cfg->shared[i], "shared", db, cfg->shared[i], true);
+    }
+    PQclear(schemas);
+    return !measure || tenancy_measure_schemas(conn, list, err);
+}
+
+/* ---- database model ----------------------------------------------------- */
+
+static bool tenancy_measure_database(const Config *cfg, TenantList *list, Tenant *t)
+{
+    /* tables and bytes of every user relation in the current database */
+    static const char sql[] =
+        "SELECT count(*) FILTER (WHERE c.relkind IN ('r', 'p')),"
+        "       coalesce(sum(pg_catalog.pg_total_relation_size(c.oid))"
+        "                FILTER (WHERE c.relkind IN ('r', 'm')), 0)"
+        "  FROM pg_catalog.pg_class c"
+        "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE " TENANCY_SYSTEM_SCHEMAS;
+    Error err;
+    PGconn *conn;
+    PGresult *res;
+
+    error_clear(&err);
+    conn = pg_connect(cfg->pg_conninfo, t->database, &err);
+    res = conn ? pg_query(conn, "measure database", sql, 0, NULL, &err) : NULL;
+    if (res == NULL)
+    {
+        tenancy_warn(list, "tenant \"%s\": %s", t->name, err.message);
+        PQfinish(conn);
+        return false;
+    }
+    t->tables = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    t->bytes = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+    PQclear(res);
+    PQfinish(conn);
+    return true;
+}
+
+static bool tenancy_db_exists(PGresult *dbs, const char *name)
+{
+    return tenancy_schema_exists(dbs, name);
+}
+
+static bool tenancy_discover_database(const Config *cfg, PGconn *conn, bool measure,
+                                      TenantList *list, Error *err)
+{
+    /* databases one can connect to, in a stable byte order */
+    static const char dbs_sql[] = "SELECT datname FROM pg_catalog.pg_database"
+                                  " WHERE datallowconn AND NOT datistemplate"
+                                  " ORDER BY datname COLLATE \"C\"";
+    PGresult *dbs = pg_query(conn, "list databases", dbs_sql, 0, NULL, err);
+
+    if (dbs == NULL)
+        return false;
+    if (cfg->discover_pattern != NULL)
+    {
+        static const char like_sql[] = "SELECT datname FROM pg_catalog.pg_database"
+                                       " WHERE datallowconn AND NOT datistemplate"
+                                       "   AND datname LIKE $1"
+                                       " ORDER BY datname COLLATE \"C\"";
+        const char *params[1] = {cfg->discover_pattern};
+        PGresult *res = pg_query(conn, "discover databases", like_sql, 1, params, err);
+
+        if (res == NULL)
+        {
+            PQclear(dbs);
+            return false;
+        }
+        for (int i = 0; i < PQntuples(res); i++)
+        {
+            const char *name = PQgetvalue(res, i, 0);
+
+            if (!tenancy_is_shared(cfg, name))
+                tenancy_add(list, name, NULL, name, NULL, false);
+        }
+        PQclear(res);
+    }
+    else
+    {
+        DiscoverResult dr;
+
+        if (!tenancy_run_query(cfg, conn, "database", true, &dr, err))
+        {
+            PQclear(dbs);
+            return false;
+        }
+        for (int i = 0; i < PQntuples(dr.res); i++)
+        {
+            const char *name = tenancy_value(dr.res, i, dr.col_tenant);
+            const char *db = tenancy_value(dr.res, i, dr.col_second);
+
+            if (name == NULL || name[0] == '\0' || db == NULL || db[0] == '\0')
+            {
+                tenancy_warn(list, "discovery query row %d has no tenant or database; skipped",
+                             i + 1);
+                continue;
+            }
+            if (!tenancy_db_exists(dbs, db))
+            {
+                tenancy_warn(list, "tenant \"%s\": database \"%s\" does not exist; skipped",
+                             name, db);
+                continue;
+            }
+            tenancy_add_checked(cfg, list, name, tenancy_value(dr.res, i, dr.col_class), db,
+                                NULL);
+        }
+        PQclear(dr.res);
+    }
+    for (size_t i = 0; i < cfg->n_shared; i++)
+    {
+        if (!tenancy_db_exists(dbs, cfg->shared[i]))
+        {
+            tenancy_warn(list, "shared database \"%s\" does not exist", cfg->shared[i]);
+            continue;
+        }
+        tenancy_add(list, cfg->shared[i], "shared", cfg->shared[i], NULL, true);
+    }
+    PQclear(dbs);
+    if (measure)
+        for (size_t i = 0; i < list->count; i++)
+            tenancy_measure_database(cfg, list, &list->items[i]);
+    return true;
+}
+
+/* ---- row model ---------------------------------------------------------- */
+
+/* A table is shared when listed in tenancy.shared as "name" or "schema.name". */
+static bool tenancy_table_shared(const Config *cfg, const char *schema, const char *table)
+{
+    char *full = xasprintf("%s.%s", schema, table);
+    bool shared = tenancy_is_shared(cfg, table) || tenancy_is_shared(cfg, full);
+
+    free(full);
+    return shared;
+}
+
+static bool tenancy_measure_rows(const Config *cfg, PGconn *conn, TenantList *list, Error *err)
+{
+    /* top-level tables and whether they carry the tenant column */
+    static const char tables_sql[] =
+        "SELECT n.nspname, c.relname, c.relkind,"
+        "       EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a"
+        "                WHERE a.attrelid = c.oid AND a.attname = $1 AND NOT a.attisdropped),"
+        "       pg_catalog.pg_total_relation_size(c.oid)"
+        "  FROM pg_catalog.pg_class c"
+        "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND " TENANCY_SYSTEM_SCHEMAS
+        " ORDER BY 1, 2";
+    const char *params[1] = {cfg->column};
+    PGresult *tables = pg_query(conn, "list tables", tables_sql, 1, params, err);
+    Tenant *shared = NULL;
+    int64_t tenant_tables = 0;
+    bool ok = true;
+
+    if (tables == NULL)
+        return false;
+    for (size_t i = 0; i < list->count; i++)
+        if (list->items[i].shared)
+            shared = &list->items[i];
+    for (size_t i = 0; i < list->count; i++)
+        if (!list->items[i].shared)
+            list->items[i].bytes = 0;
+    if (shared != NULL)
+        shared->tables = shared->bytes = 0;
+    for (int r = 0; r < PQntuples(tables) && ok; r++)
+    {
+        const char *nsp = PQgetvalue(tables, r, 0);
+        const char *rel = PQgetvalue(tables, r, 1);
+        bool has_col = PQgetvalue(tables, r, 3)[0] == 't';
+        char *qtable, *qcol, *sql;
+        PGresult *res;
+
+        if (!has_col || tenancy_table_shared(cfg, nsp, rel))
+        {
+            if (shared != NULL)
+            {
+                shared->tables++;
+                shared->bytes += strtoll(PQgetvalue(tables, r, 4), NULL, 10);
+            }
+            continue;
+        }
+        tenant_tables++;
+        qtable = pg_quote_qualified(conn, nsp, rel, err);
+        qcol = qtable ? pg_quote_ident(conn, cfg->column, err) : NULL;
+        if (qcol == NULL)
+        {
+            free(qtable);
+            ok = false;
+            break;
+        }
+        /* bytes of each tenant's rows in this table: one scan per table */
+        sql = xasprintf("SELECT %s::text, sum(pg_catalog.pg_column_size(t.*)) FROM %s%s t"
+                        " GROUP BY 1",
+                        qcol, PQgetvalue(tables, r, 2)[0] == 'p' ? "" : "ONLY ", qtable);
+        res = pg_query(conn, "measure tenant rows", sql, 0, NULL, err);
+        free(sql);
+        free(qtable);
+        free(qcol);
+        if (res == NULL)
+        {
+            ok = false;
+            break;
+        }
+        for (int i = 0; i < PQntuples(res); i++)
+        {
+            Tenant *t;
+
+            if (PQgetisnull(res, i, 0))
+                continue;
+            t = tenancy_find(list, PQgetvalue(res, i, 0));
+            if (t != NULL && !t->shared)
+                t->bytes += strtoll(PQgetvalue(res, i, 1), NULL, 10);
+        }
+        PQclear(res);
+    }
+    PQclear(tables);
+    for (size_t i = 0; i < list->count; i++)
+        if (!list->items[i].shared)
+            list->items[i].tables = tenant_tables;
+    return ok;
+}
+
+static bool tenancy_discover_row(const Config *cfg, PGconn *conn, bool measure, TenantList *list,
+                                 Error *err)
+{
+    DiscoverResult dr;
+    const char *db = pg_dbname(conn);
+
+    if (!tenancy_run_query(cfg, conn, NULL, false, &dr, err))
+        return false;
+    for (int i = 0; i < PQntuples(dr.res); i++)
+    {
+        const char *name = tenancy_value(dr.res, i, dr.col_tenant);
+
+        if (name == NULL || name[0] == '\0')
+        {
+            tenancy_warn(list, "discovery query row %d has no tenant; skipped", i + 1);
+            continue;
+        }
+        tenancy_add_checked(cfg, list, name, tenancy_value(dr.res, i, dr.col_class), db, NULL);
+    }
+    PQclear(dr.res);
+    /* tables without the tenant column (or listed in tenancy.shared) */
+    tenancy_add(list, "shared", "shared", db, NULL, true);
+    return !measure || tenancy_measure_rows(cfg, conn, list, err);
+}
+
+bool tenancy_discover(const Config *cfg, bool measure, TenantList *list, Error *err)
+{
+    PGconn *conn = pg_connect(cfg->pg_conninfo, NULL, err);
+    bool ok = false;
+
+    memset(list, 0, sizeof(*list));
+    if (conn == NULL)
+        return false;
+    switch (cfg->model)
+    {
+    case TENANCY_SCHEMA:
+        ok = tenancy_discover_schema(cfg, conn, measure, list, err);
+        break;
+    case TENANCY_DATABASE:
+        ok = tenancy_discover_database(cfg, conn, measure, list, err);
+        break;
+    case TENANCY_ROW:
+        ok = tenancy_discover_row(cfg, conn, measure, list, err);
+        break;
+    }
+    PQfinish(conn);
+    if (!ok)
+        tenancy_list_free(list);
+    return ok;
+}

@@ -129,8 +129,7 @@ static bool storage_check_name(const char *name, bool is_prefix, Error *err)
 
     /* "." components would give one object two names. */
     if (!bad && (strcmp(name, ".") == 0 || strncmp(name, "./", 2) == 0 ||
-                 strstr(name, "/./") != NULL ||
-                 (len >= 2 && strcmp(name + len - 2, "/.") == 0)))
+                 strstr(name, "/./") != NULL || (len >= 2 && strcmp(name + len - 2, "/.") == 0)))
         bad = true;
 
     for (p = name; !bad && *p != '\0'; p++)
@@ -141,8 +140,7 @@ static bool storage_check_name(const char *name, bool is_prefix, Error *err)
 
     if (bad)
     {
-        error_set(err, ERR_FAILURE, "invalid object %s \"%s\"", is_prefix ? "prefix" : "key",
-                  name);
+        error_set(err, ERR_FAILURE, "invalid object %s \"%s\"", is_prefix ? "prefix" : "key", name);
         return error_detail(err, "keys are relative, non-empty, without \"..\", \"//\", \".\" "
                                  "components or control characters");
     }

@@ -6,6 +6,12 @@
  * become visible atomically at storage_put_end (rename on posix, PUT or
  * CompleteMultipartUpload on S3), so a crash never leaves a half object under
  * its final name. Nothing above this interface may assume a filesystem.
+ *
+ * Every call checks its key first: an empty key, a leading "/", "..", "//",
+ * a "." component, a trailing "/" or a control character fails with
+ * ERR_FAILURE "invalid object key "..."" before any driver is asked. A
+ * Storage may be shared by threads; a StorageWrite or StorageRead belongs to
+ * one thread at a time. Drivers live behind storage_intern.h.
  */
 #ifndef COFFER_STORAGE_STORAGE_H
 #define COFFER_STORAGE_STORAGE_H
@@ -23,9 +29,9 @@ typedef struct StorageRead StorageRead;
 /* What a driver can do; callers may use faster paths when a bit is set. */
 enum
 {
-    STORAGE_CAP_RANGE = 1 << 0,     /* storage_get_range is cheap */
+    STORAGE_CAP_RANGE = 1 << 0,      /* storage_get_range is cheap */
     STORAGE_CAP_ATOMIC_PUT = 1 << 1, /* an object appears whole or not at all */
-    STORAGE_CAP_LOCAL = 1 << 2,     /* a local filesystem */
+    STORAGE_CAP_LOCAL = 1 << 2,      /* a local filesystem */
 };
 
 /* One listed object. */
@@ -75,7 +81,13 @@ unsigned storage_caps(const Storage *st);
 const char *storage_location(const Storage *st);
 
 /* Streaming write; nothing is visible under key until storage_put_end
- * returns true. An existing object under key is replaced. */
+ * returns true. An existing object under key is replaced. After a failed
+ * storage_put_write the handle is still open: call storage_put_abort.
+ * storage_put_end always frees the handle; on failure nothing new is
+ * visible (except that on posix a failed directory fsync after the rename
+ * leaves the object in place, possibly not yet durable). storage_put_abort
+ * discards what was written and frees the handle; NULL is ignored. A full
+ * disk is reported as "could not write object "KEY": the disk is full". */
 StorageWrite *storage_put_begin(Storage *st, const char *key, Error *err);
 bool storage_put_write(StorageWrite *w, const void *data, size_t len, Error *err);
 bool storage_put_end(StorageWrite *w, Error *err);
@@ -85,23 +97,39 @@ void storage_put_abort(StorageWrite *w);
 bool storage_put(Storage *st, const char *key, const void *data, size_t len, Error *err);
 
 /* Streaming read of [offset, offset+length) (length 0: to the end). A read
- * past the end of the object or of a missing object is an error naming the key. */
+ * past the end of the object or of a missing object is an error naming the key:
+ * "object "KEY" is truncated: wanted N bytes at offset M, has S" or
+ * "object "KEY" does not exist"; the range is checked at storage_get_begin
+ * where the driver can, and again while reading (a stream that ends early is
+ * truncated, never short). storage_get_read returns the number of bytes read
+ * (never more than the rest of the range), 0 at the end of the range, -1 on
+ * error. storage_get_end frees the handle; NULL is ignored. */
 StorageRead *storage_get_begin(Storage *st, const char *key, uint64_t offset, uint64_t length,
                                Error *err);
 long storage_get_read(StorageRead *r, void *buf, size_t len, Error *err);
 void storage_get_end(StorageRead *r);
 
-/* Reads a whole object (or a range) into a fresh buffer (*out, *len);
- * fails when fewer bytes than asked for exist ("truncated"). */
+/* Reads a whole object (or a range) into a fresh malloc'd buffer (*out,
+ * *len) that the caller frees; fails when fewer bytes than asked for exist
+ * ("truncated"). The buffer has a NUL after the data (not counted), so text
+ * objects can be used as strings. storage_get_range needs length > 0 (use
+ * storage_get for a whole object) and sets *out to NULL on failure. */
 bool storage_get(Storage *st, const char *key, unsigned char **out, size_t *len, Error *err);
 bool storage_get_range(Storage *st, const char *key, uint64_t offset, uint64_t length,
                        unsigned char **out, Error *err);
 
-/* Lists objects whose key starts with prefix (e.g. "index/"), in key order. */
+/* Lists objects whose key starts with prefix (e.g. "index/", or "" for all),
+ * in byte order of the keys; an absent prefix lists as empty. On failure *out
+ * is empty. The prefix follows the key rules except that it may be empty or
+ * end in "/". storage_list_free frees the entries and empties the list. */
 bool storage_list(Storage *st, const char *prefix, StorageList *out, Error *err);
 void storage_list_free(StorageList *list);
 
+/* Removes an object; a missing object is not an error. */
 bool storage_remove(Storage *st, const char *key, Error *err);
+
+/* Sets *exists (and *size when non-NULL and the object exists); false only
+ * when the driver could not tell. */
 bool storage_exists(Storage *st, const char *key, bool *exists, uint64_t *size, Error *err);
 
 #endif

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -81,6 +82,46 @@ static void test_fill(unsigned char *p, size_t len, uint32_t seed)
         x ^= x << 5;
         p[i] = (unsigned char)x;
     }
+}
+
+/*
+ * A full disk needs a small filesystem; as root a 64 KiB tmpfs gives one.
+ * Elsewhere (no privilege, no mount namespace) the test is skipped.
+ */
+static void test_disk_full(const char *base)
+{
+    char *dir = xasprintf("%s/small", base);
+    Storage *st;
+    Error err;
+    size_t len = 256 * 1024;
+    unsigned char *data;
+
+    mkdir(dir, 0700);
+    if (geteuid() != 0 || mount("tmpfs", dir, "tmpfs", 0, "size=64k,mode=0700") != 0)
+    {
+        ok(1, "# SKIP cannot mount a small tmpfs to fill");
+        ok(1, "# SKIP cannot mount a small tmpfs to fill");
+        ok(1, "# SKIP cannot mount a small tmpfs to fill");
+        free(dir);
+        return;
+    }
+
+    error_clear(&err);
+    st = storage_posix_new(dir, false, &err);
+    data = xcalloc(1, len);
+    ok(st != NULL && !storage_put(st, "data/ab/big", data, len, &err), "put on a full disk fails");
+    is_str(err.message, "could not write object \"data/ab/big\": the disk is full",
+           "full disk message names the key");
+    {
+        char *sub = xasprintf("%s/data/ab", dir);
+
+        is_int(test_count_entries(sub), 0, "failed put leaves no temp file");
+        free(sub);
+    }
+    storage_free(st);
+    free(data);
+    umount2(dir, MNT_DETACH);
+    free(dir);
 }
 
 int main(void)
@@ -390,6 +431,22 @@ int main(void)
     }
     storage_list_free(&list);
 
+    /* A symlink loop must end in an error, not an endless walk. */
+    path = xasprintf("%s/loop", root);
+    ok(mkdir(path, 0700) == 0 && chmod(path, 0700) == 0, "make a directory for a symlink loop");
+    free(path);
+    path = xasprintf("%s/loop/again", root);
+    ok(symlink("..", path) == 0, "make a symlink loop");
+    error_clear(&err);
+    ok(!storage_list(st, "loop/", &list, &err), "listing a symlink loop fails");
+    like(err.message, "nested too deep", "symlink loop message");
+    ok(list.count == 0 && list.items == NULL, "failed list is empty");
+    unlink(path);
+    free(path);
+    path = xasprintf("%s/loop", root);
+    rmdir(path);
+    free(path);
+
     ok(storage_list(st, "snapshots/", &list, &err), "list a missing directory");
     is_int(list.count, 0, "missing directory lists as empty");
     storage_list_free(&list);
@@ -400,8 +457,7 @@ int main(void)
     ok(storage_remove(st, "index/b", &err), "remove an object");
     ok(storage_exists(st, "index/b", &exists, &size, &err) && !exists, "removed object is gone");
     ok(storage_remove(st, "index/b", &err), "removing a missing object is fine");
-    ok(storage_exists(st, "index", &exists, NULL, &err) && !exists,
-       "a directory is not an object");
+    ok(storage_exists(st, "index", &exists, NULL, &err) && !exists, "a directory is not an object");
 
     /* --- abort --------------------------------------------------------- */
     w = storage_put_begin(st, "locks/aborted", &err);
@@ -444,6 +500,8 @@ int main(void)
 
     umask(old_umask);
     storage_free(st);
+
+    test_disk_full(base);
 
     /* --- reopen -------------------------------------------------------- */
     error_clear(&err);

@@ -33,6 +33,10 @@
  * a leftover from a crashed process that had our pid). */
 #define POSIX_TMP_TRIES 8
 
+/* Keys are a few components deep ("data/3f/3fa9…"); anything much deeper is
+ * a symlink loop, which list would otherwise follow until it ran out of fds. */
+#define POSIX_LIST_MAX_DEPTH 32
+
 typedef struct PosixStorage
 {
     char *root;
@@ -166,8 +170,8 @@ static int posix_open_tmp(const char *path, char **tmp_path)
 
     for (i = 0; i < POSIX_TMP_TRIES; i++)
     {
-        char *tmp = xasprintf("%s" POSIX_TMP_MARK "%ld-%016" PRIx64, path, (long)getpid(),
-                              posix_random());
+        char *tmp =
+            xasprintf("%s" POSIX_TMP_MARK "%ld-%016" PRIx64, path, (long)getpid(), posix_random());
         int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, POSIX_FILE_MODE);
 
         if (fd >= 0)
@@ -344,8 +348,8 @@ static void posix_put_abort(StorageWrite *w)
     posix_write_release(w, true);
 }
 
-static StorageRead *posix_get_begin(Storage *st, const char *key, uint64_t offset,
-                                   uint64_t length, Error *err)
+static StorageRead *posix_get_begin(Storage *st, const char *key, uint64_t offset, uint64_t length,
+                                    Error *err)
 {
     char *path = posix_path(st, key);
     PosixRead *pr;
@@ -444,14 +448,22 @@ static void posix_get_end(StorageRead *r)
  * such a key are not entered. A directory that vanishes mid-walk (a concurrent
  * remove or prune) is simply empty.
  */
-static bool posix_list_dir(Storage *st, const char *rel, const char *prefix, StorageList *out,
-                           Error *err)
+static bool posix_list_dir(Storage *st, const char *rel, const char *prefix, int depth,
+                           StorageList *out, Error *err)
 {
     char *path = rel[0] == '\0' ? xstrdup(posix_root(st)) : posix_path(st, rel);
-    DIR *d = opendir(path);
+    DIR *d;
     size_t prefix_len = strlen(prefix);
     bool ok = true;
 
+    if (depth > POSIX_LIST_MAX_DEPTH)
+    {
+        error_set(err, ERR_FAILURE, "could not list \"%s\": directories nested too deep", path);
+        error_hint(err, "look for a symbolic link loop under \"%s\"", posix_root(st));
+        free(path);
+        return false;
+    }
+    d = opendir(path);
     if (d == NULL)
     {
         if (errno == ENOENT || errno == ENOTDIR)
@@ -459,8 +471,7 @@ static bool posix_list_dir(Storage *st, const char *rel, const char *prefix, Sto
             free(path);
             return true;
         }
-        error_set(err, ERR_FAILURE, "could not open directory \"%s\": %s", path,
-                  strerror(errno));
+        error_set(err, ERR_FAILURE, "could not open directory \"%s\": %s", path, strerror(errno));
         free(path);
         return false;
     }
@@ -492,8 +503,8 @@ static bool posix_list_dir(Storage *st, const char *rel, const char *prefix, Sto
         if (fstatat(dirfd(d), de->d_name, &sb, 0) != 0)
         {
             if (errno != ENOENT)
-                ok = error_set(err, ERR_FAILURE, "could not stat \"%s/%s\": %s", path,
-                               de->d_name, strerror(errno));
+                ok = error_set(err, ERR_FAILURE, "could not stat \"%s/%s\": %s", path, de->d_name,
+                               strerror(errno));
             free(key);
             continue;
         }
@@ -504,7 +515,7 @@ static bool posix_list_dir(Storage *st, const char *rel, const char *prefix, Sto
             char *sub = xasprintf("%s/", key);
 
             if (strncmp(sub, prefix, n) == 0)
-                ok = posix_list_dir(st, sub, prefix, out, err);
+                ok = posix_list_dir(st, sub, prefix, depth + 1, out, err);
             free(sub);
         }
         else if (S_ISREG(sb.st_mode) && strncmp(key, prefix, prefix_len) == 0)
@@ -520,7 +531,7 @@ static bool posix_list(Storage *st, const char *prefix, StorageList *out, Error 
 {
     const char *slash = strrchr(prefix, '/');
     char *rel = slash == NULL ? xstrdup("") : xstrndup(prefix, (size_t)(slash - prefix + 1));
-    bool ok = posix_list_dir(st, rel, prefix, out, err);
+    bool ok = posix_list_dir(st, rel, prefix, 0, out, err);
 
     free(rel);
     return ok;
@@ -534,8 +545,8 @@ static bool posix_remove(Storage *st, const char *key, Error *err)
     if (unlink(path) != 0)
     {
         if (errno != ENOENT && errno != ENOTDIR)
-            ok = error_set(err, ERR_FAILURE, "could not remove object \"%s\" from \"%s\": %s",
-                           key, posix_root(st), strerror(errno));
+            ok = error_set(err, ERR_FAILURE, "could not remove object \"%s\" from \"%s\": %s", key,
+                           posix_root(st), strerror(errno));
     }
     else
         ok = posix_fsync_parent(path, err);
@@ -601,8 +612,7 @@ static bool posix_check_writable(const char *root, Error *err)
 
     if (access(root, W_OK | X_OK) != 0)
     {
-        error_set(err, ERR_FAILURE, "repository \"%s\" is not writable: %s", root,
-                  strerror(errno));
+        error_set(err, ERR_FAILURE, "repository \"%s\" is not writable: %s", root, strerror(errno));
         return error_hint(err, "check the owner and permissions of \"%s\"", root);
     }
 
@@ -611,10 +621,10 @@ static bool posix_check_writable(const char *root, Error *err)
     fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, POSIX_FILE_MODE);
     if (fd < 0)
     {
-        error_set(err, ERR_FAILURE, "repository \"%s\" is not writable: %s", root,
-                  strerror(errno));
-        error_hint(err, "check the owner and permissions of \"%s\" and whether its filesystem "
-                        "is mounted read-only",
+        error_set(err, ERR_FAILURE, "repository \"%s\" is not writable: %s", root, strerror(errno));
+        error_hint(err,
+                   "check the owner and permissions of \"%s\" and whether its filesystem "
+                   "is mounted read-only",
                    root);
         free(probe);
         return false;

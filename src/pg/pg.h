@@ -10,6 +10,8 @@
 
 #include <libpq-fe.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "common/error.h"
 
@@ -38,5 +40,53 @@ int pg_server_major(PGconn *conn);
 
 /* The current database's name. */
 const char *pg_dbname(PGconn *conn);
+
+/* ---- snapshots (snapshot.c) ------------------------------------------- */
+
+/* Opens a REPEATABLE READ READ ONLY transaction on conn and exports its
+ * snapshot; returns the snapshot name (malloc'd) or NULL with err. The
+ * transaction must stay open while others import the snapshot. */
+char *pg_snapshot_export(PGconn *conn, Error *err);
+
+/* Starts a REPEATABLE READ READ ONLY transaction on conn that sees exactly
+ * the exported snapshot. Rolls back a transaction already open first. */
+bool pg_snapshot_import(PGconn *conn, const char *snapshot, Error *err);
+
+/* ---- COPY streaming (copy.c) ------------------------------------------- */
+
+/* Receives COPY text data in batches (whole rows); false stops. */
+typedef bool (*PgCopyFn)(void *arg, const char *data, size_t len, Error *err);
+
+/* Runs COPY "schema"."table" TO STDOUT and hands the text stream to fn in
+ * batches of about 256 KiB, never the whole table. Counts rows. */
+bool pg_copy_out(PGconn *conn, const char *schema, const char *table, PgCopyFn fn, void *arg,
+                 uint64_t *rows, Error *err);
+
+/* COPY "schema"."table" FROM STDIN: begin, write any number of times, end.
+ * pg_copy_in_end with abort_reason != NULL cancels the COPY (the server
+ * rolls the table's rows back). */
+bool pg_copy_in_begin(PGconn *conn, const char *schema, const char *table, Error *err);
+bool pg_copy_in_write(PGconn *conn, const void *data, size_t len, Error *err);
+bool pg_copy_in_end(PGconn *conn, const char *abort_reason, Error *err);
+
+/* ---- PostgreSQL client programs (tool.c) ------------------------------- */
+
+/* Finds NAME (pg_dump, pg_restore, pg_dumpall) of the server's major
+ * version: postgres.bin_dir when set, else /usr/lib/postgresql/MAJOR/bin,
+ * else PATH. Checks "NAME --version"; a missing program or another major
+ * version is an error with a hint to set postgres.bin_dir. */
+char *pg_tool_find(const char *bindir, const char *name, int major, Error *err);
+
+/* Receives a child's standard output; false stops (and kills the child). */
+typedef bool (*PgToolOutFn)(void *arg, const void *data, size_t len, Error *err);
+
+/* Runs the program with argv (argv[0] is its path) and the connection
+ * settings of conn passed through the environment (PGHOST, PGPORT, PGUSER,
+ * PGPASSWORD, ...), never on the command line; dbname replaces the
+ * database. Standard output goes to out (or is discarded when out is NULL);
+ * the end of standard error is kept for the error message. Fails when the
+ * program exits non-zero or is killed. */
+bool pg_tool_run(char *const argv[], PGconn *conn, const char *dbname, PgToolOutFn out,
+                 void *out_arg, Error *err);
 
 #endif

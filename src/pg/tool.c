@@ -1,0 +1,290 @@
+/*
+ * tool.c - running pg_dump, pg_restore and pg_dumpall of the right version.
+ *
+ * The programs are started with posix_spawn (safe in a threaded process)
+ * and get the connection's settings through PG* environment variables, so a
+ * password never shows on a command line. Their standard output is streamed
+ * to the caller; the tail of standard error is kept for the error message.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/mem.h"
+#include "pg/pg.h"
+
+extern char **environ;
+
+#define PG_TOOL_STDERR_KEEP 2048
+
+/* The environment for a child: ours without PG* connection variables, then
+ * the connection's effective settings (PQconninfo names each one's variable). */
+static char **pg_tool_env(PGconn *conn, const char *dbname)
+{
+    PQconninfoOption *opts = conn ? PQconninfo(conn) : NULL;
+    size_t n = 0, cap = 16;
+    char **env = xmalloc(sizeof(char *) * cap);
+
+    for (char **e = environ; *e != NULL; e++)
+    {
+        if (strncmp(*e, "PG", 2) == 0 && conn != NULL)
+            continue;
+        if (n + 2 >= cap)
+            env = xrealloc(env, sizeof(char *) * (cap *= 2));
+        env[n++] = xstrdup(*e);
+    }
+    for (PQconninfoOption *o = opts; o != NULL && o->keyword != NULL; o++)
+    {
+        const char *val = o->val;
+
+        if (o->envvar == NULL || val == NULL || val[0] == '\0')
+            continue;
+        if (strcmp(o->keyword, "dbname") == 0 && dbname != NULL)
+            val = dbname;
+        if (n + 2 >= cap)
+            env = xrealloc(env, sizeof(char *) * (cap *= 2));
+        env[n++] = xasprintf("%s=%s", o->envvar, val);
+    }
+    if (dbname != NULL && conn == NULL)
+        env[n++] = xasprintf("PGDATABASE=%s", dbname);
+    env[n] = NULL;
+    if (opts != NULL)
+        PQconninfoFree(opts);
+    return env;
+}
+
+static void pg_tool_env_free(char **env)
+{
+    for (char **e = env; *e != NULL; e++)
+    {
+        mem_wipe(*e, strlen(*e));
+        free(*e);
+    }
+    free(env);
+}
+
+/* Keeps the last PG_TOOL_STDERR_KEEP bytes of standard error. */
+static void pg_tool_keep(Buf *b, const char *data, size_t len)
+{
+    buf_append(b, data, len);
+    if (b->len > PG_TOOL_STDERR_KEEP)
+    {
+        size_t drop = b->len - PG_TOOL_STDERR_KEEP;
+
+        memmove(b->data, b->data + drop, PG_TOOL_STDERR_KEEP);
+        b->len = PG_TOOL_STDERR_KEEP;
+    }
+}
+
+/* The last non-empty line of a program's standard error, for the message. */
+static void pg_tool_last_line(Buf *b, char *out, size_t len)
+{
+    const char *s = buf_cstr(b);
+    const char *end = s + b->len;
+    const char *start;
+
+    while (end > s && (end[-1] == '\n' || end[-1] == ' '))
+        end--;
+    start = end;
+    while (start > s && start[-1] != '\n')
+        start--;
+    snprintf(out, len, "%.*s", (int)(end - start), start);
+}
+
+bool pg_tool_run(char *const argv[], PGconn *conn, const char *dbname, PgToolOutFn out,
+                 void *out_arg, Error *err)
+{
+    int outp[2] = {-1, -1}, errp[2] = {-1, -1};
+    posix_spawn_file_actions_t fa;
+    char **env;
+    pid_t pid;
+    int rc, status = 0;
+    Buf errbuf;
+    bool ok = true;
+    bool out_open = true, err_open = true;
+    char *buf;
+    const char *name = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+
+    if (pipe2(outp, O_CLOEXEC) != 0 || pipe2(errp, O_CLOEXEC) != 0)
+        return error_set(err, ERR_FAILURE, "could not create a pipe: %s", strerror(errno));
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, outp[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
+    env = pg_tool_env(conn, dbname);
+    rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, env);
+    posix_spawn_file_actions_destroy(&fa);
+    pg_tool_env_free(env);
+    close(outp[1]);
+    close(errp[1]);
+    if (rc != 0)
+    {
+        close(outp[0]);
+        close(errp[0]);
+        error_set(err, ERR_FAILURE, "could not run \"%s\": %s", argv[0], strerror(rc));
+        return error_hint(err, "install the PostgreSQL client programs or set postgres.bin_dir");
+    }
+    buf_init(&errbuf);
+    buf = xmalloc(256 * 1024);
+    while (out_open || err_open)
+    {
+        struct pollfd fds[2] = {{outp[0], POLLIN, 0}, {errp[0], POLLIN, 0}};
+
+        fds[0].fd = out_open ? outp[0] : -1;
+        fds[1].fd = err_open ? errp[0] : -1;
+        if (poll(fds, 2, -1) < 0)
+        {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        if (out_open && (fds[0].revents & (POLLIN | POLLHUP | POLLERR)))
+        {
+            ssize_t n = read(outp[0], buf, 256 * 1024);
+
+            if (n <= 0)
+                out_open = false;
+            else if (ok && out != NULL && !out(out_arg, buf, (size_t)n, err))
+            {
+                ok = false;
+                kill(pid, SIGTERM);
+            }
+        }
+        if (err_open && (fds[1].revents & (POLLIN | POLLHUP | POLLERR)))
+        {
+            ssize_t n = read(errp[0], buf, 256 * 1024);
+
+            if (n <= 0)
+                err_open = false;
+            else
+                pg_tool_keep(&errbuf, buf, (size_t)n);
+        }
+    }
+    free(buf);
+    close(outp[0]);
+    close(errp[0]);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (ok && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+    {
+        char last[1024];
+
+        pg_tool_last_line(&errbuf, last, sizeof(last));
+        if (WIFSIGNALED(status))
+            error_set(err, ERR_FAILURE, "%s was killed by signal %d", name, WTERMSIG(status));
+        else
+            error_set(err, ERR_FAILURE, "%s failed (exit code %d)", name, WEXITSTATUS(status));
+        if (last[0] != '\0')
+            error_detail(err, "%s", last);
+        ok = false;
+    }
+    else if (ok && errbuf.len > 0)
+    {
+        char last[1024];
+
+        pg_tool_last_line(&errbuf, last, sizeof(last));
+        if (last[0] != '\0')
+            log_debug("%s: %s", name, last);
+    }
+    buf_free(&errbuf);
+    return ok;
+}
+
+/* "pg_dump (PostgreSQL) 15.4 (Debian 15.4-1)" -> 15 */
+static bool pg_tool_collect(void *arg, const void *data, size_t len, Error *err)
+{
+    (void)err;
+    buf_append(arg, data, len);
+    return true;
+}
+
+static int pg_tool_version(const char *path)
+{
+    char *argv[] = {(char *)path, "--version", NULL};
+    Buf out;
+    Error err;
+    int major = -1;
+    const char *p;
+
+    buf_init(&out);
+    error_clear(&err);
+    if (pg_tool_run(argv, NULL, NULL, pg_tool_collect, &out, &err))
+    {
+        p = strstr(buf_cstr(&out), ") ");
+        if (p != NULL)
+            major = atoi(p + 2);
+    }
+    buf_free(&out);
+    return major;
+}
+
+char *pg_tool_find(const char *bindir, const char *name, int major, Error *err)
+{
+    char *candidates[3] = {NULL, NULL, NULL};
+    int n = 0;
+    char *found = NULL;
+    int found_major = -1;
+
+    if (bindir != NULL && bindir[0] != '\0')
+        candidates[n++] = xasprintf("%s/%s", bindir, name);
+    else
+    {
+        const char *path = getenv("PATH");
+
+        candidates[n++] = xasprintf("/usr/lib/postgresql/%d/bin/%s", major, name);
+        /* then the first one on PATH */
+        while (path != NULL && *path != '\0')
+        {
+            size_t len = strcspn(path, ":");
+            char *c = xasprintf("%.*s/%s", (int)len, path, name);
+
+            if (access(c, X_OK) == 0)
+            {
+                candidates[n++] = c;
+                break;
+            }
+            free(c);
+            path += len;
+            if (*path == ':')
+                path++;
+        }
+    }
+    for (int i = 0; i < n && found == NULL; i++)
+    {
+        if (access(candidates[i], X_OK) != 0)
+            continue;
+        found_major = pg_tool_version(candidates[i]);
+        if (found_major == major)
+            found = xstrdup(candidates[i]);
+    }
+    if (found == NULL)
+    {
+        if (found_major > 0)
+        {
+            error_set(err, ERR_FAILURE, "%s is version %d but the server is version %d", name,
+                      found_major, major);
+            error_hint(err, "install postgresql-client-%d or set postgres.bin_dir to its bin "
+                            "directory",
+                       major);
+        }
+        else
+        {
+            error_set(err, ERR_FAILURE, "%s of PostgreSQL %d not found", name, major);
+            error_detail(err, "looked in %s", candidates[0]);
+            error_hint(err, "install postgresql-client-%d or set postgres.bin_dir", major);
+        }
+    }
+    for (int i = 0; i < n; i++)
+        free(candidates[i]);
+    return found;
+}

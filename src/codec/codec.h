@@ -32,25 +32,33 @@ typedef struct ChunkerParams
 
 /* Default sizes: 256 KiB min, 1 MiB average, 4 MiB max. */
 ChunkerParams chunker_default_params(void);
-/* Checks min < avg < max, avg a power of two, sizes within sane bounds. */
+/* Checks min < avg < max, avg a power of two, min at least 64 bytes and max
+ * at most 64 MiB. Returns false with an ERR_USAGE error otherwise. */
 bool chunker_params_valid(const ChunkerParams *p, Error *err);
 
 typedef struct Chunker Chunker;
 
 /* The callback receives each finished chunk, in order; returning false
  * stops the stream (the error is the callback's). The chunker holds at most
- * max_size bytes. */
+ * max_size bytes. data is valid only during the call: it points either into
+ * the chunker's buffer or into the caller's chunker_write argument. */
 typedef bool (*ChunkFn)(void *arg, const unsigned char *data, size_t len, Error *err);
 
+/* p must pass chunker_params_valid; other sizes are a programming error and
+ * abort. Never returns NULL. */
 Chunker *chunker_new(const ChunkerParams *p, ChunkFn emit, void *arg);
-/* Feeds bytes; emits every chunk whose end is found. */
+/* Feeds bytes; emits every chunk whose end is found. The chunks do not
+ * depend on how the stream is split into writes. After a callback failure
+ * the chunker may only be freed. */
 bool chunker_write(Chunker *c, const void *data, size_t len, Error *err);
 /* Emits the last partial chunk (if any). The chunker can then be reused. */
 bool chunker_finish(Chunker *c, Error *err);
 void chunker_free(Chunker *c);
 
-/* Cut-point finder over a whole buffer (used by chunker_write and tests):
- * returns the length of the first chunk in data[0..len). */
+/* Cut-point finder over a whole buffer (the same scan chunker_write runs,
+ * exposed for tests): returns the length of the first chunk in
+ * data[0..len), which is len when no cut is found before max_size. The cut
+ * points (gear table, masks) are part of the repository format. */
 size_t chunker_find_cut(const ChunkerParams *p, const unsigned char *data, size_t len);
 
 /* ---- hashing ------------------------------------------------------------ */
@@ -73,10 +81,14 @@ void codec_random(void *out, size_t len);
 
 /* Compresses in into out (replacing its contents) at level; returns true
  * and sets *compressed=true only when the result is smaller than the input,
- * otherwise copies the input raw and sets *compressed=false. */
-bool codec_compress(int level, const void *in, size_t len, Buf *out, bool *compressed,
-                    Error *err);
-/* Decompresses a zstd frame; raw_len is the expected plaintext size. */
+ * otherwise copies the input raw and sets *compressed=false. Fails on a level
+ * outside zstd's range. In all codec functions below, in must not point into
+ * out (out may be reallocated). zstd, cipher and HMAC contexts are kept per
+ * thread and freed when the thread exits. */
+bool codec_compress(int level, const void *in, size_t len, Buf *out, bool *compressed, Error *err);
+/* Decompresses a zstd frame; raw_len is the expected plaintext size. Fails
+ * cleanly ("could not decompress data: ...") on anything that is not a frame
+ * decompressing to exactly raw_len bytes. */
 bool codec_decompress(const void *in, size_t len, size_t raw_len, Buf *out, Error *err);
 
 /* ---- authenticated encryption (AES-256-GCM) ----------------------------- */
@@ -86,7 +98,8 @@ bool codec_decompress(const void *in, size_t len, size_t raw_len, Buf *out, Erro
 bool codec_seal(const unsigned char key[CODEC_KEY_LEN], const void *aad, size_t aad_len,
                 const void *in, size_t len, Buf *out, Error *err);
 /* Opens a sealed blob into out (replacing its contents). Fails with
- * "authentication failed" on any flipped byte, wrong key or truncation. */
+ * "authentication failed" on any flipped byte, wrong key, wrong aad or
+ * truncation, leaving out empty; callers prefix the object's name. */
 bool codec_open(const unsigned char key[CODEC_KEY_LEN], const void *aad, size_t aad_len,
                 const void *in, size_t len, Buf *out, Error *err);
 
@@ -102,7 +115,8 @@ typedef struct KdfParams
 
 /* Default scrypt costs (N=2^15, r=8, p=1) and a fresh random salt. */
 void codec_kdf_default(KdfParams *params);
-/* Derives a 32-byte key from the passphrase. */
+/* Derives a 32-byte key from the passphrase. Fails on parameters that are
+ * not valid scrypt costs or that would need more than 1 GiB of memory. */
 bool codec_kdf(const char *passphrase, const KdfParams *params, unsigned char key[CODEC_KEY_LEN],
                Error *err);
 

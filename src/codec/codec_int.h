@@ -16,10 +16,10 @@
  * thread exits. Each member is created on first use by the file that owns it. */
 typedef struct CodecThread
 {
-    EVP_MAC *mac;              /* HMAC, fetched once */
-    EVP_MAC_CTX *mac_ctx;      /* HMAC-SHA-256, re-keyed per chunk id */
-    EVP_CIPHER *gcm;           /* AES-256-GCM, fetched once */
-    EVP_CIPHER_CTX *gcm_ctx;   /* re-initialised per seal/open */
+    EVP_MAC *mac;            /* HMAC, fetched once */
+    EVP_MAC_CTX *mac_ctx;    /* HMAC-SHA-256, re-keyed per chunk id */
+    EVP_CIPHER *gcm;         /* AES-256-GCM, fetched once */
+    EVP_CIPHER_CTX *gcm_ctx; /* re-initialised per seal/open */
     ZSTD_CCtx *cctx;
     ZSTD_DCtx *dctx;
 } CodecThread;

@@ -12,8 +12,7 @@
 #include "codec/codec_int.h"
 #include "common/mem.h"
 
-bool codec_compress(int level, const void *in, size_t len, Buf *out, bool *compressed,
-                    Error *err)
+bool codec_compress(int level, const void *in, size_t len, Buf *out, bool *compressed, Error *err)
 {
     CodecThread *t = codec_thread();
     size_t bound = ZSTD_compressBound(len);
@@ -74,8 +73,8 @@ bool codec_decompress(const void *in, size_t len, size_t raw_len, Buf *out, Erro
     if (ZSTD_isError(n))
         return error_set(err, ERR_FAILURE, "could not decompress data: %s", ZSTD_getErrorName(n));
     if (n != raw_len)
-        return error_set(err, ERR_FAILURE,
-                         "could not decompress data: got %zu bytes, expected %zu", n, raw_len);
+        return error_set(err, ERR_FAILURE, "could not decompress data: got %zu bytes, expected %zu",
+                         n, raw_len);
     out->len = n;
     out->data[n] = '\0';
     return true;

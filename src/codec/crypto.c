@@ -181,8 +181,8 @@ bool codec_kdf(const char *passphrase, const KdfParams *params, unsigned char ke
         return error_set(err, ERR_FAILURE,
                          "invalid scrypt parameters N=%llu r=%llu p=%llu: too much memory",
                          (unsigned long long)n, (unsigned long long)r, (unsigned long long)p);
-    if (!EVP_PBE_scrypt(passphrase, strlen(passphrase), params->salt, sizeof(params->salt), n,
-                        r, p, mem + 4096, key, CODEC_KEY_LEN))
+    if (!EVP_PBE_scrypt(passphrase, strlen(passphrase), params->salt, sizeof(params->salt), n, r, p,
+                        mem + 4096, key, CODEC_KEY_LEN))
         return codec_openssl_error(err, "derive key from passphrase");
     return true;
 }

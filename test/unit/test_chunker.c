@@ -65,9 +65,9 @@ static uint64_t rng_next(uint64_t *state)
  * and timestamps; compressible but not repetitive at chunk scale. */
 static unsigned char *make_text(size_t len, uint64_t seed)
 {
-    static const char *words[] = {"alpha", "bravo", "charlie", "delta", "echo", "foxtrot",
-                                  "golf",  "hotel", "india",   "juliet", "kilo", "lima",
-                                  "mike",  "november", "oscar", "papa"};
+    static const char *words[] = {"alpha", "bravo",    "charlie", "delta",  "echo", "foxtrot",
+                                  "golf",  "hotel",    "india",   "juliet", "kilo", "lima",
+                                  "mike",  "november", "oscar",   "papa"};
     unsigned char *p = xmalloc(len);
     size_t off = 0;
     uint64_t row = 0;
@@ -76,12 +76,11 @@ static unsigned char *make_text(size_t len, uint64_t seed)
     {
         char line[256];
         uint64_t r = rng_next(&seed);
-        int n = snprintf(line, sizeof(line), "%llu\t%s %s\t%llu.%02llu\t2024-%02llu-%02llu\n",
-                         (unsigned long long)row++, words[r & 15], words[(r >> 4) & 15],
-                         (unsigned long long)((r >> 8) % 100000),
-                         (unsigned long long)((r >> 28) % 100),
-                         (unsigned long long)((r >> 36) % 12 + 1),
-                         (unsigned long long)((r >> 44) % 28 + 1));
+        int n = snprintf(
+            line, sizeof(line), "%llu\t%s %s\t%llu.%02llu\t2024-%02llu-%02llu\n",
+            (unsigned long long)row++, words[r & 15], words[(r >> 4) & 15],
+            (unsigned long long)((r >> 8) % 100000), (unsigned long long)((r >> 28) % 100),
+            (unsigned long long)((r >> 36) % 12 + 1), (unsigned long long)((r >> 44) % 28 + 1));
         size_t take = (size_t)n < len - off ? (size_t)n : len - off;
 
         memcpy(p + off, line, take);

@@ -66,6 +66,12 @@ void repo_close(Repo *repo);
  * (caller wipes and frees) or NULL with err set. */
 char *repo_passphrase_read(const char *passphrase_file, bool confirm, Error *err);
 
+/* Opens the repository named by the configuration (repository.path, or
+ * override_path when not NULL), reading the passphrase as
+ * repo_passphrase_read does. */
+struct Config;
+Repo *repo_open_from_config(const struct Config *cfg, const char *override_path, Error *err);
+
 Storage *repo_storage(Repo *repo);
 int repo_compression(const Repo *repo);
 bool repo_encrypted(const Repo *repo);

@@ -35,6 +35,7 @@ typedef struct RepoOwner RepoOwner;
 typedef struct RepoWriter RepoWriter;
 typedef struct RepoStream RepoStream;
 typedef struct RepoLock RepoLock;
+typedef struct Config Config;
 
 /* ---- creating and opening ---------------------------------------------- */
 
@@ -60,21 +61,46 @@ bool repo_init(Storage *st, const char *passphrase, const RepoInitOptions *opts,
 Repo *repo_open(Storage *st, const char *passphrase, Error *err);
 void repo_close(Repo *repo);
 
+/* Flags of repo_open_ex. */
+enum
+{
+    /* Index objects that cannot be read are remembered instead of failing
+     * the open; repo_check reports each one. For check only: a repository
+     * opened this way must not be written to. */
+    REPO_OPEN_TOLERANT = 1,
+};
+
+/* repo_open with flags. Like repo_open, takes ownership of st even when it
+ * fails (st is freed then). */
+Repo *repo_open_ex(Storage *st, const char *passphrase, unsigned flags, Error *err);
+
+/* Opens the repository a command works on: override_path (--repo) or else
+ * cfg->repository.path (cfg may be NULL when override_path is given). Reads
+ * the config first and asks for a passphrase (repo_passphrase_read with
+ * cfg's passphrase_file) only when the repository is encrypted. A missing
+ * path is ERR_USAGE with a hint. Used by every command that opens a
+ * repository. */
+Repo *repo_open_from_config(const Config *cfg, const char *override_path, Error *err);
+Repo *repo_open_from_config_ex(const Config *cfg, const char *override_path, unsigned flags,
+                               Error *err);
+
+/* Reads only the config object of the repository on st (it stays the
+ * caller's): fails like repo_open for a missing repository or an unknown
+ * format version; sets *encrypted and, when id_out is not NULL, the id. */
+bool repo_probe(Storage *st, bool *encrypted, char id_out[65], Error *err);
+
 /* Reads the passphrase for a repository: $COFFER_PASSPHRASE, else the file
  * (refused when group- or world-readable, with a hint to chmod 600), else a
  * prompt on the terminal (twice when confirm). Returns a malloc'd string
  * (caller wipes and frees) or NULL with err set. */
 char *repo_passphrase_read(const char *passphrase_file, bool confirm, Error *err);
 
-/* Opens the repository named by the configuration (repository.path, or
- * override_path when not NULL), reading the passphrase as
- * repo_passphrase_read does. */
-struct Config;
-Repo *repo_open_from_config(const struct Config *cfg, const char *override_path, Error *err);
-
 Storage *repo_storage(Repo *repo);
 int repo_compression(const Repo *repo);
 bool repo_encrypted(const Repo *repo);
+/* The repository id (64 hex digits) and printable location. */
+const char *repo_id(const Repo *repo);
+const char *repo_location(const Repo *repo);
 
 /* ---- owners and keys ---------------------------------------------------- */
 
@@ -147,6 +173,12 @@ void repo_stream_abort(RepoStream *s);
  * snapshot. */
 bool repo_index_commit(Repo *repo, Error *err);
 
+/* Brings the in-memory index up to date with storage: loads index objects
+ * written since the open, or reloads everything when one was removed (a
+ * prune ran). repo_lock calls it once the lock is held, so a backup never
+ * dedups against chunks a prune deleted in the meantime. */
+bool repo_index_sync(Repo *repo, Error *err);
+
 /* ---- reading ------------------------------------------------------------ */
 
 /* Receives plaintext in order; returning false stops (error is the callback's). */
@@ -195,6 +227,9 @@ typedef struct RepoCheckReport
     uint64_t packs_read;
     uint64_t errors;            /* problems found; each is logged with its object */
     uint64_t unreferenced_packs; /* harmless leftovers of crashes; prune removes them */
+    uint64_t index_objects;      /* index objects read */
+    uint64_t duplicates;         /* chunks indexed twice (left by an interrupted prune) */
+    uint64_t destroyed_packs;    /* packs of owners whose keys were destroyed */
 } RepoCheckReport;
 
 /* Verifies structure: every snapshot decrypts and parses, every chunk a
@@ -215,7 +250,11 @@ typedef struct RepoPruneStats
 /* Under an exclusive lock: deletes packs with no chunk referenced by any
  * snapshot, repacks packs that are mostly (> half) unreferenced, and rewrites
  * the index. Order keeps it crash-safe: new packs, then new index, then
- * removal of old index objects, then old packs. */
+ * removal of old index objects, then old packs. Takes the exclusive lock
+ * itself (failing when another process holds any lock) and reloads the index
+ * under it. Refuses to delete anything when a snapshot cannot be read or
+ * references a chunk missing from the index (run check). Repacking copies
+ * sealed blobs as they are: it needs no owner key. */
 bool repo_prune(Repo *repo, RepoPruneStats *stats, Error *err);
 
 #endif

@@ -1,0 +1,321 @@
+/*
+ * writer.c - turning streams into chunks in packs, and chunks back into
+ * streams.
+ *
+ * A stream is chunked, each chunk gets its keyed id, and a chunk already in
+ * the index (or in one of this writer's open packs) costs nothing more: no
+ * compression, no encryption, no write. That is what makes the second backup
+ * of unchanged data cheap. Memory per writer: one chunk, its compressed and
+ * sealed copies, and the small header lists of its open packs.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/mem.h"
+#include "repo/repo_intern.h"
+
+struct RepoWriter
+{
+    Repo *repo;
+    PackWriter *packs[REPO_WRITER_PACKS];
+    int npacks;
+    uint64_t tick;
+    Buf zbuf; /* compressed chunk */
+    Buf sbuf; /* sealed chunk */
+};
+
+struct RepoStream
+{
+    RepoWriter *w;
+    RepoOwner *owner;
+    Chunker *chunker;
+    json_t *ids;
+    RepoStreamStats stats;
+    bool failed;
+};
+
+RepoWriter *repo_writer_new(Repo *repo)
+{
+    RepoWriter *w = xcalloc(1, sizeof(*w));
+
+    w->repo = repo;
+    buf_init(&w->zbuf);
+    buf_init(&w->sbuf);
+    return w;
+}
+
+/* Finishes one open pack and hands its entries to the repository. */
+static bool repo_writer_close_pack(RepoWriter *w, int i, Error *err)
+{
+    PackWriter *pw = w->packs[i];
+    Repo *repo = w->repo;
+    Buf rec;
+    bool ok;
+
+    buf_init(&rec);
+    ok = pack_writer_finish(pw, &rec, err);
+    if (ok)
+    {
+        size_t used;
+
+        pthread_mutex_lock(&repo->mu);
+        ok = repo_index_add_record(repo, rec.data, rec.len, &used, true, "new pack", err);
+        pthread_mutex_unlock(&repo->mu);
+    }
+    buf_free(&rec);
+    pack_writer_free(pw);
+    w->packs[i] = w->packs[--w->npacks];
+    return ok;
+}
+
+bool repo_writer_flush(RepoWriter *w, Error *err)
+{
+    while (w->npacks > 0)
+        if (!repo_writer_close_pack(w, w->npacks - 1, err))
+            return false;
+    return true;
+}
+
+void repo_writer_free(RepoWriter *w)
+{
+    if (w == NULL)
+        return;
+    for (int i = 0; i < w->npacks; i++)
+        pack_writer_free(w->packs[i]);
+    buf_free(&w->zbuf);
+    buf_free(&w->sbuf);
+    free(w);
+}
+
+/* The open pack of this owner, opening one (and finishing the least
+ * recently used when all slots are taken) when needed. */
+static PackWriter *repo_writer_pack(RepoWriter *w, const RepoOwner *owner, Error *err)
+{
+    PackWriter *pw;
+    int lru = 0;
+
+    for (int i = 0; i < w->npacks; i++)
+    {
+        if (memcmp(w->packs[i]->kid, owner->kid, REPO_KID_LEN) == 0)
+        {
+            w->packs[i]->last_use = ++w->tick;
+            return w->packs[i];
+        }
+        if (w->packs[i]->last_use < w->packs[lru]->last_use)
+            lru = i;
+    }
+    if (w->npacks == REPO_WRITER_PACKS && !repo_writer_close_pack(w, lru, err))
+        return NULL;
+    pw = pack_writer_new(w->repo, owner->kid, err);
+    if (pw == NULL)
+        return NULL;
+    pw->last_use = ++w->tick;
+    w->packs[w->npacks++] = pw;
+    return pw;
+}
+
+static bool repo_writer_known(RepoWriter *w, const unsigned char id[32])
+{
+    Repo *repo = w->repo;
+    bool known;
+
+    pthread_mutex_lock(&repo->mu);
+    known = repo_table_find(&repo->entries, id) != REPO_NONE;
+    pthread_mutex_unlock(&repo->mu);
+    for (int i = 0; !known && i < w->npacks; i++)
+        known = repo_table_find(&w->packs[i]->ids, id) != REPO_NONE;
+    return known;
+}
+
+static bool repo_stream_chunk(void *arg, const unsigned char *data, size_t len, Error *err)
+{
+    RepoStream *s = arg;
+    RepoWriter *w = s->w;
+    Repo *repo = w->repo;
+    unsigned char id[CODEC_ID_LEN];
+    unsigned char aad[34];
+    char hex[65];
+    bool compressed;
+    PackWriter *pw;
+
+    codec_chunk_id(s->owner->id_key, data, len, id);
+    hex_encode(id, sizeof(id), hex);
+    json_array_append_new(s->ids, json_string(hex));
+    s->stats.chunks++;
+    if (repo_writer_known(w, id))
+        return true;
+    if (!codec_compress(repo->compression, data, len, &w->zbuf, &compressed, err))
+        return false;
+    aad[0] = 'B';
+    memcpy(aad + 1, id, 32);
+    aad[33] = compressed ? REPO_ENTRY_COMPRESSED : 0;
+    buf_reset(&w->sbuf);
+    if (!repo_seal(repo->encrypted, s->owner->data_key, aad, sizeof(aad), w->zbuf.data,
+                   w->zbuf.len, &w->sbuf, err))
+        return false;
+    pw = repo_writer_pack(w, s->owner, err);
+    if (pw == NULL)
+        return false;
+    if (!pack_writer_add(pw, id, aad[33], (uint32_t)len, w->sbuf.data, w->sbuf.len, err))
+        return false;
+    s->stats.chunks_new++;
+    s->stats.bytes_stored += w->sbuf.len;
+    if (pw->size >= repo->pack_size)
+    {
+        for (int i = 0; i < w->npacks; i++)
+            if (w->packs[i] == pw)
+                return repo_writer_close_pack(w, i, err);
+    }
+    return true;
+}
+
+RepoStream *repo_stream_begin(RepoWriter *w, RepoOwner *owner, Error *err)
+{
+    RepoStream *s;
+
+    if (owner->destroyed)
+    {
+        error_set(err, ERR_FAILURE, "keys of owner \"%s\" were destroyed", owner->name);
+        return NULL;
+    }
+    s = xcalloc(1, sizeof(*s));
+    s->w = w;
+    s->owner = owner;
+    s->ids = json_array();
+    s->chunker = chunker_new(&w->repo->chunker, repo_stream_chunk, s);
+    return s;
+}
+
+bool repo_stream_write(RepoStream *s, const void *data, size_t len, Error *err)
+{
+    if (s->failed)
+        return error_set(err, ERR_FAILURE, "stream already failed");
+    s->stats.bytes_in += len;
+    if (!chunker_write(s->chunker, data, len, err))
+    {
+        s->failed = true;
+        return false;
+    }
+    return true;
+}
+
+json_t *repo_stream_end(RepoStream *s, RepoStreamStats *stats, Error *err)
+{
+    json_t *ids = NULL;
+
+    if (s->failed)
+        error_set(err, ERR_FAILURE, "stream already failed");
+    else if (chunker_finish(s->chunker, err))
+    {
+        ids = s->ids;
+        s->ids = NULL;
+        if (stats != NULL)
+            *stats = s->stats;
+    }
+    repo_stream_abort(s);
+    return ids;
+}
+
+void repo_stream_abort(RepoStream *s)
+{
+    if (s == NULL)
+        return;
+    chunker_free(s->chunker);
+    json_decref(s->ids);
+    free(s);
+}
+
+/* Names the pack problem of a failed range read: missing or truncated. */
+static void repo_read_range_error(Repo *repo, const char *pk, const char *cs,
+                                  const RepoEntry *e, Error *err)
+{
+    bool exists = true;
+    uint64_t size = 0;
+    Error e2;
+
+    error_clear(&e2);
+    if (!storage_exists(repo->st, pk, &exists, &size, &e2))
+        return;
+    if (!exists)
+    {
+        error_set(err, ERR_FAILURE, "pack \"%s\" is missing (needed for chunk \"%s\")", pk, cs);
+        error_hint(err, "run \"coffer check\" to list damaged objects");
+    }
+    else if (size < (uint64_t)e->offset + e->length)
+    {
+        error_set(err, ERR_FAILURE, "pack \"%s\" is truncated: chunk \"%s\" ends at byte %" PRIu64
+                  ", the object has %" PRIu64, pk, cs, (uint64_t)e->offset + e->length, size);
+        error_hint(err, "run \"coffer check\" to list damaged objects");
+    }
+}
+
+bool repo_read_chunks(Repo *repo, json_t *chunks, RepoReadFn fn, void *arg, Error *err)
+{
+    Buf plain, tmp;
+    size_t i;
+    json_t *v;
+    bool ok = true;
+
+    if (!json_is_array(chunks))
+        return error_set(err, ERR_FAILURE, "chunk list is not an array");
+    buf_init(&plain);
+    buf_init(&tmp);
+    json_array_foreach(chunks, i, v)
+    {
+        unsigned char id[32];
+        unsigned char *blob = NULL;
+        char pk[80], cs[20];
+        RepoEntry e;
+        RepoPack p;
+        RepoOwner *owner;
+
+        if (!json_is_string(v) || json_string_length(v) != 64 ||
+            hex_decode(json_string_value(v), id, 32) != 0)
+        {
+            ok = error_set(err, ERR_FAILURE, "chunk list entry %zu is not a chunk id", i);
+            break;
+        }
+        repo_chunk_str(id, cs);
+        if (!repo_index_lookup(repo, id, &e, &p))
+        {
+            ok = error_set(err, ERR_FAILURE, "chunk \"%s\" is not in the index of repository "
+                           "\"%s\"", cs, storage_location(repo->st));
+            error_hint(err, "run \"coffer check\" to list damaged objects");
+            break;
+        }
+        repo_pack_key(p.id, pk);
+        owner = repo_owner_for_kid(repo, p.kid, err);
+        if (owner == NULL)
+        {
+            ok = error_prefix(err, "chunk \"%s\" in pack \"%s\"", cs, pk);
+            break;
+        }
+        if (!storage_get_range(repo->st, pk, e.offset, e.length, &blob, err))
+        {
+            repo_read_range_error(repo, pk, cs, &e, err);
+            ok = false;
+            break;
+        }
+        ok = repo_blob_open(repo, owner, id, e.flags, e.raw_length, blob, e.length, &plain, &tmp,
+                            err);
+        free(blob);
+        if (!ok)
+        {
+            error_prefix(err, "pack \"%s\": chunk \"%s\" at offset %" PRIu32, pk, cs, e.offset);
+            error_hint(err, "run \"coffer check --read-data\" to list damaged objects");
+            break;
+        }
+        if (!fn(arg, plain.data, plain.len, err))
+        {
+            ok = false;
+            break;
+        }
+    }
+    if (plain.data != NULL)
+        mem_wipe(plain.data, plain.cap);
+    buf_free(&plain);
+    buf_free(&tmp);
+    return ok;
+}

@@ -225,6 +225,13 @@ _pg_log_tail() {
 }
 
 _pg_ctl_start() {
+    # Lock files left by a killed server block the start if its pid is
+    # still taken (by a zombie, where nothing reaps orphans). They are stale
+    # when no live postmaster runs in our data directory; the socket
+    # directory is ours alone.
+    if ! _pg_postmaster >/dev/null; then
+        rm -f -- "$PGDATA/postmaster.pid" "$PG_TMP"/.s.PGSQL.*.lock
+    fi
     if ! _pg_as "$PG_BINDIR/pg_ctl" -D "$PGDATA" -l "$PG_LOG" -w -t 60 -s start \
         >/dev/null 2>"$PG_TMP/pg_ctl.err"; then
         _pg_err "pg_ctl start failed: $(cat "$PG_TMP/pg_ctl.err" 2>/dev/null)"
@@ -235,16 +242,18 @@ _pg_ctl_start() {
     export PG_PID
 }
 
-# A detached process that stops the server and removes $PG_TMP if this test
-# process disappears without running its traps (SIGKILL). It exits by itself
+# A detached process that stops the server and removes $PG_TMP (and the
+# test's $T_TMP) if this test process disappears without running its traps
+# (SIGKILL). It exits by itself
 # once $PG_TMP is gone (pg_stop). Not a child of the test shell, so a bare
 # `wait` in a test does not wait for it.
 _pg_watchdog() {
     local parent=$BASHPID
     (
         setsid bash -c '
-            parent=$1 tmp=$2 data=$3
-            while kill -0 "$parent" 2>/dev/null && [ -d "$tmp" ]; do sleep 1; done
+            parent=$1 tmp=$2 data=$3 ttmp=$4
+            alive() { [ -r "/proc/$1/stat" ] && [ "$(sed "s/.*) //" "/proc/$1/stat" | cut -c1)" != Z ]; }
+            while alive "$parent" && [ -d "$tmp" ]; do sleep 1; done
             [ -d "$tmp" ] || exit 0
             pid=$(head -n 1 "$data/postmaster.pid" 2>/dev/null)
             if [ -n "$pid" ] && [ "$(readlink "/proc/$pid/cwd")" = "$(readlink -f "$data")" ]; then
@@ -252,7 +261,8 @@ _pg_watchdog() {
                 sleep 1
             fi
             rm -rf -- "$tmp"
-        ' coffer-pg-watchdog "$parent" "$PG_TMP" "$PGDATA" </dev/null >/dev/null 2>&1 &
+            case "$ttmp" in /tmp/coffer-test.*) rm -rf -- "$ttmp" ;; esac
+        ' coffer-pg-watchdog "$parent" "$PG_TMP" "$PGDATA" "${T_TMP:-}" </dev/null >/dev/null 2>&1 &
     )
 }
 

@@ -18,7 +18,8 @@
 #
 # t_at_exit registers cleanup commands that run on exit and on INT/TERM/HUP
 # (pg.sh uses it to always stop the server). A test that was killed by a
-# signal exits 128+signal after cleaning up.
+# signal exits 128+signal after cleaning up. $T_TMP is a scratch directory
+# (0755, under /tmp) that is removed at exit; T_KEEP=1 keeps it.
 
 if [ -n "${_T_TAP_LOADED:-}" ]; then
     return 0
@@ -30,7 +31,6 @@ T_FAILED=0    # assertions failed so far
 T_OUT=''      # stdout of the last t_ok / t_exit / t_run command
 T_ERR=''      # stderr of the last t_ok / t_exit / t_run command
 T_RC=0        # exit status of the last t_ok / t_exit / t_run command
-T_TMP=''      # per-test scratch directory, see t_tmpdir
 _T_AT_EXIT=()
 _T_TRAP_PID=''
 
@@ -159,19 +159,9 @@ t_at_exit() {
     _T_AT_EXIT+=("$1")
 }
 
-# t_tmpdir: create (once per process) a scratch directory, export it as
-# T_TMP and print it. Mode 0755 under /tmp so the postgres user can reach
-# it. Removed at exit unless T_KEEP=1.
-t_tmpdir() {
-    if [ -z "$T_TMP" ] || [ ! -d "$T_TMP" ]; then
-        T_TMP=$(mktemp -d /tmp/coffer-test.XXXXXX) || return 1
-        chmod 0755 "$T_TMP"
-        export T_TMP
-        t_at_exit '_t_tmp_remove'
-    fi
-    printf '%s\n' "$T_TMP"
-}
-
+# T_TMP: a scratch directory for this test, made when tap.sh is loaded:
+# mode 0755 under /tmp, so the postgres user can reach it. Removed at exit
+# unless T_KEEP=1 (or T_KEEP=fail and something failed).
 _t_tmp_remove() {
     if [ "${T_KEEP:-0}" = 1 ] || { [ "$T_FAILED" -gt 0 ] && [ "${T_KEEP:-0}" = fail ]; }; then
         t_diag "kept $T_TMP"
@@ -180,6 +170,14 @@ _t_tmp_remove() {
     fi
 }
 
+T_TMP=$(mktemp -d /tmp/coffer-test.XXXXXX) || {
+    echo "Bail out! tap.sh: cannot create a temp directory"
+    exit 255
+}
+chmod 0755 "$T_TMP"
+export T_TMP
+t_at_exit _t_tmp_remove
+
 # ---------------------------------------------------------------- running
 
 # t_run CMD ARGS...: run a command (or shell function, in this shell),
@@ -187,7 +185,6 @@ _t_tmp_remove() {
 # Not an assertion; returns the command's status.
 t_run() {
     local o e
-    t_tmpdir >/dev/null || return 1
     o=$(mktemp "$T_TMP/.out.XXXXXX") && e=$(mktemp "$T_TMP/.err.XXXXXX") || return 1
     T_RC=0
     "$@" >"$o" 2>"$e" || T_RC=$?

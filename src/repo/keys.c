@@ -230,8 +230,15 @@ static void repo_keys_note(Repo *repo, const char *key)
     unsigned char gen[REPO_GEN_LEN];
     RepoKeyInfo *ki;
 
+    char part[2 * REPO_OWNERID_LEN + 1];
+
     if (strncmp(key, "keys/", 5) != 0 || strlen(name) < 2 * REPO_OWNERID_LEN + 2 ||
-        name[2 * REPO_OWNERID_LEN] != '-' || hex_decode(name, ownerid, REPO_OWNERID_LEN) != 0)
+        name[2 * REPO_OWNERID_LEN] != '-')
+        return;
+    /* hex_decode wants the digits to end the string */
+    memcpy(part, name, 2 * REPO_OWNERID_LEN);
+    part[2 * REPO_OWNERID_LEN] = '\0';
+    if (hex_decode(part, ownerid, REPO_OWNERID_LEN) != 0)
         return;
     name += 2 * REPO_OWNERID_LEN + 1;
     if (strcmp(name, "destroyed") == 0)

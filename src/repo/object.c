@@ -34,6 +34,7 @@ static void repo_null_tag(const unsigned char key[CODEC_KEY_LEN], const void *aa
     if (len > 0)
         codec_hash_update(h, data, len);
     codec_hash_final(h, hex);
+    hex[2 * REPO_NULL_TAG_LEN] = '\0'; /* keep the first 16 bytes */
     hex_decode(hex, tag, REPO_NULL_TAG_LEN);
 }
 

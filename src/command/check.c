@@ -1,0 +1,136 @@
+/*
+ * check.c - "coffer check [--read-data[=PERCENT]]": verify the repository
+ * under a shared lock and print a summary; exit 0 when clean, 1 with errors
+ * (each already logged with the object it concerns).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "command/command.h"
+#include "config/config.h"
+#include "repo/repo.h"
+
+enum
+{
+    CHECK_OPT_REPO = CLI_OPT_FIRST_COMMAND,
+    CHECK_OPT_READ_DATA,
+};
+
+typedef struct CheckArgs
+{
+    const char *repo;
+    bool read_data;
+    int percent;
+} CheckArgs;
+
+static bool check_option(int opt, const char *arg, void *state, Error *err)
+{
+    CheckArgs *a = state;
+
+    switch (opt)
+    {
+    case CHECK_OPT_REPO:
+        a->repo = arg;
+        return true;
+    case CHECK_OPT_READ_DATA:
+        a->read_data = true;
+        a->percent = 100;
+        if (arg != NULL)
+        {
+            char *end;
+            long v = strtol(arg, &end, 10);
+
+            if (end == arg || (*end != '\0' && strcmp(end, "%") != 0) || v < 1 || v > 100)
+            {
+                error_set(err, ERR_USAGE, "check: --read-data=PERCENT needs a number from 1 to "
+                          "100, not \"%s\"", arg);
+                return false;
+            }
+            a->percent = (int)v;
+        }
+        return true;
+    default:
+        return false;
+    }
+}
+
+static void check_print(const char *loc, const CheckArgs *a, const RepoCheckReport *r, bool json)
+{
+    if (json)
+    {
+        json_t *o = json_pack("{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                              "repository", loc, "ok", r->errors == 0, "snapshots",
+                              (json_int_t)r->snapshots, "packs", (json_int_t)r->packs, "chunks",
+                              (json_int_t)r->chunks, "packs_read", (json_int_t)r->packs_read,
+                              "read_data_percent", (json_int_t)(a->read_data ? a->percent : 0),
+                              "errors", (json_int_t)r->errors, "unreferenced_packs",
+                              (json_int_t)r->unreferenced_packs, "index_objects",
+                              (json_int_t)r->index_objects, "duplicates",
+                              (json_int_t)r->duplicates, "destroyed_packs",
+                              (json_int_t)r->destroyed_packs);
+        char *text = json_dumps(o, JSON_INDENT(2));
+
+        printf("%s\n", text);
+        free(text);
+        json_decref(o);
+        return;
+    }
+    printf("repository \"%s\": %" PRIu64 " snapshot%s, %" PRIu64 " pack%s, %" PRIu64 " chunk%s",
+           loc, r->snapshots, r->snapshots == 1 ? "" : "s", r->packs, r->packs == 1 ? "" : "s",
+           r->chunks, r->chunks == 1 ? "" : "s");
+    if (a->read_data)
+        printf(", %" PRIu64 " pack%s read", r->packs_read, r->packs_read == 1 ? "" : "s");
+    printf("\n%" PRIu64 " error%s", r->errors, r->errors == 1 ? "" : "s");
+    if (r->unreferenced_packs > 0)
+        printf(", %" PRIu64 " unreferenced pack%s (harmless; \"coffer prune\" removes them)",
+               r->unreferenced_packs, r->unreferenced_packs == 1 ? "" : "s");
+    if (r->destroyed_packs > 0)
+        printf(", %" PRIu64 " pack%s of erased owners", r->destroyed_packs,
+               r->destroyed_packs == 1 ? "" : "s");
+    printf("\n");
+}
+
+bool cmd_check(CliContext *ctx, int argc, char **argv, Error *err)
+{
+    static const struct option longopts[] = {
+        {"repo", required_argument, NULL, CHECK_OPT_REPO},
+        {"read-data", optional_argument, NULL, CHECK_OPT_READ_DATA},
+        CLI_COMMON_LONGOPTS,
+        {NULL, 0, NULL, 0},
+    };
+    CheckArgs a = {NULL, false, 100};
+    RepoCheckOptions opts;
+    RepoCheckReport report;
+    Config *cfg = NULL;
+    Repo *repo;
+    RepoLock *lock;
+    bool exit_now, ok;
+    int first;
+
+    first = cli_parse(ctx, "check", argc, argv, "", longopts, check_option, &a, &exit_now, err);
+    if (first < 0)
+        return false;
+    if (first < argc)
+        return error_set(err, ERR_USAGE, "check: unexpected argument \"%s\"", argv[first]);
+    if (!cmd_repo_config(ctx, a.repo, &cfg, err))
+        return false;
+    /* tolerant: a damaged index object is one of the errors to report */
+    repo = repo_open_from_config_ex(cfg, a.repo, REPO_OPEN_TOLERANT, err);
+    if (repo == NULL)
+        return false;
+    lock = repo_lock(repo, REPO_LOCK_SHARED, "check", err);
+    if (lock == NULL)
+    {
+        repo_close(repo);
+        return false;
+    }
+    opts.read_data = a.read_data;
+    opts.read_data_percent = a.percent;
+    ok = repo_check(repo, &opts, &report, err);
+    check_print(repo_location(repo), &a, &report, ctx->json);
+    repo_unlock(lock);
+    repo_close(repo);
+    return ok;
+}

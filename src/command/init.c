@@ -1,0 +1,162 @@
+/*
+ * init.c - "coffer init": create the repository named by the configuration
+ * (or --repo), with the passphrase asked twice on a terminal, and print its
+ * location and id. Also home of cmd_repo_config, which every repository
+ * command uses to decide whether it needs a configuration file at all.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "command/command.h"
+#include "common/log.h"
+#include "common/mem.h"
+#include "config/config.h"
+#include "repo/repo.h"
+
+enum
+{
+    INIT_OPT_REPO = CLI_OPT_FIRST_COMMAND,
+    INIT_OPT_ENCRYPTION,
+};
+
+typedef struct InitArgs
+{
+    const char *repo;
+    int encryption; /* -1: from the configuration */
+} InitArgs;
+
+bool cmd_repo_config(CliContext *ctx, const char *repo_override, Config **cfg, Error *err)
+{
+    struct stat sb;
+
+    *cfg = NULL;
+    /* --repo alone needs no configuration file, unless one was named or
+     * the default one exists (it may hold repository.passphrase_file) */
+    if (repo_override != NULL && ctx->config_path == NULL && getenv("COFFER_CONFIG") == NULL &&
+        stat(CONFIG_DEFAULT_PATH, &sb) != 0)
+        return true;
+    *cfg = cli_config(ctx, err);
+    return *cfg != NULL;
+}
+
+static bool init_option(int opt, const char *arg, void *state, Error *err)
+{
+    InitArgs *a = state;
+
+    switch (opt)
+    {
+    case INIT_OPT_REPO:
+        a->repo = arg;
+        return true;
+    case INIT_OPT_ENCRYPTION:
+        if (strcmp(arg, "none") == 0)
+            a->encryption = 0;
+        else if (strcmp(arg, "aes-256-gcm") == 0)
+            a->encryption = 1;
+        else
+        {
+            error_set(err, ERR_USAGE, "init: --encryption must be \"aes-256-gcm\" or \"none\"");
+            return false;
+        }
+        return true;
+    default:
+        return false;
+    }
+}
+
+bool cmd_init(CliContext *ctx, int argc, char **argv, Error *err)
+{
+    static const struct option longopts[] = {
+        {"repo", required_argument, NULL, INIT_OPT_REPO},
+        {"encryption", required_argument, NULL, INIT_OPT_ENCRYPTION},
+        CLI_COMMON_LONGOPTS,
+        {NULL, 0, NULL, 0},
+    };
+    InitArgs a = {NULL, -1};
+    RepoInitOptions opts;
+    Config *cfg = NULL;
+    Storage *st;
+    const char *path;
+    char *pass = NULL;
+    char id[65] = "";
+    bool exit_now, exists = false, enc, ok;
+    int first;
+
+    first = cli_parse(ctx, "init", argc, argv, "", longopts, init_option, &a, &exit_now, err);
+    if (first < 0)
+        return false;
+    if (first < argc)
+        return error_set(err, ERR_USAGE, "init: unexpected argument \"%s\"", argv[first]);
+    if (!cmd_repo_config(ctx, a.repo, &cfg, err))
+        return false;
+    path = a.repo != NULL ? a.repo : cfg != NULL ? cfg->repo_path : NULL;
+    if (path == NULL || path[0] == '\0')
+    {
+        error_set(err, ERR_USAGE, "init: no repository given");
+        return error_hint(err, "set repository.path in coffer.yaml or pass --repo PATH");
+    }
+    enc = a.encryption >= 0 ? a.encryption == 1 : cfg != NULL ? cfg->repo_encryption : true;
+    memset(&opts, 0, sizeof(opts));
+    opts.encryption = enc;
+    opts.compression = cfg != NULL ? cfg->repo_compression : 3;
+    if (cfg != NULL && cfg->repo_chunk_avg > 0)
+    {
+        opts.chunker.avg_size = cfg->repo_chunk_avg;
+        opts.chunker.min_size = cfg->repo_chunk_avg / 4;
+        opts.chunker.max_size = cfg->repo_chunk_avg * 4;
+    }
+
+    st = storage_posix_new(path, true, err);
+    if (st == NULL)
+        return false;
+    /* refuse before asking for a passphrase */
+    if (!storage_exists(st, "config", &exists, NULL, err))
+    {
+        storage_free(st);
+        return false;
+    }
+    if (exists)
+    {
+        storage_free(st);
+        error_set(err, ERR_FAILURE, "repository \"%s\" already exists", path);
+        return error_hint(err, "use another path, or remove the old repository first");
+    }
+    if (enc)
+    {
+        pass = repo_passphrase_read(cfg != NULL ? cfg->repo_passphrase_file : NULL, true, err);
+        if (pass == NULL)
+        {
+            storage_free(st);
+            return false;
+        }
+    }
+    ok = repo_init(st, pass, &opts, err);
+    if (pass != NULL)
+    {
+        mem_wipe(pass, strlen(pass));
+        free(pass);
+    }
+    if (ok)
+        ok = repo_probe(st, &enc, id, err);
+    storage_free(st);
+    if (!ok)
+        return false;
+    if (!enc)
+        log_warning("repository \"%s\" is not encrypted (encryption: none)", path);
+    if (ctx->json)
+    {
+        json_t *o = json_pack("{s:s, s:s, s:s}", "location", path, "id", id, "encryption",
+                              enc ? "aes-256-gcm" : "none");
+        char *text = json_dumps(o, JSON_INDENT(2));
+
+        printf("%s\n", text);
+        free(text);
+        json_decref(o);
+    }
+    else
+        printf("created repository \"%s\" (id %.16s, encryption %s)\n", path, id,
+               enc ? "aes-256-gcm" : "none");
+    return true;
+}

@@ -13,6 +13,23 @@
 # `postgres` OS user. pg_stop is registered to run on EXIT/INT/TERM/HUP, and a
 # detached watchdog stops the server if the test process dies by SIGKILL.
 #
+# Functions (all return non-zero on failure, messages on stderr):
+#   pg_start [CONF_LINE...]   start; extra postgresql.conf lines, e.g.
+#                             "wal_level = replica" "archive_mode = on"
+#   pg_stop                   fast stop (then immediate, then SIGKILL), rm -rf
+#   pg_restart [CONF_LINE...] fast stop if up, add lines, start on same data/port
+#   pg_kill [SIGNAL]          crash: SIGKILL (default) the postmaster and every
+#                             backend at once; data kept, pg_restart recovers
+#   pg_running                true while the postmaster is up
+#   pg_conf CONF_LINE...      append to postgresql.conf; pg_reload sends SIGHUP
+#   pg_psql ARGS...           psql -X -v ON_ERROR_STOP=1 -qAt ARGS
+#   pg_terminate_clients [DB] pg_terminate_backend() every other client session
+#   load_fixture NAME [DB]    see test/fixtures/load.sh
+# The archive_command and restore_command of a server run as PG_OS_USER with
+# the postmaster's environment, not the test's: put what they need (paths,
+# COFFER_CONFIG) in the command itself, and keep the files they touch
+# readable by that user ($T_TMP is 0755; chown what the server must write).
+#
 # Exported while a server runs:
 #   PGHOST=$PG_TMP  PGPORT  PGUSER=postgres  PGDATABASE=postgres  (libpq/psql)
 #   PGDATA          the data directory ($PG_TMP/data)

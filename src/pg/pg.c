@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "common/mem.h"
 
 /* libpq messages end with a newline and may span lines; keep the first line
@@ -35,6 +36,17 @@ static void pg_error_text(const char *msg, char *first, size_t first_len, char *
     }
 }
 
+/* Server notices ("drop cascades to ...") are for --verbose only. */
+static void pg_notice(void *arg, const char *message)
+{
+    size_t len = strlen(message);
+
+    (void)arg;
+    while (len > 0 && message[len - 1] == '\n')
+        len--;
+    log_debug("server: %.*s", (int)len, message);
+}
+
 PGconn *pg_connect(const char *conninfo, const char *dbname, Error *err)
 {
     const char *keys[5];
@@ -59,6 +71,7 @@ PGconn *pg_connect(const char *conninfo, const char *dbname, Error *err)
     if (conn != NULL && PQstatus(conn) == CONNECTION_OK)
     {
         PQsetClientEncoding(conn, "UTF8");
+        PQsetNoticeProcessor(conn, pg_notice, NULL);
         return conn;
     }
     pg_error_text(conn ? PQerrorMessage(conn) : "out of memory", first, sizeof(first), rest,

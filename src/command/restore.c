@@ -1,0 +1,1512 @@
+/*
+ * restore.c - "coffer restore": one tenant (or all) back from a snapshot,
+ * in place, beside the live one under another name, or into another
+ * database, without touching any other tenant.
+ *
+ * Order: pre-data DDL (pg_restore -L with the tenant's entries, in one
+ * transaction), data by N parallel COPY streams read straight from the
+ * repository (row counts and hashes checked against the manifest), post-data
+ * (pg_restore -j N), sequence values, materialized views, ANALYZE.
+ *
+ * What restore replaces is never dropped first: the live schema or database
+ * is renamed aside, and dropped only when the restore succeeded; on failure
+ * the partial copy is dropped and the old one renamed back. A new schema
+ * name goes through a scratch database (restore DDL there, ALTER SCHEMA ...
+ * RENAME, dump it again) so that no SQL text is ever rewritten.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "command/backup.h"
+#include "command/command.h"
+#include "common/buf.h"
+#include "common/fmt.h"
+#include "common/log.h"
+#include "common/mem.h"
+#include "config/config.h"
+#include "pg/pg.h"
+#include "pg/toc.h"
+#include "repo/repo.h"
+
+typedef struct RestoreArgs
+{
+    char **tenants;
+    size_t n_tenants;
+    bool all;
+    const char *snapshot;
+    const char *as;
+    const char *into_db;
+    char **tables;
+    size_t n_tables;
+    bool data_only;
+    bool schema_only;
+    bool clean;
+    int jobs;
+} RestoreArgs;
+
+typedef struct Restore
+{
+    CliContext *ctx;
+    const Config *cfg;
+    Repo *repo;
+    RestoreArgs *a;
+    json_t *snap;
+    char *pg_restore;
+    char *pg_dump;
+    int major;
+    char tmpdir[64];
+    int tmpseq;
+    PGconn *admin; /* maintenance connection (database "postgres") */
+
+    pthread_mutex_t lock;
+    uint64_t tables_total;
+    uint64_t tables_done;
+    uint64_t bytes;
+    uint64_t rows;
+    double started;
+} Restore;
+
+/* One restore target: a tenant (or shared part) of the snapshot and where it goes. */
+typedef struct Target
+{
+    json_t *unit;  /* the manifest's tenants[] entry */
+    json_t *dbdoc; /* the manifest's databases[] entry of its database */
+    const char *name;
+    const char *src_db;
+    const char *src_schema; /* schema model */
+    char *db;               /* target database */
+    char *schema;           /* target schema (schema model) */
+    char *aside;            /* what the live copy was renamed to, or NULL */
+    bool created;           /* the target schema/database was created by this restore */
+} Target;
+
+/* ---- small helpers ------------------------------------------------------- */
+
+static const char *jstr(json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+
+    return s != NULL ? s : "";
+}
+
+/* A conninfo value "dbname='...'" for -d, escaped for the conninfo syntax
+ * (names containing '=' would otherwise be read as a connection string). */
+static char *restore_dbarg(const char *db)
+{
+    Buf b;
+
+    buf_init(&b);
+    buf_append_str(&b, "dbname='");
+    for (const char *p = db; *p; p++)
+    {
+        if (*p == '\'' || *p == '\\')
+            buf_append(&b, "\\", 1);
+        buf_append(&b, p, 1);
+    }
+    buf_append_str(&b, "'");
+    return (char *)b.data;
+}
+
+static bool restore_collect(void *arg, const void *data, size_t len, Error *err)
+{
+    (void)err;
+    buf_append(arg, data, len);
+    return true;
+}
+
+/* A name for something renamed aside, unique and at most 63 bytes. */
+static char *restore_aside_name(const char *name)
+{
+    char suffix[48];
+
+    snprintf(suffix, sizeof(suffix), "_coffer_old_%ld_%d", (long)time(NULL), (int)getpid());
+    return xasprintf("%.*s%s", (int)(63 - strlen(suffix)) < (int)strlen(name)
+                                   ? (int)(63 - strlen(suffix))
+                                   : (int)strlen(name),
+                     name, suffix);
+}
+
+/* Runs a statement whose template has one or two "%s" places for
+ * identifiers, each quoted with PQescapeIdentifier. */
+static bool restore_exec_ident(PGconn *conn, const char *what, const char *tmpl, const char *id1,
+                               const char *id2, Error *err)
+{
+    const char *ids[2] = {id1, id2};
+    int next = 0;
+    Buf sql;
+    bool ok = true;
+
+    buf_init(&sql);
+    for (const char *p = tmpl; *p && ok; p++)
+    {
+        char *q;
+
+        if (p[0] != '%' || p[1] != 's')
+        {
+            buf_append(&sql, p, 1);
+            continue;
+        }
+        q = next < 2 && ids[next] ? pg_quote_ident(conn, ids[next], err) : NULL;
+        next++;
+        if (q == NULL)
+            ok = false;
+        else
+            buf_append_str(&sql, q);
+        free(q);
+        p++;
+    }
+    ok = ok && pg_command(conn, what, buf_cstr(&sql), err);
+    buf_free(&sql);
+    return ok;
+}
+
+static bool restore_exists(PGconn *conn, const char *sql, const char *name, bool *exists,
+                           Error *err)
+{
+    const char *params[1] = {name};
+    PGresult *res = pg_query(conn, "look up target", sql, 1, params, err);
+
+    if (res == NULL)
+        return false;
+    *exists = PQntuples(res) > 0;
+    PQclear(res);
+    return true;
+}
+
+static bool restore_db_exists(Restore *r, const char *db, bool *exists, Error *err)
+{
+    return restore_exists(r->admin, "SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", db,
+                          exists, err);
+}
+
+static bool restore_schema_exists(PGconn *conn, const char *schema, bool *exists, Error *err)
+{
+    return restore_exists(conn, "SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1",
+                          schema, exists, err);
+}
+
+/* ---- the DDL archive ------------------------------------------------------ */
+
+typedef struct FileSink
+{
+    int fd;
+    const char *path;
+} FileSink;
+
+static bool restore_file_write(void *arg, const void *data, size_t len, Error *err)
+{
+    FileSink *f = arg;
+    const char *p = data;
+
+    while (len > 0)
+    {
+        ssize_t n = write(f->fd, p, len);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return error_set(err, ERR_FAILURE, "could not write \"%s\": %s", f->path,
+                             strerror(errno));
+        p += n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
+/* Writes a stored stream (DDL archive) to a private temp file; returns its path. */
+static char *restore_fetch(Restore *r, json_t *stream, const char *label, Error *err)
+{
+    char *path = xasprintf("%s/%d-%s", r->tmpdir, ++r->tmpseq, label);
+    FileSink f = {-1, path};
+
+    f.fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (f.fd < 0)
+    {
+        error_set(err, ERR_FAILURE, "could not create \"%s\": %s", path, strerror(errno));
+        free(path);
+        return NULL;
+    }
+    if (!repo_read_chunks(r->repo, json_object_get(stream, "chunks"), restore_file_write, &f,
+                          err))
+    {
+        close(f.fd);
+        free(path);
+        return NULL;
+    }
+    if (close(f.fd) != 0)
+    {
+        error_set(err, ERR_FAILURE, "could not write \"%s\": %s", path, strerror(errno));
+        free(path);
+        return NULL;
+    }
+    return path;
+}
+
+/* The archive's listing, filtered to the schemas, as a -L file. */
+static char *restore_list(Restore *r, const char *archive, const char *const *schemas,
+                          size_t n_schemas, bool extensions, Error *err)
+{
+    char *argv[] = {r->pg_restore, "--list", (char *)archive, NULL};
+    TocFilter filter = {schemas, n_schemas, extensions};
+    Buf listing, kept;
+    char *path = NULL;
+    FileSink f;
+
+    buf_init(&listing);
+    buf_init(&kept);
+    if (!pg_tool_run(argv, NULL, NULL, restore_collect, &listing, err))
+        goto done;
+    toc_filter(buf_cstr(&listing), &filter, &kept);
+    path = xasprintf("%s/%d-list", r->tmpdir, ++r->tmpseq);
+    f.path = path;
+    f.fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (f.fd < 0 || !restore_file_write(&f, kept.data ? kept.data : (unsigned char *)"", kept.len,
+                                        err))
+    {
+        if (f.fd < 0)
+            error_set(err, ERR_FAILURE, "could not create \"%s\": %s", path, strerror(errno));
+        else
+            close(f.fd);
+        free(path);
+        path = NULL;
+        goto done;
+    }
+    close(f.fd);
+done:
+    buf_free(&listing);
+    buf_free(&kept);
+    return path;
+}
+
+/* pg_restore of an archive (optionally a -L list and a section) into db. */
+static bool restore_run_pg_restore(Restore *r, const char *archive, const char *list,
+                                   const char *section, const char *db, bool create, int jobs,
+                                   Error *err)
+{
+    char *argv[16];
+    int n = 0;
+    char *dbarg = restore_dbarg(db);
+    char *sect = section ? xasprintf("--section=%s", section) : NULL;
+    char *jarg = jobs > 1 ? xasprintf("--jobs=%d", jobs) : NULL;
+    bool ok;
+
+    argv[n++] = r->pg_restore;
+    argv[n++] = "--exit-on-error";
+    if (sect != NULL)
+        argv[n++] = sect;
+    if (list != NULL)
+    {
+        argv[n++] = "--use-list";
+        argv[n++] = (char *)list;
+    }
+    if (create)
+        argv[n++] = "--create";
+    if (jarg != NULL)
+        argv[n++] = jarg;
+    else
+        argv[n++] = "--single-transaction";
+    argv[n++] = "--dbname";
+    argv[n++] = dbarg;
+    argv[n++] = (char *)archive;
+    argv[n] = NULL;
+    ok = pg_tool_run(argv, r->admin, NULL, NULL, NULL, err);
+    free(dbarg);
+    free(sect);
+    free(jarg);
+    return ok;
+}
+
+/* ---- parallel data load ----------------------------------------------------- */
+
+typedef struct LoadJob
+{
+    json_t *table; /* manifest table entry */
+    const char *schema;
+    const char *name;
+    int64_t bytes;
+} LoadJob;
+
+typedef struct Loader
+{
+    Restore *r;
+    Target *t;
+    LoadJob *jobs;
+    size_t n_jobs;
+    size_t next;
+    bool failed;
+    bool replica; /* data-only: disable FK triggers while loading */
+    Error err;
+    pthread_mutex_t lock;
+} Loader;
+
+typedef struct LoadSink
+{
+    Restore *r;
+    PGconn *conn;
+    CodecHash *hash;
+    uint64_t rows;
+    uint64_t bytes;
+} LoadSink;
+
+static bool restore_load_write(void *arg, const void *data, size_t len, Error *err)
+{
+    LoadSink *s = arg;
+    const char *p = data;
+
+    codec_hash_update(s->hash, data, len);
+    /* in COPY text format every row ends with a newline; embedded ones are escaped */
+    for (size_t i = 0; i < len; i++)
+        s->rows += p[i] == '\n';
+    s->bytes += len;
+    pthread_mutex_lock(&s->r->lock);
+    s->r->bytes += len;
+    pthread_mutex_unlock(&s->r->lock);
+    return pg_copy_in_write(s->conn, data, len, err);
+}
+
+static bool restore_load_table(Loader *l, PGconn *conn, LoadJob *j, Error *err)
+{
+    LoadSink s = {l->r, conn, codec_hash_new(), 0, 0};
+    const char *want_hash = jstr(j->table, "hash");
+    uint64_t want_rows = (uint64_t)json_integer_value(json_object_get(j->table, "rows"));
+    char hash[65];
+
+    if (!pg_copy_in_begin(conn, j->schema, j->name, err))
+    {
+        codec_hash_final(s.hash, hash);
+        return false;
+    }
+    if (!repo_read_chunks(l->r->repo, json_object_get(j->table, "chunks"), restore_load_write, &s,
+                          err))
+    {
+        Error ignore;
+
+        codec_hash_final(s.hash, hash);
+        pg_copy_in_end(conn, "restore aborted", &ignore);
+        return error_prefix(err, "table \"%s\".\"%s\"", j->schema, j->name);
+    }
+    codec_hash_final(s.hash, hash);
+    if (s.rows != want_rows || strcmp(hash, want_hash) != 0)
+    {
+        Error ignore;
+
+        pg_copy_in_end(conn, "content check failed", &ignore);
+        error_set(err, ERR_FAILURE,
+                  "table \"%s\".\"%s\": restored data does not match the snapshot (%llu rows, "
+                  "hash %.12s; manifest says %llu rows, hash %.12s)",
+                  j->schema, j->name, (unsigned long long)s.rows, hash,
+                  (unsigned long long)want_rows, want_hash);
+        return error_hint(err, "run \"coffer check --read-data\" on the repository");
+    }
+    if (!pg_copy_in_end(conn, NULL, err))
+        return error_prefix(err, "table \"%s\".\"%s\"", j->schema, j->name);
+    pthread_mutex_lock(&l->r->lock);
+    l->r->rows += s.rows;
+    pthread_mutex_unlock(&l->r->lock);
+    return true;
+}
+
+static void *restore_load_worker(void *arg)
+{
+    Loader *l = arg;
+    Error err;
+    PGconn *conn;
+
+    error_clear(&err);
+    conn = pg_connect(l->r->cfg->pg_conninfo, l->t->db, &err);
+    if (conn != NULL)
+    {
+        pg_command(conn, "tune session", "SET synchronous_commit = off", &err);
+        if (l->replica &&
+            !pg_command(conn, "disable triggers", "SET session_replication_role = replica", &err))
+            log_warning("could not disable triggers while loading (needs superuser); rows are "
+                        "loaded with constraints checked");
+        error_clear(&err);
+    }
+    for (;;)
+    {
+        LoadJob *j = NULL;
+
+        pthread_mutex_lock(&l->lock);
+        if (!l->failed && l->next < l->n_jobs && conn != NULL)
+            j = &l->jobs[l->next++];
+        pthread_mutex_unlock(&l->lock);
+        if (j == NULL)
+            break;
+        if (!restore_load_table(l, conn, j, &err))
+            break;
+        pthread_mutex_lock(&l->r->lock);
+        l->r->tables_done++;
+        pthread_mutex_unlock(&l->r->lock);
+    }
+    if (error_is_set(&err))
+    {
+        pthread_mutex_lock(&l->lock);
+        if (!l->failed)
+        {
+            l->failed = true;
+            l->err = err;
+        }
+        pthread_mutex_unlock(&l->lock);
+    }
+    PQfinish(conn);
+    return NULL;
+}
+
+static int restore_job_cmp(const void *a, const void *b)
+{
+    const LoadJob *x = a, *y = b;
+
+    return x->bytes < y->bytes ? 1 : x->bytes > y->bytes ? -1 : 0;
+}
+
+static bool restore_table_selected(Restore *r, const char *name)
+{
+    if (r->a->n_tables == 0)
+        return true;
+    for (size_t i = 0; i < r->a->n_tables; i++)
+        if (strcmp(r->a->tables[i], name) == 0)
+            return true;
+    return false;
+}
+
+static void restore_progress(Restore *r)
+{
+    char b[32], rate[32];
+    double el = fmt_now() - r->started;
+
+    pthread_mutex_lock(&r->lock);
+    fmt_bytes(r->bytes, b, sizeof(b));
+    fmt_bytes(el > 0 ? (uint64_t)((double)r->bytes / el) : 0, rate, sizeof(rate));
+    log_status("restore: %llu/%llu tables, %s, %s/s", (unsigned long long)r->tables_done,
+               (unsigned long long)r->tables_total, b, rate);
+    pthread_mutex_unlock(&r->lock);
+}
+
+/* Loads the target's tables in parallel; schema = the target schema (schema
+ * model) or the table's own schema (database model). */
+static bool restore_load(Restore *r, Target *t, bool replica, Error *err)
+{
+    json_t *tables = json_object_get(t->unit, "tables");
+    Loader l;
+    pthread_t *threads;
+    size_t idx;
+    json_t *tab;
+    int njobs;
+
+    memset(&l, 0, sizeof(l));
+    l.r = r;
+    l.t = t;
+    l.replica = replica;
+    pthread_mutex_init(&l.lock, NULL);
+    l.jobs = xcalloc(json_array_size(tables) + 1, sizeof(LoadJob));
+    json_array_foreach(tables, idx, tab)
+    {
+        LoadJob *j;
+
+        if (!restore_table_selected(r, jstr(tab, "name")))
+            continue;
+        j = &l.jobs[l.n_jobs++];
+        j->table = tab;
+        j->schema = t->schema != NULL ? t->schema : jstr(tab, "schema");
+        j->name = jstr(tab, "name");
+        j->bytes = json_integer_value(json_object_get(tab, "bytes"));
+    }
+    qsort(l.jobs, l.n_jobs, sizeof(LoadJob), restore_job_cmp);
+    pthread_mutex_lock(&r->lock);
+    r->tables_total += l.n_jobs;
+    pthread_mutex_unlock(&r->lock);
+    njobs = r->a->jobs < (int)l.n_jobs ? r->a->jobs : (int)l.n_jobs;
+    threads = xcalloc((size_t)njobs + 1, sizeof(pthread_t));
+    for (int i = 0; i < njobs; i++)
+        pthread_create(&threads[i], NULL, restore_load_worker, &l);
+    for (;;)
+    {
+        bool done;
+        struct timespec ts = {0, 250 * 1000 * 1000};
+
+        pthread_mutex_lock(&l.lock);
+        done = l.failed || l.next >= l.n_jobs;
+        pthread_mutex_unlock(&l.lock);
+        if (done)
+            break;
+        nanosleep(&ts, NULL);
+        restore_progress(r);
+    }
+    for (int i = 0; i < njobs; i++)
+        pthread_join(threads[i], NULL);
+    log_status("%s", "");
+    free(threads);
+    free(l.jobs);
+    pthread_mutex_destroy(&l.lock);
+    if (l.failed)
+    {
+        *err = l.err;
+        return false;
+    }
+    return true;
+}
+
+/* ---- after the data ----------------------------------------------------------- */
+
+/* Sequence values, materialized views and statistics. */
+static bool restore_finish(Restore *r, Target *t, PGconn *conn, Error *err)
+{
+    json_t *seqs = json_object_get(t->unit, "sequences");
+    json_t *mvs = json_object_get(t->unit, "matviews");
+    json_t *tables = json_object_get(t->unit, "tables");
+    json_t *o;
+    size_t i;
+
+    json_array_foreach(seqs, i, o)
+    {
+        json_t *v = json_object_get(o, "last_value");
+        char *qname;
+        const char *params[2];
+        PGresult *res;
+
+        if (!json_is_string(v))
+            continue; /* never used: a fresh sequence is right */
+        qname = pg_quote_qualified(conn, t->schema ? t->schema : jstr(o, "schema"),
+                                   jstr(o, "name"), err);
+        if (qname == NULL)
+            return false;
+        params[0] = qname;
+        params[1] = json_string_value(v);
+        /* the sequence's name goes as a regclass parameter, never as SQL text */
+        res = pg_query(conn, "set sequence value",
+                       "SELECT pg_catalog.setval($1::regclass, $2::bigint, true)", 2, params, err);
+        free(qname);
+        if (res == NULL)
+            return false;
+        PQclear(res);
+    }
+    json_array_foreach(mvs, i, o)
+    {
+        char *q = pg_quote_qualified(conn, t->schema ? t->schema : jstr(o, "schema"),
+                                     jstr(o, "name"), err);
+        char *sql;
+        bool ok;
+
+        if (q == NULL)
+            return false;
+        sql = xasprintf("REFRESH MATERIALIZED VIEW %s", q);
+        ok = pg_command(conn, "refresh materialized view", sql, err);
+        free(sql);
+        free(q);
+        if (!ok)
+            return false;
+    }
+    json_array_foreach(tables, i, o)
+    {
+        char *q;
+        char *sql;
+        bool ok;
+
+        if (!restore_table_selected(r, jstr(o, "name")))
+            continue;
+        q = pg_quote_qualified(conn, t->schema ? t->schema : jstr(o, "schema"), jstr(o, "name"),
+                               err);
+        if (q == NULL)
+            return false;
+        sql = xasprintf("ANALYZE %s", q);
+        ok = pg_command(conn, "analyze", sql, err);
+        free(sql);
+        free(q);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+/* ---- creating databases --------------------------------------------------- */
+
+/* CREATE DATABASE with the source's encoding and locale, then its settings
+ * (set_config + SET ... FROM CURRENT keeps each value exactly as stored). */
+static bool restore_create_db(Restore *r, const char *db, json_t *dbdoc, Error *err)
+{
+    PGconn *c = r->admin;
+    char *qdb = pg_quote_ident(c, db, err);
+    char *enc = NULL, *col = NULL, *ctype = NULL, *sql;
+    json_t *settings = json_object_get(dbdoc, "settings");
+    json_t *s;
+    size_t i;
+    bool ok;
+
+    if (qdb == NULL)
+        return false;
+    enc = PQescapeLiteral(c, jstr(dbdoc, "encoding"), strlen(jstr(dbdoc, "encoding")));
+    col = PQescapeLiteral(c, jstr(dbdoc, "collate"), strlen(jstr(dbdoc, "collate")));
+    ctype = PQescapeLiteral(c, jstr(dbdoc, "ctype"), strlen(jstr(dbdoc, "ctype")));
+    sql = xasprintf("CREATE DATABASE %s TEMPLATE template0 ENCODING %s LC_COLLATE %s LC_CTYPE %s",
+                    qdb, enc, col, ctype);
+    ok = pg_command(c, "create database", sql, err);
+    free(sql);
+    PQfreemem(enc);
+    PQfreemem(col);
+    PQfreemem(ctype);
+    json_array_foreach(settings, i, s)
+    {
+        const char *kv = json_string_value(s);
+        const char *eq = kv ? strchr(kv, '=') : NULL;
+        char *name, *qname;
+        const char *params[2];
+        PGresult *res;
+
+        if (!ok || eq == NULL)
+            continue;
+        name = xstrndup(kv, (size_t)(eq - kv));
+        params[0] = name;
+        params[1] = eq + 1;
+        res = pg_query(c, "apply database setting", "SELECT pg_catalog.set_config($1, $2, false)",
+                       2, params, err);
+        qname = res ? pg_quote_ident(c, name, err) : NULL;
+        PQclear(res);
+        if (qname != NULL)
+        {
+            sql = xasprintf("ALTER DATABASE %s SET %s FROM CURRENT", qdb, qname);
+            ok = pg_command(c, "apply database setting", sql, err);
+            free(sql);
+            free(qname);
+            pg_command(c, "reset", "RESET ALL", err);
+        }
+        else
+            ok = false;
+        free(name);
+    }
+    free(qdb);
+    return ok;
+}
+
+static void restore_drop_db(Restore *r, const char *db)
+{
+    Error err;
+
+    error_clear(&err);
+    if (!restore_exec_ident(r->admin, "drop database", "DROP DATABASE IF EXISTS %s WITH (FORCE)",
+                            db, NULL, &err))
+        log_warning("could not drop database \"%s\": %s", db, err.message);
+}
+
+/* ---- a new schema name: through a scratch database ------------------------------ */
+
+/* Restores the tenant's DDL (with the shared schemas it needs and the
+ * extensions) into a scratch database, renames the schema there, and dumps
+ * it again. Returns the path of the renamed schema's archive. */
+static char *restore_scratch(Restore *r, Target *t, const char *archive, Error *err)
+{
+    char *scratch = xasprintf("coffer_scratch_%d_%ld", (int)getpid(), (long)time(NULL));
+    json_t *units = json_object_get(r->snap, "tenants");
+    const char **schemas = xcalloc(json_array_size(units) + 1, sizeof(char *));
+    size_t n = 0, i;
+    json_t *u;
+    char *list = NULL, *out = NULL, *pattern = NULL;
+    PGconn *sc = NULL;
+    Buf pat;
+
+    json_array_foreach(units, i, u)
+        if (json_is_true(json_object_get(u, "shared")) &&
+            strcmp(jstr(u, "database"), t->src_db) == 0)
+            schemas[n++] = jstr(u, "schema");
+    schemas[n++] = t->src_schema;
+    log_info("preparing schema \"%s\" as \"%s\" in a scratch database", t->src_schema, t->schema);
+    if (!restore_create_db(r, scratch, t->dbdoc, err))
+        goto done;
+    list = restore_list(r, archive, schemas, n, true, err);
+    if (list == NULL || !restore_run_pg_restore(r, archive, list, NULL, scratch, false, 1, err))
+        goto done;
+    sc = pg_connect(r->cfg->pg_conninfo, scratch, err);
+    if (sc == NULL || !restore_exec_ident(sc, "rename schema", "ALTER SCHEMA %s RENAME TO %s",
+                                          t->src_schema, t->schema, err))
+        goto done;
+    {
+        /* functions whose text still names the old schema cannot be rewritten safely */
+        static const char sql[] =
+            "SELECT p.oid::pg_catalog.regprocedure::text FROM pg_catalog.pg_proc p"
+            "  JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace"
+            " WHERE n.nspname = $1 AND (pg_catalog.strpos(p.prosrc, $2) > 0"
+            "    OR pg_catalog.strpos(coalesce(p.proconfig::text, ''), $2) > 0)"
+            " ORDER BY 1";
+        const char *params[2] = {t->schema, t->src_schema};
+        PGresult *res = pg_query(sc, "check function bodies", sql, 2, params, err);
+
+        if (res == NULL)
+            goto done;
+        for (int k = 0; k < PQntuples(res); k++)
+            log_warning("function %s names schema \"%s\" in its body or settings; it was not "
+                        "rewritten and still refers to the original schema",
+                        PQgetvalue(res, k, 0), t->src_schema);
+        PQclear(res);
+    }
+    PQfinish(sc);
+    sc = NULL;
+    /* a pg_dump pattern matching exactly this name: quoted, quotes doubled */
+    buf_init(&pat);
+    buf_append_str(&pat, "--schema=\"");
+    for (const char *p = t->schema; *p; p++)
+    {
+        buf_append(&pat, p, 1);
+        if (*p == '"')
+            buf_append(&pat, "\"", 1);
+    }
+    buf_append_str(&pat, "\"");
+    pattern = (char *)pat.data;
+    out = xasprintf("%s/%d-renamed", r->tmpdir, ++r->tmpseq);
+    {
+        char *fileopt = xasprintf("--file=%s", out);
+        char *dbarg = restore_dbarg(scratch);
+        char *argv[] = {r->pg_dump,         "--schema-only", "--format=custom", "--compress=0",
+                        pattern,            fileopt,         "--dbname",        dbarg,
+                        NULL};
+        bool ok = pg_tool_run(argv, r->admin, NULL, NULL, NULL, err);
+
+        free(fileopt);
+        free(dbarg);
+        if (!ok)
+        {
+            free(out);
+            out = NULL;
+        }
+    }
+done:
+    if (sc != NULL)
+        PQfinish(sc);
+    restore_drop_db(r, scratch);
+    free(scratch);
+    free(schemas);
+    free(list);
+    free(pattern);
+    return out;
+}
+
+/* ---- one target ----------------------------------------------------------------- */
+
+/* Puts back what the target replaced, after a failure. */
+static void restore_rollback(Restore *r, Target *t, PGconn *conn)
+{
+    Error err;
+
+    error_clear(&err);
+    if (t->schema != NULL && conn != NULL && PQstatus(conn) == CONNECTION_OK)
+    {
+        if (t->created)
+            restore_exec_ident(conn, "drop partial schema", "DROP SCHEMA IF EXISTS %s CASCADE",
+                               t->schema, NULL, &err);
+        if (t->aside != NULL && !error_is_set(&err))
+            restore_exec_ident(conn, "rename back", "ALTER SCHEMA %s RENAME TO %s", t->aside,
+                               t->schema, &err);
+    }
+    else if (t->schema == NULL && r->admin != NULL && PQstatus(r->admin) == CONNECTION_OK)
+    {
+        if (t->created)
+            restore_drop_db(r, t->db);
+        if (t->aside != NULL)
+            restore_exec_ident(r->admin, "rename back", "ALTER DATABASE %s RENAME TO %s",
+                               t->aside, t->db, &err);
+    }
+    else
+        error_set(&err, ERR_FAILURE, "no connection to the server");
+    if (error_is_set(&err) || (conn == NULL && t->schema != NULL))
+    {
+        log_error("the target could not be put back as it was: %s",
+                  error_is_set(&err) ? err.message : "no connection");
+        if (t->aside != NULL)
+            log_error("the previous %s \"%s\" is kept as \"%s\"; \"%s\" may be incomplete",
+                      t->schema ? "schema" : "database", t->schema ? t->schema : t->db, t->aside,
+                      t->schema ? t->schema : t->db);
+        else
+            log_error("%s \"%s\" may be incomplete; drop it before trying again",
+                      t->schema ? "schema" : "database", t->schema ? t->schema : t->db);
+    }
+    else if (t->aside != NULL)
+        log_info("%s \"%s\" was left as it was", t->schema ? "schema" : "database",
+                 t->schema ? t->schema : t->db);
+}
+
+static bool restore_truncate(PGconn *conn, Restore *r, Target *t, Error *err)
+{
+    json_t *tables = json_object_get(t->unit, "tables");
+    json_t *o;
+    size_t i;
+    Buf sql;
+    bool any = false, ok;
+
+    buf_init(&sql);
+    buf_append_str(&sql, "TRUNCATE ONLY ");
+    json_array_foreach(tables, i, o)
+    {
+        char *q;
+
+        if (!restore_table_selected(r, jstr(o, "name")))
+            continue;
+        q = pg_quote_qualified(conn, t->schema ? t->schema : jstr(o, "schema"), jstr(o, "name"),
+                               err);
+        if (q == NULL)
+        {
+            buf_free(&sql);
+            return false;
+        }
+        buf_printf(&sql, "%s%s", any ? ", " : "", q);
+        any = true;
+        free(q);
+    }
+    ok = !any || pg_command(conn, "truncate tables", buf_cstr(&sql), err);
+    buf_free(&sql);
+    return ok;
+}
+
+static bool restore_target(Restore *r, Target *t, Error *err)
+{
+    const RestoreArgs *a = r->a;
+    char *archive = NULL, *renamed = NULL, *list = NULL;
+    PGconn *conn = NULL;
+    bool exists = false, ok = false;
+    bool db_model = t->schema == NULL;
+    bool new_db = strcmp(t->db, t->src_db) != 0;
+
+    archive = restore_fetch(r, json_object_get(t->dbdoc, "ddl"), "ddl", err);
+    if (archive == NULL)
+        goto done;
+    if (db_model)
+    {
+        if (!restore_db_exists(r, t->db, &exists, err))
+            goto done;
+        if (exists && !a->data_only)
+        {
+            const char *params[1] = {t->db};
+            PGresult *res;
+
+            res = pg_query(r->admin, "terminate sessions",
+                           "SELECT pg_catalog.pg_terminate_backend(pid)"
+                           "  FROM pg_catalog.pg_stat_activity"
+                           " WHERE datname = $1 AND pid <> pg_catalog.pg_backend_pid()",
+                           1, params, err);
+            if (res == NULL)
+                goto done;
+            PQclear(res);
+            t->aside = restore_aside_name(t->db);
+            if (!restore_exec_ident(r->admin, "rename database aside",
+                                    "ALTER DATABASE %s RENAME TO %s", t->db, t->aside, err))
+            {
+                free(t->aside);
+                t->aside = NULL;
+                goto done;
+            }
+        }
+        if (!a->data_only)
+        {
+            t->created = true;
+            if (!new_db)
+            {
+                if (!restore_run_pg_restore(r, archive, NULL, "pre-data", "postgres", true, 0,
+                                            err))
+                    goto fail;
+            }
+            else if (!restore_create_db(r, t->db, t->dbdoc, err) ||
+                     !restore_run_pg_restore(r, archive, NULL, "pre-data", t->db, false, 0, err))
+                goto fail;
+        }
+        conn = pg_connect(r->cfg->pg_conninfo, t->db, err);
+        if (conn == NULL)
+            goto fail;
+    }
+    else
+    {
+        const char *schemas[1];
+
+        conn = pg_connect(r->cfg->pg_conninfo, t->db, err);
+        if (conn == NULL)
+            goto done;
+        if (!restore_schema_exists(conn, t->schema, &exists, err))
+            goto done;
+        if (!a->data_only)
+        {
+            if (exists)
+            {
+                t->aside = restore_aside_name(t->schema);
+                if (!restore_exec_ident(conn, "rename schema aside", "ALTER SCHEMA %s RENAME TO %s",
+                                        t->schema, t->aside, err))
+                {
+                    free(t->aside);
+                    t->aside = NULL;
+                    goto done;
+                }
+            }
+            if (strcmp(t->schema, t->src_schema) != 0)
+            {
+                renamed = restore_scratch(r, t, archive, err);
+                if (renamed == NULL)
+                    goto fail;
+                schemas[0] = t->schema;
+            }
+            else
+                schemas[0] = t->src_schema;
+            list = restore_list(r, renamed ? renamed : archive, schemas, 1, new_db, err);
+            if (list == NULL)
+                goto fail;
+            if (!restore_run_pg_restore(r, renamed ? renamed : archive, list, "pre-data", t->db,
+                                        false, 0, err))
+                goto fail;
+            t->created = true;
+        }
+    }
+    if (a->data_only && a->clean && !restore_truncate(conn, r, t, err))
+        goto fail;
+    if (!a->schema_only && !restore_load(r, t, a->data_only, err))
+        goto fail;
+    if (!a->data_only &&
+        !restore_run_pg_restore(r, renamed ? renamed : archive, list, "post-data", t->db, false,
+                                a->jobs, err))
+        goto fail;
+    if (!a->schema_only && !restore_finish(r, t, conn, err))
+        goto fail;
+    if (t->aside != NULL)
+    {
+        Error derr;
+
+        error_clear(&derr);
+        if (db_model)
+            restore_drop_db(r, t->aside);
+        else if (!restore_exec_ident(conn, "drop replaced schema", "DROP SCHEMA %s CASCADE",
+                                     t->aside, NULL, &derr))
+            log_warning("could not drop the replaced schema \"%s\": %s", t->aside, derr.message);
+    }
+    ok = true;
+    goto done;
+fail:
+    error_prefix(err, "restore of \"%s\" failed", t->name);
+    restore_rollback(r, t, conn);
+done:
+    if (!ok && error_is_set(err) && err->hint[0] == '\0')
+        error_hint(err, "nothing else was changed; fix the cause and run the restore again");
+    PQfinish(conn);
+    if (archive != NULL)
+        unlink(archive);
+    if (renamed != NULL)
+        unlink(renamed);
+    if (list != NULL)
+        unlink(list);
+    free(archive);
+    free(renamed);
+    free(list);
+    return ok;
+}
+
+/* ---- planning -------------------------------------------------------------------- */
+
+static json_t *restore_find_unit(json_t *snap, const char *name, bool shared)
+{
+    json_t *units = json_object_get(snap, "tenants");
+    json_t *u;
+    size_t i;
+
+    json_array_foreach(units, i, u)
+        if (strcmp(jstr(u, "name"), name) == 0 && json_is_true(json_object_get(u, "shared")) == shared)
+            return u;
+    return NULL;
+}
+
+static json_t *restore_find_db(json_t *snap, const char *db)
+{
+    json_t *dbs = json_object_get(snap, "databases");
+    json_t *d;
+    size_t i;
+
+    json_array_foreach(dbs, i, d)
+        if (strcmp(jstr(d, "name"), db) == 0)
+            return d;
+    return NULL;
+}
+
+static void restore_target_init(Restore *r, Target *t, json_t *unit, Error *err)
+{
+    const RestoreArgs *a = r->a;
+    bool shared = json_is_true(json_object_get(unit, "shared"));
+    const char *schema = json_string_value(json_object_get(unit, "schema"));
+
+    memset(t, 0, sizeof(*t));
+    (void)err;
+    t->unit = unit;
+    t->name = jstr(unit, "name");
+    t->src_db = jstr(unit, "database");
+    t->src_schema = schema;
+    t->dbdoc = restore_find_db(r->snap, t->src_db);
+    if (schema != NULL)
+    {
+        t->db = xstrdup(a->into_db ? a->into_db : t->src_db);
+        t->schema = xstrdup(a->as && !shared ? a->as : schema);
+    }
+    else
+        t->db = xstrdup(a->as && !shared ? a->as : a->into_db && !shared ? a->into_db : t->src_db);
+}
+
+static void restore_target_free(Target *t)
+{
+    free(t->db);
+    free(t->schema);
+    free(t->aside);
+}
+
+/* Checks every target before anything is changed. */
+static bool restore_preflight(Restore *r, Target *targets, size_t n, bool *replaces, Error *err)
+{
+    const RestoreArgs *a = r->a;
+
+    *replaces = false;
+    for (size_t i = 0; i < n; i++)
+    {
+        Target *t = &targets[i];
+        bool db_exists = false, exists = false;
+
+        if (t->dbdoc == NULL || json_object_get(t->dbdoc, "ddl") == NULL)
+        {
+            error_set(err, ERR_FAILURE, "snapshot has no schema dump of database \"%s\"",
+                      t->src_db);
+            return error_hint(err, "run \"coffer check\"; the snapshot may be damaged");
+        }
+        if (!restore_db_exists(r, t->db, &db_exists, err))
+            return false;
+        if (t->schema != NULL && db_exists)
+        {
+            PGconn *c = pg_connect(r->cfg->pg_conninfo, t->db, err);
+
+            if (c == NULL || !restore_schema_exists(c, t->schema, &exists, err))
+            {
+                PQfinish(c);
+                return false;
+            }
+            PQfinish(c);
+        }
+        else if (t->schema == NULL)
+            exists = db_exists;
+        if (a->data_only)
+        {
+            if (!exists)
+            {
+                error_set(err, ERR_FAILURE, "--data-only needs the target %s \"%s\" to exist",
+                          t->schema ? "schema" : "database", t->schema ? t->schema : t->db);
+                return error_hint(err, "restore without --data-only to create it");
+            }
+            if (a->clean)
+                *replaces = true;
+            continue;
+        }
+        if (exists && !a->clean)
+        {
+            if (t->schema != NULL)
+                error_set(err, ERR_FAILURE,
+                          "tenant \"%s\": schema \"%s\" already exists in database \"%s\"",
+                          t->name, t->schema, t->db);
+            else
+                error_set(err, ERR_FAILURE, "tenant \"%s\": database \"%s\" already exists",
+                          t->name, t->db);
+            return error_hint(err, "add --clean to replace it (a safety backup is taken first), "
+                                   "or --as NEWNAME to restore beside it");
+        }
+        if (exists)
+            *replaces = true;
+    }
+    return true;
+}
+
+static bool restore_confirm(Restore *r, Target *targets, size_t n, Error *err)
+{
+    FILE *tty;
+    char answer[16] = "";
+
+    if (r->ctx->yes)
+        return true;
+    if (!isatty(STDIN_FILENO))
+    {
+        error_set(err, ERR_USAGE, "restore --clean replaces live data and needs confirmation");
+        return error_hint(err, "pass --yes when not running on a terminal");
+    }
+    tty = fopen("/dev/tty", "r+");
+    if (tty == NULL)
+        return error_set(err, ERR_USAGE, "cannot ask for confirmation: no terminal; pass --yes");
+    fprintf(tty, "This replaces:\n");
+    for (size_t i = 0; i < n; i++)
+    {
+        char name[256];
+
+        fmt_printable(targets[i].schema ? targets[i].schema : targets[i].db, name, sizeof(name));
+        fprintf(tty, "  %s \"%s\"%s%s\n", targets[i].schema ? "schema" : "database", name,
+                targets[i].schema ? " in database " : "", targets[i].schema ? targets[i].db : "");
+    }
+    fprintf(tty, "A safety backup is taken first. Continue? [y/N] ");
+    fflush(tty);
+    if (fgets(answer, sizeof(answer), tty) == NULL)
+        answer[0] = '\0';
+    fclose(tty);
+    if (answer[0] != 'y' && answer[0] != 'Y')
+        return error_set(err, ERR_FAILURE, "restore cancelled; nothing was changed");
+    return true;
+}
+
+/* Backs up the tenants about to be replaced, so that --clean loses nothing. */
+static bool restore_safety_backup(Restore *r, Target *targets, size_t n, Error *err)
+{
+    BackupArgs b = {NULL, 0, NULL, json_array(), r->a->jobs};
+    char id[65];
+    bool ok;
+
+    b.tenants = xcalloc(n + 1, sizeof(char *));
+    for (size_t i = 0; i < n; i++)
+        if (!json_is_true(json_object_get(targets[i].unit, "shared")))
+            b.tenants[b.n_tenants++] = (char *)targets[i].name;
+    json_array_append_new(b.tags, json_string("safety"));
+    log_info("taking a safety backup of what the restore replaces");
+    ok = backup_execute(r->ctx, r->repo, &b, id, NULL, err);
+    if (!ok && err->code == ERR_PARTIAL)
+        ok = true; /* a shared part failing does not stop a tenant's safety copy */
+    if (ok)
+    {
+        error_clear(err);
+        printf("safety backup: snapshot %s\n", id);
+        fflush(stdout);
+    }
+    else
+        error_prefix(err, "safety backup failed, nothing was changed");
+    free(b.tenants);
+    json_decref(b.tags);
+    return ok;
+}
+
+/* ---- the command ------------------------------------------------------------------ */
+
+enum
+{
+    OPT_TENANT = CLI_OPT_FIRST_COMMAND,
+    OPT_ALL,
+    OPT_SNAPSHOT,
+    OPT_AS,
+    OPT_INTO_DB,
+    OPT_TABLE,
+    OPT_DATA_ONLY,
+    OPT_SCHEMA_ONLY,
+    OPT_CLEAN,
+};
+
+static bool restore_option(int opt, const char *arg, void *state, Error *err)
+{
+    RestoreArgs *a = state;
+
+    switch (opt)
+    {
+    case OPT_TENANT:
+        a->tenants = xrealloc(a->tenants, sizeof(char *) * (a->n_tenants + 1));
+        a->tenants[a->n_tenants++] = (char *)arg;
+        return true;
+    case OPT_ALL:
+        a->all = true;
+        return true;
+    case OPT_SNAPSHOT:
+        a->snapshot = arg;
+        return true;
+    case OPT_AS:
+        a->as = arg;
+        return true;
+    case OPT_INTO_DB:
+        a->into_db = arg;
+        return true;
+    case OPT_TABLE:
+        a->tables = xrealloc(a->tables, sizeof(char *) * (a->n_tables + 1));
+        a->tables[a->n_tables++] = (char *)arg;
+        return true;
+    case OPT_DATA_ONLY:
+        a->data_only = true;
+        return true;
+    case OPT_SCHEMA_ONLY:
+        a->schema_only = true;
+        return true;
+    case OPT_CLEAN:
+        a->clean = true;
+        return true;
+    case 'j':
+        a->jobs = atoi(arg);
+        if (a->jobs < 1 || a->jobs > 64)
+            return error_set(err, ERR_USAGE, "restore: -j must be a number from 1 to 64");
+        return true;
+    }
+    return false;
+}
+
+static bool restore_check_args(const RestoreArgs *a, const Config *cfg, Error *err)
+{
+    if (a->n_tenants == 0 && !a->all)
+        error_set(err, ERR_USAGE, "restore: name a tenant with --tenant NAME, or use --all");
+    else if (a->n_tenants > 0 && a->all)
+        error_set(err, ERR_USAGE, "restore: --tenant and --all exclude each other");
+    else if (a->as != NULL && (a->n_tenants != 1 || a->all))
+        error_set(err, ERR_USAGE, "restore: --as renames one tenant; name exactly one --tenant");
+    else if (a->as != NULL && a->into_db != NULL && cfg->model == TENANCY_DATABASE)
+        error_set(err, ERR_USAGE, "restore: in the database model --as and --into-db both name "
+                                  "the new database; give one");
+    else if (a->data_only && a->schema_only)
+        error_set(err, ERR_USAGE, "restore: --data-only and --schema-only exclude each other");
+    else if (a->n_tables > 0 && a->schema_only)
+        error_set(err, ERR_USAGE, "restore: --table selects data; it does not go with "
+                                  "--schema-only");
+    else if (a->as != NULL && (a->as[0] == '\0' || strlen(a->as) > 63))
+        error_set(err, ERR_USAGE, "restore: --as needs a name of 1 to 63 bytes");
+    else if (a->into_db != NULL && (a->into_db[0] == '\0' || strlen(a->into_db) > 63))
+        error_set(err, ERR_USAGE, "restore: --into-db needs a name of 1 to 63 bytes");
+    else if (cfg->model == TENANCY_ROW)
+        error_set(err, ERR_USAGE, "restore does not support the row model yet");
+    else
+        return true;
+    return error_hint(err, "run \"coffer help restore\"");
+}
+
+/* Builds the list of targets: the named tenants (or all, shared parts
+ * first), plus for --into-db the shared schemas the target lacks. */
+static Target *restore_plan(Restore *r, size_t *n_out, Error *err)
+{
+    json_t *units = json_object_get(r->snap, "tenants");
+    Target *targets = xcalloc(json_array_size(units) + 1, sizeof(Target));
+    size_t n = 0, i;
+    json_t *u;
+
+    if (r->a->all)
+    {
+        for (int pass = 0; pass < 2; pass++)
+            json_array_foreach(units, i, u)
+                if (json_is_true(json_object_get(u, "shared")) == (pass == 0))
+                    restore_target_init(r, &targets[n++], u, err);
+        *n_out = n;
+        return targets;
+    }
+    for (size_t k = 0; k < r->a->n_tenants; k++)
+    {
+        u = restore_find_unit(r->snap, r->a->tenants[k], false);
+        if (u == NULL)
+        {
+            error_set(err, ERR_FAILURE, "unknown tenant \"%s\" in snapshot %.12s",
+                      r->a->tenants[k], jstr(r->snap, "id"));
+            error_hint(err, "run \"coffer info %.12s\" to list the tenants it holds",
+                       jstr(r->snap, "id"));
+            goto fail;
+        }
+        for (size_t t = 0; t < r->a->n_tables; t++)
+        {
+            json_t *tab;
+            size_t j;
+            bool found = false;
+
+            json_array_foreach(json_object_get(u, "tables"), j, tab)
+                found = found || strcmp(jstr(tab, "name"), r->a->tables[t]) == 0;
+            if (!found)
+            {
+                error_set(err, ERR_FAILURE, "tenant \"%s\" has no table \"%s\" in snapshot %.12s",
+                          r->a->tenants[k], r->a->tables[t], jstr(r->snap, "id"));
+                error_hint(err, "run \"coffer info %.12s --tenant %s\" to list its tables",
+                           jstr(r->snap, "id"), r->a->tenants[k]);
+                goto fail;
+            }
+        }
+        restore_target_init(r, &targets[n++], u, err);
+    }
+    *n_out = n;
+    return targets;
+fail:
+    for (size_t k = 0; k < n; k++)
+        restore_target_free(&targets[k]);
+    free(targets);
+    return NULL;
+}
+
+/* --into-db in the schema model: shared schemas the new database lacks come first. */
+static bool restore_add_shared(Restore *r, Target **targets, size_t *n, Error *err)
+{
+    json_t *units = json_object_get(r->snap, "tenants");
+    json_t *u;
+    size_t i, added = 0;
+    bool db_exists = false;
+    PGconn *c = NULL;
+
+    if (r->a->into_db == NULL || r->a->all || r->ctx->config->model != TENANCY_SCHEMA)
+        return true;
+    if (!restore_db_exists(r, r->a->into_db, &db_exists, err))
+        return false;
+    if (!db_exists)
+    {
+        if (!restore_create_db(r, r->a->into_db, (*targets)[0].dbdoc, err))
+            return false;
+        log_info("created database \"%s\"", r->a->into_db);
+    }
+    c = pg_connect(r->cfg->pg_conninfo, r->a->into_db, err);
+    if (c == NULL)
+        return false;
+    *targets = xrealloc(*targets, sizeof(Target) * (*n + json_array_size(units) + 1));
+    memmove(*targets + json_array_size(units), *targets, sizeof(Target) * *n);
+    json_array_foreach(units, i, u)
+    {
+        bool exists = true;
+
+        if (!json_is_true(json_object_get(u, "shared")) ||
+            strcmp(jstr(u, "database"), (*targets)[json_array_size(units)].src_db) != 0)
+            continue;
+        if (!restore_schema_exists(c, jstr(u, "schema"), &exists, err))
+        {
+            PQfinish(c);
+            return false;
+        }
+        if (!exists)
+        {
+            restore_target_init(r, &(*targets)[added], u, err);
+            log_info("shared schema \"%s\" is missing in \"%s\" and is restored too",
+                     jstr(u, "schema"), r->a->into_db);
+            added++;
+        }
+    }
+    memmove(*targets + added, *targets + json_array_size(units), sizeof(Target) * *n);
+    *n += added;
+    PQfinish(c);
+    return true;
+}
+
+bool cmd_restore(CliContext *ctx, int argc, char **argv, Error *err)
+{
+    static const struct option longopts[] = {{"tenant", required_argument, NULL, OPT_TENANT},
+                                             {"all", no_argument, NULL, OPT_ALL},
+                                             {"snapshot", required_argument, NULL, OPT_SNAPSHOT},
+                                             {"as", required_argument, NULL, OPT_AS},
+                                             {"into-db", required_argument, NULL, OPT_INTO_DB},
+                                             {"table", required_argument, NULL, OPT_TABLE},
+                                             {"data-only", no_argument, NULL, OPT_DATA_ONLY},
+                                             {"schema-only", no_argument, NULL, OPT_SCHEMA_ONLY},
+                                             {"clean", no_argument, NULL, OPT_CLEAN},
+                                             {"jobs", required_argument, NULL, 'j'},
+                                             CLI_COMMON_LONGOPTS,
+                                             {NULL, 0, NULL, 0}};
+    RestoreArgs a;
+    Restore r;
+    Target *targets = NULL;
+    size_t n = 0;
+    RepoLock *lock = NULL;
+    bool exit_now, replaces = false, ok = false;
+    int first;
+
+    memset(&a, 0, sizeof(a));
+    memset(&r, 0, sizeof(r));
+    a.snapshot = "latest";
+    a.jobs = 2;
+    pthread_mutex_init(&r.lock, NULL);
+    first = cli_parse(ctx, "restore", argc, argv, "j:", longopts, restore_option, &a, &exit_now,
+                      err);
+    if (first < 0)
+        goto out;
+    if (first < argc)
+    {
+        error_set(err, ERR_USAGE, "restore: unexpected argument \"%s\"", argv[first]);
+        error_hint(err, "name the tenant with --tenant NAME");
+        goto out;
+    }
+    if (cli_config(ctx, err) == NULL || !restore_check_args(&a, ctx->config, err))
+        goto out;
+    r.ctx = ctx;
+    r.cfg = ctx->config;
+    r.a = &a;
+    r.started = fmt_now();
+    r.repo = repo_open_from_config(ctx->config, NULL, err);
+    if (r.repo == NULL)
+        goto out;
+    lock = repo_lock(r.repo, REPO_LOCK_SHARED, "restore", err);
+    if (lock == NULL)
+        goto out;
+    r.snap = repo_snapshot_load(r.repo, a.snapshot, err);
+    if (r.snap == NULL)
+        goto out;
+    if (strcmp(jstr(r.snap, "model"), config_model_name(ctx->config->model)) != 0)
+    {
+        error_set(err, ERR_FAILURE, "snapshot %.12s was taken with the %s model, the "
+                                    "configuration says %s",
+                  jstr(r.snap, "id"), jstr(r.snap, "model"),
+                  config_model_name(ctx->config->model));
+        goto out;
+    }
+    r.admin = pg_connect(ctx->config->pg_conninfo, "postgres", err);
+    if (r.admin == NULL)
+        goto out;
+    r.major = pg_server_major(r.admin);
+    r.pg_restore = pg_tool_find(ctx->config->pg_bindir, "pg_restore", r.major, err);
+    r.pg_dump = r.pg_restore ? pg_tool_find(ctx->config->pg_bindir, "pg_dump", r.major, err) : NULL;
+    if (r.pg_dump == NULL)
+        goto out;
+    targets = restore_plan(&r, &n, err);
+    if (targets == NULL || !restore_preflight(&r, targets, n, &replaces, err))
+        goto out;
+    if (replaces && (!restore_confirm(&r, targets, n, err) ||
+                     !restore_safety_backup(&r, targets, n, err)))
+        goto out;
+    snprintf(r.tmpdir, sizeof(r.tmpdir), "/tmp/coffer-restore-XXXXXX");
+    if (mkdtemp(r.tmpdir) == NULL)
+    {
+        error_set(err, ERR_FAILURE, "could not create a temporary directory: %s",
+                  strerror(errno));
+        goto out;
+    }
+    if (!restore_add_shared(&r, &targets, &n, err))
+        goto out;
+    for (size_t i = 0; i < n; i++)
+    {
+        Target *t = &targets[i];
+        uint64_t rows0 = r.rows, bytes0 = r.bytes;
+        double t0 = fmt_now();
+        char size[32], secs[32];
+
+        log_info("restoring %s \"%s\" into %s \"%s\"%s%s",
+                 json_is_true(json_object_get(t->unit, "shared")) ? "shared part" : "tenant",
+                 t->name, t->schema ? "schema" : "database", t->schema ? t->schema : t->db,
+                 t->schema ? " of database " : "", t->schema ? t->db : "");
+        if (!restore_target(&r, t, err))
+            goto out;
+        fmt_bytes(r.bytes - bytes0, size, sizeof(size));
+        fmt_seconds(fmt_now() - t0, secs, sizeof(secs));
+        if (ctx->json)
+            continue;
+        printf("restored \"%s\" into %s \"%s\"%s%s: %zu tables, %llu rows, %s in %s, verified\n",
+               t->name, t->schema ? "schema" : "database", t->schema ? t->schema : t->db,
+               t->schema ? " of database " : "", t->schema ? t->db : "",
+               json_array_size(json_object_get(t->unit, "tables")),
+               (unsigned long long)(r.rows - rows0), size, secs);
+    }
+    if (ctx->json)
+    {
+        json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:f}", "snapshot", jstr(r.snap, "id"),
+                              "targets", (json_int_t)n, "rows", (json_int_t)r.rows, "bytes",
+                              (json_int_t)r.bytes, "seconds", fmt_now() - r.started);
+
+        json_dumpf(o, stdout, JSON_INDENT(2));
+        fputc('\n', stdout);
+        json_decref(o);
+    }
+    ok = true;
+out:
+    for (size_t i = 0; i < n; i++)
+        restore_target_free(&targets[i]);
+    free(targets);
+    if (r.tmpdir[0] != '\0' && strstr(r.tmpdir, "XXXXXX") == NULL)
+        rmdir(r.tmpdir);
+    if (r.admin != NULL)
+        PQfinish(r.admin);
+    free(r.pg_restore);
+    free(r.pg_dump);
+    json_decref(r.snap);
+    if (lock != NULL)
+        repo_unlock(lock);
+    if (r.repo != NULL)
+        repo_close(r.repo);
+    free(a.tenants);
+    free(a.tables);
+    pthread_mutex_destroy(&r.lock);
+    return ok;
+}

@@ -32,6 +32,84 @@ static const CliCommand cli_commands[] = {
      "exit codes: 0 ok, 1 failure, 2 configuration error,\n"
      "            3 some tenants could not be inspected (warnings printed)\n",
      cmd_tenants},
+    {"backup", "back up every tenant from one consistent snapshot",
+     "usage: coffer backup [--tenant NAME]... [--class CLASS] [--tag TAG]... [-j N] [--json]\n"
+     "\n"
+     "Backs up the discovered tenants (or the ones named), every shared schema or\n"
+     "database, and the globals (roles without passwords, tablespaces). All data\n"
+     "of one database comes from one exported snapshot shared by the workers; the\n"
+     "DDL is one pg_dump --schema-only per database; table data streams with COPY\n"
+     "straight into the deduplicated, compressed, encrypted repository. The\n"
+     "snapshot is written last: a backup that did not finish does not exist.\n"
+     "\n"
+     "options:\n"
+     "  --tenant NAME   back up this tenant (repeat for more); default: all\n"
+     "  --class CLASS   only tenants of this class\n"
+     "  --tag TAG       label the snapshot (repeatable), e.g. --tag pre-deploy\n"
+     "  -j, --jobs N    parallel workers (default 2)\n"
+     "  --json          print a summary: id, tenants, tables, rows, bytes_read,\n"
+     "                  bytes_added, seconds, failed\n"
+     "\n"
+     "The passphrase comes from $COFFER_PASSPHRASE, repository.passphrase_file,\n"
+     "or a prompt on a terminal.\n"
+     "\n"
+     "exit codes: 0 ok, 1 failure (no snapshot written), 2 usage or configuration,\n"
+     "            3 some tenants failed (the others are in the snapshot)\n",
+     cmd_backup},
+    {"list", "list the snapshots in the repository",
+     "usage: coffer list [--tenant NAME] [--json]\n"
+     "\n"
+     "Lists snapshots, oldest first, with time, tags, tenants, tables, the bytes\n"
+     "read and the bytes they added to the repository.\n"
+     "\n"
+     "options:\n"
+     "  --tenant NAME   only snapshots holding this tenant, with its own figures\n"
+     "  --json          print a JSON array\n",
+     cmd_list},
+    {"info", "show what one snapshot holds",
+     "usage: coffer info SNAPSHOT [--tenant NAME] [--json]\n"
+     "\n"
+     "Shows a snapshot's time, server, tenants with tables, rows and sizes, and\n"
+     "any tenant that failed. SNAPSHOT is an id, a unique prefix, or \"latest\".\n"
+     "\n"
+     "options:\n"
+     "  --tenant NAME   that tenant's tables with their row counts\n"
+     "  --json          print the manifest (without chunk lists)\n",
+     cmd_info},
+    {"restore", "bring one tenant back: in place, beside the live one, or elsewhere",
+     "usage: coffer restore --tenant NAME [--snapshot ID|latest]\n"
+     "                      [--as NEWNAME | --into-db DBNAME] [--table NAME]...\n"
+     "                      [--data-only | --schema-only] [--clean] [--yes] [-j N]\n"
+     "       coffer restore --all [--into-db DBNAME] [--clean --yes] [-j N]\n"
+     "\n"
+     "Restores a tenant from a snapshot (default: the latest) without touching\n"
+     "any other tenant: pre-data DDL, then table data by parallel COPY, then\n"
+     "indexes, constraints and triggers, then sequence values, materialized views\n"
+     "and ANALYZE. Every table's row count and content hash are checked against\n"
+     "the snapshot; any mismatch fails the restore.\n"
+     "\n"
+     "  in place        (no --as/--into-db) refuses while the tenant exists,\n"
+     "                  unless --clean: then a safety backup is taken first (its\n"
+     "                  snapshot id is printed) and, on a terminal, you confirm.\n"
+     "                  The live copy is renamed aside and dropped only when the\n"
+     "                  restore succeeded; on failure it is put back.\n"
+     "  --as NEWNAME    restore beside the live tenant: a new schema (schema\n"
+     "                  model) or a new database (database model), self-contained\n"
+     "  --into-db DB    restore into another database (created if missing),\n"
+     "                  with the shared schemas it lacks\n"
+     "\n"
+     "options:\n"
+     "  --snapshot ID   snapshot id, unique prefix, or latest (default)\n"
+     "  --table NAME    only this table's data (repeatable)\n"
+     "  --data-only     load data into existing tables (with --clean: emptied first)\n"
+     "  --schema-only   only the DDL\n"
+     "  --clean         replace what exists\n"
+     "  --yes           do not ask for confirmation\n"
+     "  -j, --jobs N    parallel workers (default 2)\n"
+     "  --json          print a JSON summary\n"
+     "\n"
+     "exit codes: 0 ok, 1 failure (the target is left as it was), 2 usage\n",
+     cmd_restore},
     {"config check", "validate the configuration file",
      "usage: coffer config check [--config FILE]\n"
      "\n"
@@ -180,8 +258,8 @@ int cli_parse(CliContext *ctx, const char *command, int argc, char **argv, const
     int opt;
     char optstr[64];
 
-    /* '+' stops at the first positional; ':' reports a missing argument as ':' */
-    snprintf(optstr, sizeof(optstr), "+:%s", shortopts ? shortopts : "");
+    /* ":" reports a missing argument as ":"; options may follow positionals */
+    snprintf(optstr, sizeof(optstr), ":%s", shortopts ? shortopts : "");
     optind = 1;
     opterr = 0;
     *exit_now = false;

@@ -21,5 +21,9 @@ bool cmd_unlock(CliContext *ctx, int argc, char **argv, Error *err);
  * a repository can be used without any configuration. */
 typedef struct Config Config;
 bool cmd_repo_config(CliContext *ctx, const char *repo_override, Config **cfg, Error *err);
+bool cmd_backup(CliContext *ctx, int argc, char **argv, Error *err);
+bool cmd_restore(CliContext *ctx, int argc, char **argv, Error *err);
+bool cmd_list(CliContext *ctx, int argc, char **argv, Error *err);
+bool cmd_info(CliContext *ctx, int argc, char **argv, Error *err);
 
 #endif

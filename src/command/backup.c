@@ -1003,6 +1003,13 @@ bool backup_execute(CliContext *ctx, Repo *repo, BackupArgs *a, char id_out[65],
     else
         json_decref(doc);
     ok = true;
+    if (nfailed == 0 && list.warnings > 0)
+    {
+        error_set(err, ERR_PARTIAL, "snapshot %.12s written, but discovery reported %zu "
+                                    "problem%s (see warnings above)",
+                  id_out, list.warnings, list.warnings == 1 ? "" : "s");
+        ok = false;
+    }
     if (nfailed > 0)
     {
         error_set(err, ERR_PARTIAL, "%zu part%s failed and %s left out of snapshot %.12s", nfailed,

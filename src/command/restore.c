@@ -311,8 +311,8 @@ static bool restore_run_pg_restore(Restore *r, const char *archive, const char *
         argv[n++] = "--create";
     if (jarg != NULL)
         argv[n++] = jarg;
-    else
-        argv[n++] = "--single-transaction";
+    else if (!create)
+        argv[n++] = "--single-transaction"; /* pg_restore refuses it with --create */
     argv[n++] = "--dbname";
     argv[n++] = dbarg;
     argv[n++] = (char *)archive;
@@ -1373,6 +1373,53 @@ static bool restore_add_shared(Restore *r, Target **targets, size_t *n, Error *e
     return true;
 }
 
+static bool restore_is_safety(json_t *snap)
+{
+    json_t *t;
+    size_t i;
+
+    json_array_foreach(json_object_get(snap, "tags"), i, t)
+        if (strcmp(json_string_value(t), "safety") == 0)
+            return true;
+    return false;
+}
+
+/* "latest" means the newest snapshot holding the tenant(s), safety backups
+ * excepted: after a failed --clean, the safety copy of the broken state must
+ * not become what the next attempt restores. Any id names exactly one. */
+static json_t *restore_pick_snapshot(Restore *r, Error *err)
+{
+    json_t *all, *s, *best = NULL;
+    size_t i;
+
+    if (strcmp(r->a->snapshot, "latest") != 0)
+        return repo_snapshot_load(r->repo, r->a->snapshot, err);
+    all = repo_snapshot_list(r->repo, err);
+    if (all == NULL)
+        return NULL;
+    json_array_foreach(all, i, s)
+    {
+        bool has_all = !restore_is_safety(s);
+
+        for (size_t k = 0; k < r->a->n_tenants && has_all; k++)
+            has_all = restore_find_unit(s, r->a->tenants[k], false) != NULL;
+        if (has_all)
+            best = s; /* the list is oldest first */
+    }
+    if (best != NULL)
+        json_incref(best);
+    json_decref(all);
+    if (best == NULL)
+    {
+        if (r->a->n_tenants > 0)
+            error_set(err, ERR_FAILURE, "no snapshot holds tenant \"%s\"", r->a->tenants[0]);
+        else
+            error_set(err, ERR_FAILURE, "the repository has no snapshot to restore");
+        error_hint(err, "run \"coffer list\" to see the snapshots");
+    }
+    return best;
+}
+
 bool cmd_restore(CliContext *ctx, int argc, char **argv, Error *err)
 {
     static const struct option longopts[] = {{"tenant", required_argument, NULL, OPT_TENANT},
@@ -1422,7 +1469,7 @@ bool cmd_restore(CliContext *ctx, int argc, char **argv, Error *err)
     lock = repo_lock(r.repo, REPO_LOCK_SHARED, "restore", err);
     if (lock == NULL)
         goto out;
-    r.snap = repo_snapshot_load(r.repo, a.snapshot, err);
+    r.snap = restore_pick_snapshot(&r, err);
     if (r.snap == NULL)
         goto out;
     if (strcmp(jstr(r.snap, "model"), config_model_name(ctx->config->model)) != 0)

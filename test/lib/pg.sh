@@ -184,9 +184,10 @@ _pg_pick_port() {
 # _pg_alive PID: the process exists and is not a zombie.
 _pg_alive() {
     local st
-    [ -n "${1:-}" ] && [ -r "/proc/$1/stat" ] || return 1
-    st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)
-    [ -n "$st" ] && [ "$st" != Z ]
+    [ -n "${1:-}" ] || return 1
+    read -r st 2>/dev/null <"/proc/$1/stat" || return 1
+    st=${st##*) }
+    [ -n "$st" ] && [ "${st:0:1}" != Z ]
 }
 
 # _pg_group_alive PGID: any live (non-zombie) process left in that group.
@@ -269,13 +270,18 @@ _pg_watchdog() {
     (
         setsid bash -c '
             parent=$1 tmp=$2 data=$3 ttmp=$4
-            alive() { [ -r "/proc/$1/stat" ] && [ "$(sed "s/.*) //" "/proc/$1/stat" | cut -c1)" != Z ]; }
-            while alive "$parent" && [ -d "$tmp" ]; do sleep 1; done
+            alive() {
+                local st
+                read -r st 2>/dev/null <"/proc/$1/stat" || return 1
+                st=${st##*) }
+                [ "${st:0:1}" != Z ]
+            }
+            while alive "$parent" && [ -d "$tmp" ]; do sleep 0.5; done
             [ -d "$tmp" ] || exit 0
             pid=$(head -n 1 "$data/postmaster.pid" 2>/dev/null)
             if [ -n "$pid" ] && [ "$(readlink "/proc/$pid/cwd")" = "$(readlink -f "$data")" ]; then
                 kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid"
-                sleep 1
+                for i in $(seq 100); do alive "$pid" || break; sleep 0.05; done
             fi
             rm -rf -- "$tmp"
             case "$ttmp" in /tmp/coffer-test.*) rm -rf -- "$ttmp" ;; esac

@@ -163,7 +163,12 @@ static bool config_visit_discover(ConfigWalk *w, const char *full, const char *k
     if (strcmp(key, "pattern") == 0)
         return config_string(w, v, full, &w->cfg->discover_pattern);
     if (strcmp(key, "query") == 0)
+    {
+        /* an empty query would fail later with no message from the server */
+        if (config_scalar(v) != NULL && config_scalar(v)[0] == '\0')
+            return config_fail(w, v, full, "must not be empty");
         return config_string(w, v, full, &w->cfg->discover_query);
+    }
     return config_unknown(w, k, full, "pattern, query");
 }
 
@@ -319,6 +324,11 @@ Config *config_parse(const char *name, const char *text, size_t len, Error *err)
         error_set(err, ERR_USAGE, "configuration \"%s\" line %lu: invalid YAML: %s", name,
                   (unsigned long)parser.problem_mark.line + 1,
                   parser.problem ? parser.problem : "parse error");
+        /* an unclosed quote or bracket is found at the end of the file: name
+         * the line where it was opened too */
+        if (parser.context != NULL && parser.context_mark.line != parser.problem_mark.line)
+            error_detail(err, "%s that starts on line %lu", parser.context,
+                         (unsigned long)parser.context_mark.line + 1);
         error_hint(err, "check the indentation and quoting near that line");
         yaml_parser_delete(&parser);
         config_free(cfg);

@@ -1,0 +1,535 @@
+/*
+ * repo_tool.c - a small driver of the repository library, for the kill -9
+ * crash test (test/integration/050_repo_crash.t) and for the benchmark
+ * (pipeline throughput, dedup, peak RSS while storing).
+ *
+ *   repo_tool init REPO [--none] [--avg BYTES] [--pack-size BYTES] [--cheap-kdf]
+ *   repo_tool store REPO OWNER          stdin -> one stream, index, snapshot
+ *   repo_tool restore REPO SNAPSHOT     the snapshot's stream -> stdout
+ *   repo_tool forget REPO ID|--keep-last N
+ *   repo_tool prune REPO
+ *   repo_tool gen BYTES SEED [--edit PERCENT] [--edit-run LINES] [--edit-seed N]
+ *                                       COPY-like text; --edit changes, inserts
+ *                                       or deletes PERCENT of the lines, in runs
+ *                                       of LINES consecutive lines (default 1)
+ *   repo_tool pipeline [--level N] [--avg BYTES]   stdin through chunk, id,
+ *                                       zstd and seal, no storage: MiB/s
+ *
+ * The passphrase comes from $COFFER_PASSPHRASE. Results are one JSON object
+ * on stdout (except restore and gen, which write data).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "codec/codec.h"
+#include "common/buf.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "common/mem.h"
+#include "repo/repo.h"
+#include "storage/storage.h"
+
+#define TOOL_BLOCK (1024 * 1024)
+
+static double tool_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static long tool_max_rss_kib(void)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+static int tool_fail(const Error *err)
+{
+    error_print(err);
+    return err->code == ERR_OK ? 1 : (int)err->code;
+}
+
+static int tool_usage(void)
+{
+    fprintf(stderr,
+            "usage: repo_tool init REPO [--none] [--avg BYTES] [--pack-size BYTES] [--cheap-kdf]\n"
+            "       repo_tool store REPO OWNER < data\n"
+            "       repo_tool restore REPO SNAPSHOT > data\n"
+            "       repo_tool forget REPO ID|--keep-last N\n"
+            "       repo_tool prune REPO\n"
+            "       repo_tool gen BYTES SEED [--edit PERCENT] [--edit-run LINES] "
+            "[--edit-seed N]\n"
+            "       repo_tool pipeline [--level N] [--avg BYTES] < data\n");
+    return 2;
+}
+
+static Repo *tool_open(const char *path, Error *err)
+{
+    Storage *st = storage_posix_new(path, false, err);
+    bool enc = true;
+    char *pass = NULL;
+    Repo *repo;
+
+    if (st == NULL)
+        return NULL;
+    if (!repo_probe(st, &enc, NULL, err))
+    {
+        storage_free(st);
+        return NULL;
+    }
+    if (enc && (pass = repo_passphrase_read(NULL, false, err)) == NULL)
+    {
+        storage_free(st);
+        return NULL;
+    }
+    repo = repo_open(st, pass, err);
+    if (pass != NULL)
+    {
+        mem_wipe(pass, strlen(pass));
+        free(pass);
+    }
+    return repo;
+}
+
+static ChunkerParams tool_chunker(unsigned long avg)
+{
+    ChunkerParams p = chunker_default_params();
+
+    if (avg > 0)
+    {
+        p.avg_size = (uint32_t)avg;
+        p.min_size = (uint32_t)(avg / 4);
+        p.max_size = (uint32_t)(avg * 4);
+    }
+    return p;
+}
+
+static int tool_init(int argc, char **argv)
+{
+    RepoInitOptions o;
+    KdfParams kdf;
+    Error err;
+    Storage *st;
+    char *pass = NULL;
+    bool ok;
+
+    if (argc < 3)
+        return tool_usage();
+    error_clear(&err);
+    memset(&o, 0, sizeof(o));
+    o.encryption = true;
+    o.compression = 3;
+    for (int i = 3; i < argc; i++)
+    {
+        if (strcmp(argv[i], "--none") == 0)
+            o.encryption = false;
+        else if (strcmp(argv[i], "--avg") == 0 && i + 1 < argc)
+            o.chunker = tool_chunker(strtoul(argv[++i], NULL, 10));
+        else if (strcmp(argv[i], "--pack-size") == 0 && i + 1 < argc)
+            o.pack_size = (uint32_t)strtoul(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--cheap-kdf") == 0)
+        {
+            codec_kdf_default(&kdf);
+            kdf.n = 1024;
+            o.kdf = &kdf;
+        }
+        else
+            return tool_usage();
+    }
+    if (o.encryption && (pass = repo_passphrase_read(NULL, false, &err)) == NULL)
+        return tool_fail(&err);
+    st = storage_posix_new(argv[2], true, &err);
+    ok = st != NULL && repo_init(st, pass, &o, &err);
+    storage_free(st);
+    free(pass);
+    if (!ok)
+        return tool_fail(&err);
+    printf("{\"created\": \"%s\"}\n", argv[2]);
+    return 0;
+}
+
+static int tool_store(int argc, char **argv)
+{
+    Error err;
+    Repo *repo;
+    RepoLock *lock = NULL;
+    RepoOwner *owner;
+    RepoWriter *w = NULL;
+    RepoStream *s = NULL;
+    RepoStreamStats stats;
+    json_t *ids = NULL, *doc;
+    unsigned char *block = xmalloc(TOOL_BLOCK);
+    char id[65];
+    double t0 = tool_now(), secs;
+    int rc = 1;
+
+    if (argc != 4)
+        return tool_usage();
+    error_clear(&err);
+    repo = tool_open(argv[2], &err);
+    if (repo == NULL)
+        goto done;
+    lock = repo_lock(repo, REPO_LOCK_SHARED, "repo_tool store", &err);
+    if (lock == NULL)
+        goto done;
+    owner = repo_owner_get(repo, argv[3], true, &err);
+    if (owner == NULL)
+        goto done;
+    w = repo_writer_new(repo);
+    s = repo_stream_begin(w, owner, &err);
+    if (s == NULL)
+        goto done;
+    for (;;)
+    {
+        ssize_t n = read(STDIN_FILENO, block, TOOL_BLOCK);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+        {
+            error_set(&err, ERR_FAILURE, "could not read stdin: %s", strerror(errno));
+            goto done;
+        }
+        if (n == 0)
+            break;
+        if (!repo_stream_write(s, block, (size_t)n, &err))
+            goto done;
+    }
+    ids = repo_stream_end(s, &stats, &err);
+    s = NULL;
+    if (ids == NULL || !repo_writer_flush(w, &err) || !repo_index_commit(repo, &err))
+        goto done;
+    doc = json_pack("{s:s, s:O}", "owner", argv[3], "chunks", ids);
+    if (!repo_snapshot_write(repo, doc, id, &err))
+    {
+        json_decref(doc);
+        goto done;
+    }
+    json_decref(doc);
+    secs = tool_now() - t0;
+    printf("{\"snapshot\": \"%s\", \"bytes_in\": %" PRIu64 ", \"chunks\": %" PRIu64
+           ", \"chunks_new\": %" PRIu64 ", \"bytes_stored\": %" PRIu64 ", \"seconds\": %.3f"
+           ", \"mib_per_s\": %.1f, \"max_rss_kib\": %ld}\n",
+           id, stats.bytes_in, stats.chunks, stats.chunks_new, stats.bytes_stored, secs,
+           secs > 0 ? (double)stats.bytes_in / 1048576.0 / secs : 0.0, tool_max_rss_kib());
+    rc = 0;
+done:
+    if (rc != 0)
+        rc = tool_fail(&err);
+    repo_stream_abort(s);
+    repo_writer_free(w);
+    json_decref(ids);
+    repo_unlock(lock);
+    repo_close(repo);
+    free(block);
+    return rc;
+}
+
+static bool tool_write_out(void *arg, const void *data, size_t len, Error *err)
+{
+    (void)arg;
+    if (fwrite(data, 1, len, stdout) != len)
+        return error_set(err, ERR_FAILURE, "could not write stdout: %s", strerror(errno));
+    return true;
+}
+
+static int tool_restore(int argc, char **argv)
+{
+    Error err;
+    Repo *repo;
+    RepoLock *lock = NULL;
+    json_t *doc = NULL;
+    int rc = 1;
+
+    if (argc != 4)
+        return tool_usage();
+    error_clear(&err);
+    repo = tool_open(argv[2], &err);
+    if (repo != NULL)
+        lock = repo_lock(repo, REPO_LOCK_SHARED, "repo_tool restore", &err);
+    if (lock != NULL)
+        doc = repo_snapshot_load(repo, argv[3], &err);
+    if (doc != NULL &&
+        repo_read_chunks(repo, json_object_get(doc, "chunks"), tool_write_out, NULL, &err) &&
+        fflush(stdout) == 0)
+        rc = 0;
+    else
+        rc = tool_fail(&err);
+    json_decref(doc);
+    repo_unlock(lock);
+    repo_close(repo);
+    return rc;
+}
+
+static int tool_forget(int argc, char **argv)
+{
+    Error err;
+    Repo *repo;
+    int rc = 0, n = 0;
+
+    if (argc < 4)
+        return tool_usage();
+    error_clear(&err);
+    repo = tool_open(argv[2], &err);
+    if (repo == NULL)
+        return tool_fail(&err);
+    if (strcmp(argv[3], "--keep-last") == 0 && argc == 5)
+    {
+        json_t *list = repo_snapshot_list(repo, &err);
+        long keep = strtol(argv[4], NULL, 10);
+
+        if (list == NULL)
+            rc = tool_fail(&err);
+        for (size_t i = 0; rc == 0 && (long)i + keep < (long)json_array_size(list); i++)
+        {
+            if (!repo_snapshot_forget(
+                    repo, json_string_value(json_object_get(json_array_get(list, i), "id")), &err))
+                rc = tool_fail(&err);
+            else
+                n++;
+        }
+        json_decref(list);
+    }
+    else if (repo_snapshot_forget(repo, argv[3], &err))
+        n = 1;
+    else
+        rc = tool_fail(&err);
+    if (rc == 0)
+        printf("{\"forgotten\": %d}\n", n);
+    repo_close(repo);
+    return rc;
+}
+
+static int tool_prune(int argc, char **argv)
+{
+    Error err;
+    Repo *repo;
+    RepoPruneStats ps;
+    double t0 = tool_now();
+    int rc = 0;
+
+    if (argc != 3)
+        return tool_usage();
+    error_clear(&err);
+    repo = tool_open(argv[2], &err);
+    if (repo == NULL)
+        return tool_fail(&err);
+    if (repo_prune(repo, &ps, &err))
+        printf("{\"packs_deleted\": %" PRIu64 ", \"packs_repacked\": %" PRIu64
+               ", \"bytes_freed\": %" PRIu64 ", \"index_rewritten\": %" PRIu64
+               ", \"seconds\": %.3f}\n",
+               ps.packs_deleted, ps.packs_repacked, ps.bytes_freed, ps.index_rewritten,
+               tool_now() - t0);
+    else
+        rc = tool_fail(&err);
+    repo_close(repo);
+    return rc;
+}
+
+/* xorshift64*: two independent streams, one for the base lines and one for
+ * the edits, so an edited stream differs from the base only where edited. */
+static uint64_t tool_rng(uint64_t *s)
+{
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return *s * 2685821657736338717ull;
+}
+
+static const char *tool_words[] = {"alpha", "bravo", "charlie", "delta", "echo", "foxtrot",
+                                   "golf", "hotel", "india", "juliet", "kilo", "lima",
+                                   "mike", "november", "oscar", "papa"};
+
+static size_t tool_line(char *out, uint64_t n, uint64_t r1, uint64_t r2)
+{
+    return (size_t)snprintf(out, 256, "%" PRIu64 "\t%s %s\t%s@example.com\t%" PRIu64
+                            "\t2024-%02u-%02u %02u:%02u:%02u\t%016" PRIx64 "\n",
+                            n, tool_words[r1 & 15], tool_words[(r1 >> 4) & 15],
+                            tool_words[(r1 >> 8) & 15], (r1 >> 12) % 1000000,
+                            (unsigned)((r1 >> 32) % 12 + 1), (unsigned)((r1 >> 36) % 28 + 1),
+                            (unsigned)((r1 >> 41) % 24), (unsigned)((r1 >> 46) % 60),
+                            (unsigned)((r1 >> 52) % 60), r2);
+}
+
+static int tool_gen(int argc, char **argv)
+{
+    unsigned long long total, written = 0;
+    uint64_t base, edit = 0x9e3779b97f4a7c15ull, n = 0, run = 1, left = 0;
+    double pct = 0;
+    char *buf = xmalloc(TOOL_BLOCK + 1024);
+    size_t used = 0;
+
+    if (argc < 4)
+        return tool_usage();
+    total = strtoull(argv[2], NULL, 10);
+    base = strtoull(argv[3], NULL, 10) * 0x9e3779b97f4a7c15ull + 1;
+    for (int i = 4; i < argc; i++)
+    {
+        if (strcmp(argv[i], "--edit") == 0 && i + 1 < argc)
+            pct = strtod(argv[++i], NULL);
+        else if (strcmp(argv[i], "--edit-run") == 0 && i + 1 < argc)
+            run = strtoull(argv[++i], NULL, 10) > 0 ? strtoull(argv[i], NULL, 10) : 1;
+        else if (strcmp(argv[i], "--edit-seed") == 0 && i + 1 < argc)
+            edit = strtoull(argv[++i], NULL, 10) * 0xbf58476d1ce4e5b9ull + 3;
+        else
+            return tool_usage();
+    }
+    while (written + used < total)
+    {
+        uint64_t r1 = tool_rng(&base), r2 = tool_rng(&base);
+        uint64_t e = tool_rng(&edit);
+        bool edited;
+
+        /* a run of edits starts with probability pct/run per line, so that
+         * pct of all lines end up edited */
+        if (left == 0 && pct > 0 && (double)(e % 100000000) < pct * 1000000.0 / (double)run)
+            left = run;
+        edited = left > 0;
+        if (left > 0)
+            left--;
+
+        if (edited && (e >> 32) % 3 == 0)
+        {
+            /* deleted line */
+            n++;
+            continue;
+        }
+        if (edited && (e >> 32) % 3 == 1)
+            used += tool_line(buf + used, n, tool_rng(&edit), tool_rng(&edit)); /* inserted */
+        used += tool_line(buf + used, n, edited && (e >> 32) % 3 == 2 ? r1 ^ e : r1, r2);
+        n++;
+        if (used >= TOOL_BLOCK)
+        {
+            size_t w = used;
+
+            if (written + w > total)
+                w = (size_t)(total - written);
+            if (fwrite(buf, 1, w, stdout) != w)
+                return 1;
+            written += w;
+            used = 0;
+        }
+    }
+    if (used > 0 && written < total)
+    {
+        size_t w = used;
+
+        if (written + w > total)
+            w = (size_t)(total - written);
+        if (fwrite(buf, 1, w, stdout) != w)
+            return 1;
+    }
+    free(buf);
+    return fflush(stdout) == 0 ? 0 : 1;
+}
+
+typedef struct ToolPipe
+{
+    int level;
+    unsigned char key[CODEC_KEY_LEN];
+    Buf z, sealed;
+    uint64_t chunks, bytes_out;
+} ToolPipe;
+
+static bool tool_pipe_chunk(void *arg, const unsigned char *data, size_t len, Error *err)
+{
+    ToolPipe *p = arg;
+    unsigned char id[CODEC_ID_LEN];
+    bool compressed;
+
+    codec_chunk_id(p->key, data, len, id);
+    if (!codec_compress(p->level, data, len, &p->z, &compressed, err))
+        return false;
+    buf_reset(&p->sealed);
+    if (!codec_seal(p->key, id, sizeof(id), p->z.data, p->z.len, &p->sealed, err))
+        return false;
+    p->chunks++;
+    p->bytes_out += p->sealed.len;
+    return true;
+}
+
+static int tool_pipeline(int argc, char **argv)
+{
+    ToolPipe p;
+    ChunkerParams cp = chunker_default_params();
+    Chunker *c;
+    Error err;
+    unsigned char *block = xmalloc(TOOL_BLOCK);
+    uint64_t in = 0;
+    double t0, secs;
+
+    memset(&p, 0, sizeof(p));
+    p.level = 3;
+    for (int i = 2; i < argc; i++)
+    {
+        if (strcmp(argv[i], "--level") == 0 && i + 1 < argc)
+            p.level = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--avg") == 0 && i + 1 < argc)
+            cp = tool_chunker(strtoul(argv[++i], NULL, 10));
+        else
+            return tool_usage();
+    }
+    error_clear(&err);
+    codec_random(p.key, sizeof(p.key));
+    buf_init(&p.z);
+    buf_init(&p.sealed);
+    c = chunker_new(&cp, tool_pipe_chunk, &p);
+    t0 = tool_now();
+    for (;;)
+    {
+        ssize_t n = read(STDIN_FILENO, block, TOOL_BLOCK);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        in += (uint64_t)n;
+        if (!chunker_write(c, block, (size_t)n, &err))
+            return tool_fail(&err);
+    }
+    if (!chunker_finish(c, &err))
+        return tool_fail(&err);
+    secs = tool_now() - t0;
+    printf("{\"bytes_in\": %" PRIu64 ", \"bytes_out\": %" PRIu64 ", \"chunks\": %" PRIu64
+           ", \"seconds\": %.3f, \"mib_per_s\": %.1f, \"max_rss_kib\": %ld}\n",
+           in, p.bytes_out, p.chunks, secs, secs > 0 ? (double)in / 1048576.0 / secs : 0.0,
+           tool_max_rss_kib());
+    chunker_free(c);
+    buf_free(&p.z);
+    buf_free(&p.sealed);
+    free(block);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return tool_usage();
+    if (getenv("REPO_TOOL_VERBOSE") != NULL)
+        log_set_level(LOG_DEBUG);
+    if (strcmp(argv[1], "init") == 0)
+        return tool_init(argc, argv);
+    if (strcmp(argv[1], "store") == 0)
+        return tool_store(argc, argv);
+    if (strcmp(argv[1], "restore") == 0)
+        return tool_restore(argc, argv);
+    if (strcmp(argv[1], "forget") == 0)
+        return tool_forget(argc, argv);
+    if (strcmp(argv[1], "prune") == 0)
+        return tool_prune(argc, argv);
+    if (strcmp(argv[1], "gen") == 0)
+        return tool_gen(argc, argv);
+    if (strcmp(argv[1], "pipeline") == 0)
+        return tool_pipeline(argc, argv);
+    return tool_usage();
+}

@@ -103,9 +103,15 @@ PGresult *pg_query(PGconn *conn, const char *what, const char *sql, int nparams,
 
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
         return res;
-    pg_error_text(res ? PQresultErrorMessage(res) : PQerrorMessage(conn), first, sizeof(first),
-                  rest, sizeof(rest));
-    if (first[0] == '\0')
+    /* the server's primary message and detail, without libpq's "ERROR:  " prefix */
+    if (res != NULL && PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) != NULL)
+    {
+        const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+
+        snprintf(first, sizeof(first), "%s", PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+        snprintf(rest, sizeof(rest), "%s", detail ? detail : "");
+    }
+    else
         pg_error_text(PQerrorMessage(conn), first, sizeof(first), rest, sizeof(rest));
     error_set(err, ERR_FAILURE, "%s failed: %s", what, first);
     if (rest[0] != '\0')

@@ -98,11 +98,23 @@ typedef struct DiscoverResult
 static bool tenancy_run_query(const Config *cfg, PGconn *conn, const char *second,
                               bool second_required, DiscoverResult *out, Error *err)
 {
+    /* the user's query only reads: a READ ONLY transaction makes sure of it */
+    if (!pg_command(conn, "start discovery", "BEGIN READ ONLY", err))
+        return false;
     out->res = pg_query(conn, "discovery query", cfg->discover_query, 0, NULL, err);
     if (out->res == NULL)
     {
+        Error ignore;
+
+        pg_command(conn, "end discovery", "ROLLBACK", &ignore);
         err->code = ERR_USAGE;
         return error_hint(err, "check tenancy.discover.query in \"%s\"", cfg->path);
+    }
+    if (!pg_command(conn, "end discovery", "COMMIT", err))
+    {
+        PQclear(out->res);
+        out->res = NULL;
+        return false;
     }
     out->col_tenant = PQfnumber(out->res, "tenant");
     out->col_second = second != NULL ? PQfnumber(out->res, second) : -1;

@@ -203,7 +203,7 @@ nq=0
 cfg=$(discovery saas_schema schema 'SELEC schema_name AS tenant FROM central.tenants')
 t_exit 2 "discovery query with a syntax error: exit 2" "$COFFER" --config "$cfg" tenants --json
 t_error "  ... one error"
-t_like "$T_ERR" '^coffer: error: discovery query failed: ERROR: +syntax error at or near "SELEC"' \
+t_like "$T_ERR" '^coffer: error: discovery query failed: syntax error at or near "SELEC"' \
     "  ... discovery query failed, with the server's reason"
 t_like "$T_ERR" "HINT: check tenancy.discover.query in \"$cfg\"" "  ... hint names the key and file"
 
@@ -216,6 +216,13 @@ t_exit 2 "discovery query with a second statement: exit 2" "$COFFER" --config "$
 t_like "$T_ERR" 'discovery query failed: .*multiple commands' "  ... refused by the server"
 t_is "$(pg_psql -d saas_schema -c "SELECT count(*) FROM pg_namespace WHERE nspname = 'central'")" 1 \
     "  ... and schema central still exists"
+
+cfg=$(discovery saas_schema schema 'DELETE FROM central.tenants RETURNING schema_name AS tenant')
+t_exit 2 "discovery query that writes: exit 2" "$COFFER" --config "$cfg" tenants
+t_like "$T_ERR" 'discovery query failed: cannot execute DELETE in a read-only transaction' \
+    "  ... it runs read-only"
+t_is "$(pg_psql -d saas_schema -c "SELECT count(*) FROM central.tenants")" 8 \
+    "  ... and the registry still has its 8 rows"
 
 cfg=$(discovery saas_schema schema 'SELECT schema_name, class FROM central.tenants')
 t_exit 2 "schema model query without a tenant column: exit 2" "$COFFER" --config "$cfg" tenants --json

@@ -26,20 +26,26 @@ static char *pg_copy_sql(PGconn *conn, const char *schema, const char *table, co
     return sql;
 }
 
+/* The first line of a result's error message (or the connection's). */
+static void pg_copy_message(PGconn *conn, PGresult *res, char *msg, size_t len)
+{
+    const char *m = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+
+    if (m == NULL || m[0] == '\0')
+        m = PQerrorMessage(conn);
+    snprintf(msg, len, "%s", m);
+    msg[strcspn(msg, "\n")] = '\0';
+}
+
 static bool pg_copy_fail(PGconn *conn, const char *what, const char *schema, const char *table,
                          Error *err)
 {
     PGresult *res;
     char msg[512];
-    const char *m;
 
     /* collect the final result, which carries the server's message */
     res = PQgetResult(conn);
-    m = res ? PQresultErrorMessage(res) : "";
-    if (m == NULL || m[0] == '\0')
-        m = PQerrorMessage(conn);
-    snprintf(msg, sizeof(msg), "%s", m);
-    msg[strcspn(msg, "\n")] = '\0';
+    pg_copy_message(conn, res, msg, sizeof(msg));
     error_set(err, ERR_FAILURE, "%s of table \"%s\".\"%s\" failed: %s", what, schema, table, msg);
     if (PQstatus(conn) == CONNECTION_BAD)
         error_hint(err, "the connection to the server was lost; check that it is running");
@@ -67,8 +73,7 @@ bool pg_copy_out(PGconn *conn, const char *schema, const char *table, PgCopyFn f
     {
         char msg[512];
 
-        snprintf(msg, sizeof(msg), "%s", PQresultErrorMessage(res));
-        msg[strcspn(msg, "\n")] = '\0';
+        pg_copy_message(conn, res, msg, sizeof(msg));
         PQclear(res);
         error_set(err, ERR_FAILURE, "copy of table \"%s\".\"%s\" failed: %s", schema, table, msg);
         if (PQstatus(conn) == CONNECTION_BAD)
@@ -130,8 +135,7 @@ bool pg_copy_out(PGconn *conn, const char *schema, const char *table, PgCopyFn f
     {
         char msg[512];
 
-        snprintf(msg, sizeof(msg), "%s", PQresultErrorMessage(res));
-        msg[strcspn(msg, "\n")] = '\0';
+        pg_copy_message(conn, res, msg, sizeof(msg));
         PQclear(res);
         while ((res = PQgetResult(conn)) != NULL)
             PQclear(res);
@@ -161,8 +165,7 @@ bool pg_copy_in_begin(PGconn *conn, const char *schema, const char *table, Error
     {
         char msg[512];
 
-        snprintf(msg, sizeof(msg), "%s", PQresultErrorMessage(res));
-        msg[strcspn(msg, "\n")] = '\0';
+        pg_copy_message(conn, res, msg, sizeof(msg));
         PQclear(res);
         return error_set(err, ERR_FAILURE, "loading table \"%s\".\"%s\" failed: %s", schema,
                          table, msg);
@@ -201,8 +204,7 @@ bool pg_copy_in_end(PGconn *conn, const char *abort_reason, Error *err)
     ok = PQresultStatus(res) == PGRES_COMMAND_OK;
     if (!ok)
     {
-        snprintf(msg, sizeof(msg), "%s", PQresultErrorMessage(res));
-        msg[strcspn(msg, "\n")] = '\0';
+        pg_copy_message(conn, res, msg, sizeof(msg));
     }
     PQclear(res);
     while ((res = PQgetResult(conn)) != NULL)

@@ -162,6 +162,27 @@ static Tenant *tenancy_add_checked(const Config *cfg, TenantList *list, const ch
     return tenancy_add(list, name, class, database, schema, false);
 }
 
+/* Adds every name a LIKE query ($1 = the configured pattern) returns,
+ * shared ones excepted: schemas of database db, or (db NULL) databases. */
+static bool tenancy_add_pattern(const Config *cfg, PGconn *conn, const char *sql, const char *db,
+                                TenantList *list, Error *err)
+{
+    const char *params[1] = {cfg->discover_pattern};
+    PGresult *res = pg_query(conn, "discover tenants", sql, 1, params, err);
+
+    if (res == NULL)
+        return false;
+    for (int i = 0; i < PQntuples(res); i++)
+    {
+        const char *name = PQgetvalue(res, i, 0);
+
+        if (!tenancy_is_shared(cfg, name))
+            tenancy_add(list, name, NULL, db != NULL ? db : name, db != NULL ? name : NULL, false);
+    }
+    PQclear(res);
+    return true;
+}
+
 /* ---- schema model ------------------------------------------------------- */
 
 static bool tenancy_schema_exists(PGresult *schemas, const char *name)
@@ -224,22 +245,12 @@ static bool tenancy_discover_schema(const Config *cfg, PGconn *conn, bool measur
         static const char like_sql[] = "SELECT n.nspname FROM pg_catalog.pg_namespace n"
                                        " WHERE " TENANCY_SYSTEM_SCHEMAS " AND n.nspname LIKE $1"
                                        " ORDER BY n.nspname COLLATE \"C\"";
-        const char *params[1] = {cfg->discover_pattern};
-        PGresult *res = pg_query(conn, "discover schemas", like_sql, 1, params, err);
 
-        if (res == NULL)
+        if (!tenancy_add_pattern(cfg, conn, like_sql, db, list, err))
         {
             PQclear(schemas);
             return false;
         }
-        for (int i = 0; i < PQntuples(res); i++)
-        {
-            const char *name = PQgetvalue(res, i, 0);
-
-            if (!tenancy_is_shared(cfg, name))
-                tenancy_add(list, name, NULL, db, name, false);
-        }
-        PQclear(res);
     }
     else
     {
@@ -342,22 +353,12 @@ static bool tenancy_discover_database(const Config *cfg, PGconn *conn, bool meas
                                        " WHERE datallowconn AND NOT datistemplate"
                                        "   AND datname LIKE $1"
                                        " ORDER BY datname COLLATE \"C\"";
-        const char *params[1] = {cfg->discover_pattern};
-        PGresult *res = pg_query(conn, "discover databases", like_sql, 1, params, err);
 
-        if (res == NULL)
+        if (!tenancy_add_pattern(cfg, conn, like_sql, NULL, list, err))
         {
             PQclear(dbs);
             return false;
         }
-        for (int i = 0; i < PQntuples(res); i++)
-        {
-            const char *name = PQgetvalue(res, i, 0);
-
-            if (!tenancy_is_shared(cfg, name))
-                tenancy_add(list, name, NULL, name, NULL, false);
-        }
-        PQclear(res);
     }
     else
     {

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1250,6 +1251,101 @@ static void test_crash_points(void)
     free(dir);
 }
 
+typedef struct ThreadJob
+{
+    Repo *repo;
+    const char *owner;
+    Buf data;
+    json_t *ids;
+    RepoStreamStats stats;
+    Error err;
+} ThreadJob;
+
+/* One worker: its own writer, several streams, flushed at the end. */
+static void *thread_store(void *arg)
+{
+    ThreadJob *j = arg;
+    RepoOwner *o = repo_owner_get(j->repo, j->owner, true, &j->err);
+    RepoWriter *w;
+    RepoStream *s;
+
+    if (o == NULL)
+        return NULL;
+    w = repo_writer_new(j->repo);
+    s = repo_stream_begin(w, o, &j->err);
+    if (s != NULL && repo_stream_write(s, j->data.data, j->data.len, &j->err))
+        j->ids = repo_stream_end(s, &j->stats, &j->err);
+    else
+        repo_stream_abort(s);
+    if (j->ids != NULL && !repo_writer_flush(w, &j->err))
+    {
+        json_decref(j->ids);
+        j->ids = NULL;
+    }
+    repo_writer_free(w);
+    return NULL;
+}
+
+static void test_threads(void)
+{
+    enum { NT = 6 };
+    static const char *owners[NT] = {"a", "b", "a", "c", "shared", "a"};
+    char *dir = new_dir("threads");
+    ThreadJob jobs[NT];
+    pthread_t th[NT];
+    Error err;
+    Repo *repo;
+    RepoCheckReport rep;
+    Buf out;
+    bool all = true;
+
+    error_clear(&err);
+    buf_init(&out);
+    ok(make_repo(dir, true, 512 * 1024, &err), "init for threads");
+    repo = open_repo(dir, PASS, &err);
+    if (!ok(repo != NULL, "open for threads"))
+        return;
+    for (int i = 0; i < NT; i++)
+    {
+        memset(&jobs[i], 0, sizeof(jobs[i]));
+        jobs[i].repo = repo;
+        jobs[i].owner = owners[i];
+        buf_init(&jobs[i].data);
+        /* jobs 0 and 2 store the same data for the same owner */
+        gen_lines(&jobs[i].data, 1500 * 1024, i == 2 ? 100 : 100 + (uint64_t)i);
+        error_clear(&jobs[i].err);
+    }
+    for (int i = 0; i < NT; i++)
+        pthread_create(&th[i], NULL, thread_store, &jobs[i]);
+    for (int i = 0; i < NT; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < NT; i++)
+        all = all && jobs[i].ids != NULL;
+    ok(all, "six threads store at once");
+    ok(repo_index_commit(repo, &err), "one index commit for every writer");
+    is_int(count_objects(dir, "index/"), 1, "one index object");
+    is_int(count_objects(dir, "keys/"), 5, "one key object per owner (4) plus the master");
+    for (int i = 0; i < NT; i++)
+    {
+        char id[65];
+
+        all = all && read_back(repo, jobs[i].ids, &out, &err) &&
+              same(&out, jobs[i].data.data, jobs[i].data.len) &&
+              snap(repo, owners[i], jobs[i].ids, id, &err);
+    }
+    ok(all, "every thread's stream reads back byte-equal");
+    ok(json_equal(jobs[0].ids, jobs[2].ids), "equal data of one owner has equal ids");
+    ok(check(repo, true, &rep, &err), "check --read-data clean after concurrent writers");
+    repo_close(repo);
+    for (int i = 0; i < NT; i++)
+    {
+        json_decref(jobs[i].ids);
+        buf_free(&jobs[i].data);
+    }
+    buf_free(&out);
+    free(dir);
+}
+
 static void test_passphrase(void)
 {
     char *file = xasprintf("%s/pass", root);
@@ -1301,6 +1397,7 @@ int main(void)
     test_corruption();
     test_destroy();
     test_locks();
+    test_threads();
     test_prune();
     test_crash_points();
     test_passphrase();

@@ -76,6 +76,24 @@ static const CliCommand cli_commands[] = {
      "  --tenant NAME   that tenant's tables with their row counts\n"
      "  --json          print the manifest (without chunk lists)\n",
      cmd_info},
+    {"forget", "remove snapshots (their data stays until prune)",
+     "usage: coffer forget SNAPSHOT... [--repo PATH]\n"
+     "\n"
+     "Removes the named snapshots (ids, unique prefixes or \"latest\"). Their\n"
+     "data is freed by the next \"coffer prune\".\n",
+     cmd_forget},
+    {"prune", "free the space that no snapshot uses",
+     "usage: coffer prune [--repo PATH] [--json]\n"
+     "\n"
+     "Under an exclusive lock, deletes packs no snapshot references (left by\n"
+     "forgotten snapshots or interrupted backups), repacks packs that are mostly\n"
+     "unused, and rewrites the index. Safe to interrupt: a kill at any point\n"
+     "leaves a repository that \"coffer check\" calls clean.\n"
+     "\n"
+     "options:\n"
+     "  --json          print packs_deleted, packs_repacked, bytes_freed,\n"
+     "                  index_rewritten\n",
+     cmd_prune},
     {"restore", "bring one tenant back: in place, beside the live one, or elsewhere",
      "usage: coffer restore --tenant NAME [--snapshot ID|latest]\n"
      "                      [--as NEWNAME | --into-db DBNAME] [--table NAME]...\n"

@@ -25,5 +25,7 @@ bool cmd_backup(CliContext *ctx, int argc, char **argv, Error *err);
 bool cmd_restore(CliContext *ctx, int argc, char **argv, Error *err);
 bool cmd_list(CliContext *ctx, int argc, char **argv, Error *err);
 bool cmd_info(CliContext *ctx, int argc, char **argv, Error *err);
+bool cmd_forget(CliContext *ctx, int argc, char **argv, Error *err);
+bool cmd_prune(CliContext *ctx, int argc, char **argv, Error *err);
 
 #endif

@@ -1,0 +1,136 @@
+/*
+ * prune.c - "coffer forget" and "coffer prune": drop snapshots, then free
+ * the space no snapshot uses any more.
+ *
+ * Retention rules per tenant class come later; these are the manual tools
+ * the other commands' hints point at (unreferenced packs after a crash).
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "command/command.h"
+#include "common/fmt.h"
+#include "config/config.h"
+#include "repo/repo.h"
+
+enum
+{
+    PRUNE_OPT_REPO = CLI_OPT_FIRST_COMMAND,
+};
+
+static bool prune_option(int opt, const char *arg, void *state, Error *err)
+{
+    (void)err;
+    if (opt != PRUNE_OPT_REPO)
+        return false;
+    *(const char **)state = arg;
+    return true;
+}
+
+static const struct option prune_longopts[] = {
+    {"repo", required_argument, NULL, PRUNE_OPT_REPO},
+    CLI_COMMON_LONGOPTS,
+    {NULL, 0, NULL, 0},
+};
+
+/* Parses the options and opens the repository; with lock != NULL also
+ * takes a shared lock (repo_prune takes its own exclusive one). */
+static Repo *prune_open(CliContext *ctx, const char *name, int argc, char **argv,
+                        RepoLock **lock, int *first, Error *err)
+{
+    const char *repo_path = NULL;
+    Config *cfg = NULL;
+    bool exit_now;
+    Repo *repo;
+
+    *first = cli_parse(ctx, name, argc, argv, "", prune_longopts, prune_option, &repo_path,
+                       &exit_now, err);
+    if (*first < 0 || !cmd_repo_config(ctx, repo_path, &cfg, err))
+        return NULL;
+    repo = repo_open_from_config(cfg, repo_path, err);
+    if (repo == NULL)
+        return NULL;
+    if (lock == NULL)
+        return repo;
+    *lock = repo_lock(repo, REPO_LOCK_SHARED, name, err);
+    if (*lock == NULL)
+    {
+        repo_close(repo);
+        return NULL;
+    }
+    return repo;
+}
+
+bool cmd_forget(CliContext *ctx, int argc, char **argv, Error *err)
+{
+    RepoLock *lock = NULL;
+    int first;
+    Repo *repo = prune_open(ctx, "forget", argc, argv, &lock, &first, err);
+    bool ok = true;
+
+    if (repo == NULL)
+        return false;
+    if (first >= argc)
+    {
+        error_set(err, ERR_USAGE, "forget: name the snapshots to forget");
+        error_hint(err, "run \"coffer list\" to see their ids");
+        ok = false;
+    }
+    for (int i = first; ok && i < argc; i++)
+    {
+        /* resolve prefixes and "latest" to one id before removing */
+        json_t *snap = repo_snapshot_load(repo, argv[i], err);
+        const char *id = snap ? json_string_value(json_object_get(snap, "id")) : NULL;
+
+        ok = id != NULL && repo_snapshot_forget(repo, id, err);
+        if (ok)
+            printf("forgot snapshot %s\n", id);
+        json_decref(snap);
+    }
+    if (ok)
+        printf("run \"coffer prune\" to free the space they used\n");
+    repo_unlock(lock);
+    repo_close(repo);
+    return ok;
+}
+
+bool cmd_prune(CliContext *ctx, int argc, char **argv, Error *err)
+{
+    RepoPruneStats st = {0};
+    int first;
+    Repo *repo = prune_open(ctx, "prune", argc, argv, NULL, &first, err);
+    bool ok;
+
+    if (repo == NULL)
+        return false;
+    if (first < argc)
+    {
+        repo_close(repo);
+        return error_set(err, ERR_USAGE, "prune: unexpected argument \"%s\"", argv[first]);
+    }
+    ok = repo_prune(repo, &st, err);
+    if (ok && ctx->json)
+    {
+        json_t *o = json_pack("{s:I, s:I, s:I, s:I}", "packs_deleted",
+                              (json_int_t)st.packs_deleted, "packs_repacked",
+                              (json_int_t)st.packs_repacked, "bytes_freed",
+                              (json_int_t)st.bytes_freed, "index_rewritten",
+                              (json_int_t)st.index_rewritten);
+
+        json_dumpf(o, stdout, JSON_INDENT(2));
+        fputc('\n', stdout);
+        json_decref(o);
+    }
+    else if (ok)
+    {
+        char freed[32];
+
+        fmt_bytes(st.bytes_freed, freed, sizeof(freed));
+        printf("pruned: %llu packs deleted, %llu repacked, %s freed\n",
+               (unsigned long long)st.packs_deleted, (unsigned long long)st.packs_repacked,
+               freed);
+    }
+    repo_close(repo);
+    return ok;
+}

@@ -107,6 +107,11 @@ say "what the repository holds"
 run ./coffer list
 run ./coffer info latest --tenant tenant_acme
 
+say "drop the safety snapshot and free what only it used"
+safety=$(./coffer list --json | perl -MJSON::PP -e 'local $/; for (@{decode_json(<STDIN>)}) { print $_->{id}, "\n" if grep { $_ eq "safety" } @{$_->{tags}} }')
+run ./coffer forget "$safety"
+run ./coffer prune
+
 say "verify every byte of the repository"
 run ./coffer check --read-data
 

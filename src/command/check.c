@@ -1,7 +1,9 @@
 /*
- * check.c - "coffer check [--read-data[=PERCENT]]": verify the repository
- * under a shared lock and print a summary; exit 0 when clean, 1 with errors
- * (each already logged with the object it concerns).
+ * check.c - "coffer check [--read-data[=PERCENT]] [--rebuild-index]": verify
+ * the repository under a shared lock and print a summary; exit 0 when clean,
+ * 1 with errors (each already logged with the object it concerns). With
+ * --rebuild-index, first re-index unindexed packs from their headers under
+ * an exclusive lock (the repair for a lost or damaged index object).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -9,6 +11,7 @@
 #include <string.h>
 
 #include "command/command.h"
+#include "common/log.h"
 #include "config/config.h"
 #include "repo/repo.h"
 
@@ -16,6 +19,7 @@ enum
 {
     CHECK_OPT_REPO = CLI_OPT_FIRST_COMMAND,
     CHECK_OPT_READ_DATA,
+    CHECK_OPT_REBUILD_INDEX,
 };
 
 typedef struct CheckArgs
@@ -23,6 +27,7 @@ typedef struct CheckArgs
     const char *repo;
     bool read_data;
     int percent;
+    bool rebuild_index;
 } CheckArgs;
 
 static bool check_option(int opt, const char *arg, void *state, Error *err)
@@ -50,6 +55,9 @@ static bool check_option(int opt, const char *arg, void *state, Error *err)
             }
             a->percent = (int)v;
         }
+        return true;
+    case CHECK_OPT_REBUILD_INDEX:
+        a->rebuild_index = true;
         return true;
     default:
         return false;
@@ -97,10 +105,11 @@ bool cmd_check(CliContext *ctx, int argc, char **argv, Error *err)
     static const struct option longopts[] = {
         {"repo", required_argument, NULL, CHECK_OPT_REPO},
         {"read-data", optional_argument, NULL, CHECK_OPT_READ_DATA},
+        {"rebuild-index", no_argument, NULL, CHECK_OPT_REBUILD_INDEX},
         CLI_COMMON_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
-    CheckArgs a = {NULL, false, 100};
+    CheckArgs a = {NULL, false, 100, false};
     RepoCheckOptions opts;
     RepoCheckReport report;
     Config *cfg = NULL;
@@ -120,11 +129,26 @@ bool cmd_check(CliContext *ctx, int argc, char **argv, Error *err)
     repo = repo_open_from_config_ex(cfg, a.repo, REPO_OPEN_TOLERANT, err);
     if (repo == NULL)
         return false;
-    lock = repo_lock(repo, REPO_LOCK_SHARED, "check", err);
+    lock = repo_lock(repo, a.rebuild_index ? REPO_LOCK_EXCLUSIVE : REPO_LOCK_SHARED,
+                     a.rebuild_index ? "check --rebuild-index" : "check", err);
     if (lock == NULL)
     {
         repo_close(repo);
         return false;
+    }
+    if (a.rebuild_index)
+    {
+        uint64_t added = 0, removed = 0;
+
+        if (!repo_index_rebuild(repo, &added, &removed, err))
+        {
+            repo_unlock(lock);
+            repo_close(repo);
+            return false;
+        }
+        log_info("rebuilt the index: %" PRIu64 " pack%s indexed from their headers, %" PRIu64
+                 " damaged index object%s removed", added, added == 1 ? "" : "s", removed,
+                 removed == 1 ? "" : "s");
     }
     opts.read_data = a.read_data;
     opts.read_data_percent = a.percent;

@@ -34,6 +34,7 @@ typedef struct CheckSnap
     uint64_t malformed;
 } CheckSnap;
 
+
 static void check_error(RepoCheckReport *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -82,7 +83,9 @@ static bool check_visit(void *arg, const char *hex, Error *err)
     return true;
 }
 
-static void check_snapshots(Repo *repo, RepoCheckReport *r)
+/* Loads every snapshot and marks the entries it references; *missing_total
+ * counts references the index lacks. */
+static void check_snapshots(Repo *repo, RepoCheckReport *r, uint64_t *missing_total)
 {
     StorageList list;
     Error err;
@@ -118,6 +121,7 @@ static void check_snapshots(Repo *repo, RepoCheckReport *r)
             check_error(r, "snapshot \"%s\" is damaged: %s", key, err.message);
             error_clear(&err);
         }
+        *missing_total += cs.missing;
         if (cs.missing > CHECK_LOG_PER_SNAPSHOT)
             log_error("snapshot \"%s\" references %" PRIu64 " chunks missing from the index in "
                       "all", key, cs.missing);
@@ -317,6 +321,7 @@ bool repo_check(Repo *repo, const RepoCheckOptions *opts, RepoCheckReport *repor
     StorageList list;
     uint32_t *readable = NULL;
     uint32_t nreadable = 0;
+    uint64_t missing_total = 0;
     uint64_t *live;
     bool *pack_ok;
     int pct = opts != NULL && opts->read_data_percent > 0 ? opts->read_data_percent : 100;
@@ -335,7 +340,7 @@ bool repo_check(Repo *repo, const RepoCheckOptions *opts, RepoCheckReport *repor
     for (uint32_t i = 0; i < repo->entries.count; i++)
         ((RepoEntry *)repo_table_at(&repo->entries, i))->mark = 0;
 
-    check_snapshots(repo, report);
+    check_snapshots(repo, report, &missing_total);
 
     /* one listing of data/ tells which packs exist and their sizes */
     repo_table_init(&listed, sizeof(CheckListed), 32);
@@ -448,7 +453,10 @@ bool repo_check(Repo *repo, const RepoCheckOptions *opts, RepoCheckReport *repor
     {
         error_set(err, ERR_FAILURE, "repository \"%s\" has %" PRIu64 " error%s", loc,
                   report->errors, report->errors == 1 ? "" : "s");
-        if (opts != NULL && opts->read_data)
+        if (repo->index_errors > 0 || (missing_total > 0 && report->unreferenced_packs > 0))
+            error_hint(err, "an index object is damaged or lost; \"coffer check "
+                            "--rebuild-index\" indexes the packs again from their headers");
+        else if (opts != NULL && opts->read_data)
             error_hint(err, "the objects named above are damaged or missing; snapshots that use "
                             "them cannot be restored in full");
         else

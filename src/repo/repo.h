@@ -179,6 +179,15 @@ bool repo_index_commit(Repo *repo, Error *err);
  * dedups against chunks a prune deleted in the meantime. */
 bool repo_index_sync(Repo *repo, Error *err);
 
+/* Repairs a lost or damaged index: every pack that no index object names is
+ * indexed again from its own (sealed) header, in one new index object, and
+ * index objects that failed to load because they are damaged (not, say, of
+ * a newer format) are removed. The caller holds an exclusive lock. Sets the
+ * number of packs indexed and of damaged index objects removed. Packs left
+ * by interrupted backups get indexed too; prune removes them as before. */
+bool repo_index_rebuild(Repo *repo, uint64_t *packs_added, uint64_t *damaged_removed,
+                        Error *err);
+
 /* ---- reading ------------------------------------------------------------ */
 
 /* Receives plaintext in order; returning false stops (error is the callback's). */

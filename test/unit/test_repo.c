@@ -759,6 +759,18 @@ static void test_corruption(void)
         ok(!repo_prune(repo, &ps, &err), "prune refuses to delete when the index lacks chunks");
         like(err.message, "missing from the index", "prune says chunks are missing");
         ok(count_objects(dir, "data/") >= 1, "prune deleted no pack");
+        {
+            uint64_t added = 0, removed = 0;
+
+            error_clear(&err);
+            ok(!check(repo, false, &rep, &err) && strstr(err.hint, "--rebuild-index") != NULL,
+               "check suggests --rebuild-index for a lost index");
+            ok(repo_index_rebuild(repo, &added, &removed, &err) && added >= 1,
+               "rebuild indexes the packs from their headers");
+            ok(check(repo, true, &rep, &err), "check --read-data clean after the rebuild");
+            ok(read_back(repo, ids, &out, &err) && same(&out, data.data, data.len),
+               "data reads back after the rebuild");
+        }
         repo_close(repo);
     }
     json_decref(ids);
@@ -793,6 +805,17 @@ static void test_corruption(void)
         error_clear(&err);
         ok(!check(repo, false, &rep, &err) && rep.errors >= 2,
            "check reports the damaged index and its consequences");
+        {
+            uint64_t added = 0, removed = 0;
+
+            ok(repo_index_rebuild(repo, &added, &removed, &err) && added >= 1 && removed == 1,
+               "rebuild re-indexes the packs and removes the damaged index object");
+            ok(check(repo, true, &rep, &err), "check --read-data clean after the rebuild");
+        }
+        repo_close(repo);
+        repo = open_repo(dir, PASS, &err);
+        ok(repo != NULL && read_back(repo, ids, &out, &err) && same(&out, data.data, data.len),
+           "after the rebuild a normal open works and the data reads back");
         repo_close(repo);
     }
     json_decref(ids);

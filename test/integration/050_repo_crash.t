@@ -141,4 +141,15 @@ t_ok "the newest snapshot reads back byte-equal" cmp -s <("$TOOL" restore "$R" "
     "$DATA/60"
 t_ok "no lock is left behind" test -z "$(ls -A "$R/locks" 2>/dev/null)"
 
+# ------------------------------------------ a lost index, and its repair
+rm -f "$R"/index/*
+t_exit 1 "check fails when the index is lost" "$COFFER" check --repo "$R"
+t_like "$T_ERR" "which is not in the index" "  ... naming the chunks the index lacks"
+t_like "$T_ERR" "rebuild-index" "  ... and pointing at the repair"
+t_ok "check --rebuild-index repairs it" "$COFFER" check --repo "$R" --rebuild-index
+t_like "$T_ERR" "rebuilt the index: [1-9][0-9]* packs? indexed" "  ... from the pack headers"
+t_ok "check --read-data is clean after the repair" "$COFFER" check --repo "$R" --read-data
+t_ok "the newest snapshot reads back after the repair" cmp -s <("$TOOL" restore "$R" "$snap") \
+    "$DATA/60"
+
 t_done

@@ -267,17 +267,18 @@ bool repo_keys_scan(Repo *repo, Error *err)
     return true;
 }
 
-/* Loads keys/<kid> into a new owner registered under its kid. Caller holds
- * mu. expect_name may be NULL. */
-static RepoOwner *repo_owner_load(Repo *repo, const unsigned char kid[REPO_KID_LEN],
-                                  const char *expect_name, Error *err)
+/* Reads keys/<kid> into a new, unregistered owner. Needs no lock (it only
+ * reads storage and the immutable master key), so that workers fetching
+ * the keys of different owners do not wait for each other. expect_name may
+ * be NULL. */
+static RepoOwner *repo_owner_fetch(Repo *repo, const unsigned char kid[REPO_KID_LEN],
+                                   const char *expect_name, Error *err)
 {
     RepoOwner *o = xcalloc(1, sizeof(*o));
     char key[96];
     Buf body;
     json_t *doc = NULL, *name, *dk, *ik;
     json_error_t jerr;
-    RepoKid *k;
 
     buf_init(&body);
     memcpy(o->kid, kid, REPO_KID_LEN);
@@ -308,10 +309,6 @@ static RepoOwner *repo_owner_load(Repo *repo, const unsigned char kid[REPO_KID_L
     if (body.data != NULL)
         mem_wipe(body.data, body.cap);
     buf_free(&body);
-    repo->owners = xrealloc(repo->owners, (repo->n_owners + 1) * sizeof(RepoOwner *));
-    repo->owners[repo->n_owners++] = o;
-    k = repo_table_at(&repo->kids, repo_kid_intern(repo, kid));
-    k->owner = o;
     return o;
 fail:
     json_decref(doc);
@@ -321,6 +318,25 @@ fail:
     mem_wipe(o, sizeof(*o));
     free(o);
     return NULL;
+}
+
+/* Registers a fetched owner under its kid, or, when another thread got
+ * there first, frees it and returns the registered one. Caller holds mu. */
+static RepoOwner *repo_owner_register(Repo *repo, RepoOwner *o)
+{
+    RepoKid *k = repo_table_at(&repo->kids, repo_kid_intern(repo, o->kid));
+
+    if (k->owner != NULL)
+    {
+        free(o->name);
+        mem_wipe(o, sizeof(*o));
+        free(o);
+        return k->owner;
+    }
+    repo->owners = xrealloc(repo->owners, (repo->n_owners + 1) * sizeof(RepoOwner *));
+    repo->owners[repo->n_owners++] = o;
+    k->owner = o;
+    return o;
 }
 
 /* Writes a new generation of keys for name. Caller holds mu. */
@@ -446,7 +462,13 @@ RepoOwner *repo_owner_get(Repo *repo, const char *name, bool create, Error *err)
         if (i != REPO_NONE && ((RepoKid *)repo_table_at(&repo->kids, i))->owner != NULL)
             o = ((RepoKid *)repo_table_at(&repo->kids, i))->owner;
         else
-            o = repo_owner_load(repo, kid, name, err);
+        {
+            pthread_mutex_unlock(&repo->mu);
+            o = repo_owner_fetch(repo, kid, name, err);
+            pthread_mutex_lock(&repo->mu);
+            if (o != NULL)
+                o = repo_owner_register(repo, o);
+        }
         if (o == NULL)
             error_prefix(err, "owner \"%s\"", name);
     }
@@ -478,55 +500,53 @@ const char *repo_owner_name(const RepoOwner *owner)
 
 RepoOwner *repo_owner_for_kid(Repo *repo, uint32_t kid, Error *err)
 {
-    RepoKid *k;
     RepoOwner *o;
     unsigned char kb[REPO_KID_LEN];
-    char ks[64];
+    char ks[64], key[96], tomb[96];
+    bool exists = true, destroyed, cached;
     Error e2;
 
     pthread_mutex_lock(&repo->mu);
-    k = repo_table_at(&repo->kids, kid);
-    o = k->owner;
-    memcpy(kb, k->kid, REPO_KID_LEN);
-    repo_kid_str(kb, ks);
-    if (o == NULL)
-    {
-        char key[96];
-        bool exists = true;
-        RepoKeyInfo *ki;
-
-        snprintf(key, sizeof(key), "keys/%s", ks);
-        error_clear(&e2);
-        if (storage_exists(repo->st, key, &exists, NULL, &e2) && !exists)
-        {
-            char tomb[96];
-            bool destroyed = false;
-
-            ki = repo_keyinfo(repo, kb);
-            snprintf(tomb, sizeof(tomb), "keys/%.32s-destroyed", ks);
-            if (!ki->destroyed)
-                storage_exists(repo->st, tomb, &destroyed, NULL, &e2);
-            if (ki->destroyed || destroyed)
-            {
-                error_set(err, ERR_FAILURE, "keys of owner %.32s were destroyed", ks);
-                error_detail(err, "data of an erased owner can no longer be read");
-            }
-            else
-            {
-                error_set(err, ERR_FAILURE, "owner key \"%s\" is missing", key);
-                error_hint(err, "run \"coffer check\" to list damaged objects");
-            }
-            pthread_mutex_unlock(&repo->mu);
-            return NULL;
-        }
-        o = repo_owner_load(repo, kb, NULL, err);
-    }
-    else if (o->destroyed)
+    o = ((RepoKid *)repo_table_at(&repo->kids, kid))->owner;
+    cached = o != NULL;
+    memcpy(kb, ((RepoKid *)repo_table_at(&repo->kids, kid))->kid, REPO_KID_LEN);
+    destroyed = repo_keyinfo(repo, kb)->destroyed;
+    if (o != NULL && o->destroyed)
     {
         error_set(err, ERR_FAILURE, "keys of owner \"%s\" were destroyed", o->name);
         error_detail(err, "data of an erased owner can no longer be read");
         o = NULL;
     }
+    pthread_mutex_unlock(&repo->mu);
+    if (cached)
+        return o;
+
+    /* first use of this owner: fetch its keys without holding the lock */
+    repo_kid_str(kb, ks);
+    snprintf(key, sizeof(key), "keys/%s", ks);
+    error_clear(&e2);
+    if (storage_exists(repo->st, key, &exists, NULL, &e2) && !exists)
+    {
+        snprintf(tomb, sizeof(tomb), "keys/%.32s-destroyed", ks);
+        if (!destroyed)
+            storage_exists(repo->st, tomb, &destroyed, NULL, &e2);
+        if (destroyed)
+        {
+            error_set(err, ERR_FAILURE, "keys of owner %.32s were destroyed", ks);
+            error_detail(err, "data of an erased owner can no longer be read");
+        }
+        else
+        {
+            error_set(err, ERR_FAILURE, "owner key \"%s\" is missing", key);
+            error_hint(err, "run \"coffer check\" to list damaged objects");
+        }
+        return NULL;
+    }
+    o = repo_owner_fetch(repo, kb, NULL, err);
+    if (o == NULL)
+        return NULL;
+    pthread_mutex_lock(&repo->mu);
+    o = repo_owner_register(repo, o);
     pthread_mutex_unlock(&repo->mu);
     return o;
 }

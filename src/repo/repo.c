@@ -116,7 +116,10 @@ static bool repo_config_parse(Repo *repo, const unsigned char *data, size_t len,
         ok = false;
     else
         snprintf(repo->id, sizeof(repo->id), "%s", json_string_value(id));
-    repo->compression = (int)repo_json_int(doc, "compression", &ok);
+    v = repo_json_int(doc, "compression", &ok);
+    repo->compression = (int)v;
+    if (v < 1 || v > 22)
+        ok = false;
     v = repo_json_int(doc, "pack_size", &ok);
     repo->pack_size = (uint32_t)v;
     if (v < REPO_MIN_PACK_SIZE || v > REPO_MAX_PACK_SIZE)

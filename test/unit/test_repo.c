@@ -1309,6 +1309,19 @@ static void *thread_store(void *arg)
     return NULL;
 }
 
+/* Reads a job's stream back and compares it; a mismatch sets the error. */
+static void *thread_read(void *arg)
+{
+    ThreadJob *j = arg;
+    Buf out;
+
+    buf_init(&out);
+    if (read_back(j->repo, j->ids, &out, &j->err) && !same(&out, j->data.data, j->data.len))
+        error_set(&j->err, ERR_FAILURE, "stream of owner %s differs", j->owner);
+    buf_free(&out);
+    return NULL;
+}
+
 static void test_threads(void)
 {
     enum { NT = 6 };
@@ -1360,6 +1373,27 @@ static void test_threads(void)
     ok(json_equal(jobs[0].ids, jobs[2].ids), "equal data of one owner has equal ids");
     ok(check(repo, true, &rep, &err), "check --read-data clean after concurrent writers");
     repo_close(repo);
+
+    /* a fresh process reads every stream at once: owner keys are fetched
+     * concurrently on first use */
+    repo = open_repo(dir, PASS, &err);
+    if (repo != NULL)
+    {
+        for (int i = 0; i < NT; i++)
+        {
+            jobs[i].repo = repo;
+            error_clear(&jobs[i].err);
+            pthread_create(&th[i], NULL, thread_read, &jobs[i]);
+        }
+        all = true;
+        for (int i = 0; i < NT; i++)
+        {
+            pthread_join(th[i], NULL);
+            all = all && !error_is_set(&jobs[i].err);
+        }
+        ok(all, "six threads read back byte-equal at once");
+        repo_close(repo);
+    }
     for (int i = 0; i < NT; i++)
     {
         json_decref(jobs[i].ids);

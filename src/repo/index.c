@@ -231,7 +231,7 @@ static bool repo_index_load_locked(Repo *repo, const StorageList *list, Error *e
      * queued whatever happened to the load */
     for (uint32_t i = 0; i < npending; i++)
     {
-        size_t used;
+        size_t used = 0;
         Error e2;
 
         error_clear(&e2);

@@ -13,6 +13,7 @@
  *
  * Write order is data, then index, then snapshot: whatever a crash leaves
  * behind is unreferenced and removed by prune; nothing referenced is missing.
+ * The byte formats of every object are documented in repo_intern.h.
  *
  * Threads: a Repo may be shared by several threads, each with its own
  * RepoWriter; repo_* functions that touch shared state lock internally.

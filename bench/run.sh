@@ -1,0 +1,703 @@
+#!/usr/bin/env bash
+# bench/run.sh - Coffer against what users do today, on the same data, in one run.
+#
+# Starts a throwaway PostgreSQL 15 (bench/lib.sh), generates the data sets
+# (bench/gen.sh), times the alternatives and Coffer, and prints a table of
+# medians and the ratios Coffer / alternative against the targets. Results also
+# go to build/bench/results.json; logs of every run to build/bench/logs/.
+#
+# Environment:
+#   BENCH_SCALE=1.0          data size factor of the skewed and dbs sets (0.05: quick run)
+#   BENCH_SETS="skewed tiny dbs"  which sets to run
+#   BENCH_CHEAP_SECONDS=60   a method whose first run takes less is run 3 times
+#                            (median reported); a longer one runs once
+#   BENCH_TINY_SAMPLE=100    schemas of the tiny set timed by the per-schema loop
+#   BENCH_KEEP=1             keep the temp dir (server data, dumps, repos) at exit
+#   COFFER=./coffer          the binary under test; COFFER_PASSPHRASE its passphrase
+#
+# Coffer is called only through the coffer_* functions below: when its commands
+# change, those are the only lines to adjust. If "coffer help backup" fails, the
+# Coffer rows print "coffer backup: not available" and the alternatives still run.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+source bench/lib.sh
+
+export BENCH_SCALE=${BENCH_SCALE:-1.0}
+SETS=${BENCH_SETS:-skewed tiny dbs}
+JOBS=2
+CHEAP_SECONDS=${BENCH_CHEAP_SECONDS:-60}
+TINY_SAMPLE=${BENCH_TINY_SAMPLE:-100}
+OUT=$ROOT/build/bench
+LOGS=$OUT/logs
+RESULTS=$OUT/results.json
+COFFER=${COFFER:-$ROOT/coffer}
+export COFFER_PASSPHRASE=${COFFER_PASSPHRASE:-coffer-bench-passphrase}
+RSS_LIMIT_KIB=$(( 128 * 1024 ))
+
+mkdir -p "$OUT" "$LOGS"
+rm -f "$LOGS"/*.log
+
+# ---------------------------------------------------------------------------
+# Results: every measurement is a key with these fields.
+KEYS=()
+declare -A R_SET R_LABEL R_MEDIAN R_RUNS R_BYTES R_RSS R_NOTE R_STATUS
+
+result_new()   # KEY SET LABEL
+{
+    KEYS+=("$1")
+    R_SET[$1]=$2 R_LABEL[$1]=$3 R_MEDIAN[$1]= R_RUNS[$1]= R_BYTES[$1]= R_RSS[$1]= R_NOTE[$1]= R_STATUS[$1]=ok
+}
+
+note() { R_NOTE[$1]="${R_NOTE[$1]:+${R_NOTE[$1]}; }$2"; }
+
+# measure KEY SET LABEL PREP RUN [ARGS...]
+# Runs PREP (untimed) then RUN (timed) once; if that took less than
+# CHEAP_SECONDS, twice more. Stores the runs and their median. RUN's output goes
+# to build/bench/logs/KEY.N.log; a failure marks the key failed and stops there.
+measure()
+{
+    local key=$1 set=$2 label=$3 prep=$4 run=$5
+    shift 5
+    result_new "$key" "$set" "$label"
+    local n=1 i secs runs=()
+    for (( i = 1; i <= n; i++ )); do
+        if ! "$prep" "$@" >"$LOGS/$key.prep.$i.log" 2>&1; then
+            R_STATUS[$key]=failed
+            bench_log "$label: preparation failed, see $LOGS/$key.prep.$i.log"
+            tail -5 "$LOGS/$key.prep.$i.log" >&2
+            return 1
+        fi
+        RUN_KEY=$key
+        if ! bench_time secs "$run" "$@" >"$LOGS/$key.$i.log" 2>&1; then
+            R_STATUS[$key]=failed
+            bench_log "$label: FAILED after $secs s, see $LOGS/$key.$i.log"
+            tail -5 "$LOGS/$key.$i.log" >&2
+            return 1
+        fi
+        runs+=("$secs")
+        bench_log "$label: run $i: $secs s"
+        if [ "$i" -eq 1 ] && awk -v s="$secs" -v c="$CHEAP_SECONDS" 'BEGIN { exit !(s < c) }'; then
+            n=3
+        fi
+    done
+    R_RUNS[$key]="${runs[*]}"
+    R_MEDIAN[$key]=$(bench_median "${runs[@]}")
+}
+
+# A row that was not measured (e.g. Coffer's command is not there yet).
+unavailable()   # KEY SET LABEL WHY
+{
+    result_new "$1" "$2" "$3"
+    R_STATUS[$1]="not available"
+    note "$1" "$4"
+}
+
+nothing() { :; }
+dir_bytes() { du -sb "$@" 2>/dev/null | awk '{ s += $1 } END { printf "%d", s }'; }
+
+# ---------------------------------------------------------------------------
+# Coffer. Every call to the binary under test is in this section.
+
+coffer_has()   # COMMAND: true when "coffer help COMMAND" succeeds
+{
+    [ -x "$COFFER" ] && "$COFFER" help "$1" >/dev/null 2>&1
+}
+
+# coffer_config NAME DB MODEL: writes $BENCH_TMP/coffer/NAME.yaml, prints its path.
+coffer_config()
+{
+    local name=$1 db=$2 model=$3 dir=$BENCH_TMP/coffer
+    mkdir -p "$dir"
+    local shared pattern
+    if [ "$model" = schema ]; then
+        shared="[central]" pattern="tenant_%"
+    else
+        shared="[bench_master]" pattern="bench_db_%"
+    fi
+    cat >"$dir/$name.yaml" <<EOF
+# written by bench/run.sh; passphrase from COFFER_PASSPHRASE
+postgres:
+  conninfo: "host=$PGHOST port=$PGPORT user=$PGUSER dbname=$db"
+tenancy:
+  model: $model
+  shared: $shared
+  discover:
+    pattern: "$pattern"
+repository:
+  path: "$dir/repo-$name"
+EOF
+    echo "$dir/$name.yaml"
+}
+
+coffer_repo() { awk -F'"' '/^  path:/ { print $2 }' "$1"; }
+
+# Runs coffer under /usr/bin/time, keeping the peak RSS (KiB) of RUN_KEY's runs.
+coffer_run()
+{
+    local rss=$BENCH_TMP/rss.$$ rc=0
+    if [ -x /usr/bin/time ]; then
+        /usr/bin/time -f %M -o "$rss" "$COFFER" "$@" || rc=$?
+        local kib
+        kib=$(tail -1 "$rss" 2>/dev/null || true)
+        if [[ "$kib" =~ ^[0-9]+$ ]] && [ -n "${RUN_KEY:-}" ]; then
+            if [ -z "${R_RSS[$RUN_KEY]:-}" ] || [ "$kib" -gt "${R_RSS[$RUN_KEY]}" ]; then
+                R_RSS[$RUN_KEY]=$kib
+            fi
+        fi
+    else
+        "$COFFER" "$@" || rc=$?
+    fi
+    return $rc
+}
+
+coffer_fresh_repo()   # CONFIG: an empty repository (prep of a first backup)
+{
+    rm -rf "$(coffer_repo "$1")"
+    if coffer_has init; then
+        "$COFFER" --config "$1" init
+    fi
+}
+
+coffer_backup_full()   # CONFIG: first backup into an empty repository
+{
+    coffer_run --config "$1" backup -j "$JOBS"
+}
+
+coffer_backup_again()   # CONFIG: a later backup into the same repository
+{
+    coffer_run --config "$1" backup -j "$JOBS"
+}
+
+coffer_restore_one()   # CONFIG TENANT TARGET_DB: one tenant into another database
+{
+    coffer_run --config "$1" restore --tenant "$2" --into-db "$3" --yes -j "$JOBS"
+}
+
+# ---------------------------------------------------------------------------
+# The alternatives.
+
+# copy_lists DB PREFIX: splits every user table of DB into JOBS files of
+# "COPY t TO STDOUT;" balanced by size (largest first), prints their names.
+copy_lists()
+{
+    local db=$1 prefix=$2
+    psql -X -At -F ' ' -d "$db" -c "
+        SELECT pg_relation_size(c.oid), format('COPY %I.%I TO STDOUT;', n.nspname, c.relname)
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+        ORDER BY 1 DESC" |
+    awk -v jobs="$JOBS" -v prefix="$prefix" '
+        BEGIN { for (j = 1; j <= jobs; j++) { f[j] = prefix "." j ".sql"; print "\\set ON_ERROR_STOP 1" > f[j] } }
+        {
+            best = 1; for (j = 2; j <= jobs; j++) if (load[j] < load[best]) best = j
+            load[best] += $1 + 8192; sub(/^[0-9]+ /, ""); print > f[best]
+        }
+        END { for (j = 1; j <= jobs; j++) print f[j] }'
+}
+
+# copy_streams DB MODE FILES...: one psql per file in parallel.
+# MODE null: to /dev/null; zstd: through zstd -3, compressed bytes to FILE.out;
+# count: raw bytes to FILE.out.
+copy_streams()
+{
+    local db=$1 mode=$2 f p rc=0 pids=()
+    shift 2
+    for f in "$@"; do
+        case $mode in
+            null) psql -X -q -d "$db" -f "$f" >/dev/null & ;;
+            zstd) { psql -X -q -d "$db" -f "$f" | zstd -3 -q -c | wc -c >"$f.out"; } & ;;
+            count) { psql -X -q -d "$db" -f "$f" | wc -c >"$f.out"; } & ;;
+        esac
+        pids+=($!)
+    done
+    for p in "${pids[@]}"; do wait "$p" || rc=1; done
+    return $rc
+}
+
+sum_outs() { cat "$@" | awk '{ s += $1 } END { printf "%d", s }'; }
+
+clean_dir() { rm -rf "$1" && mkdir -p "$1"; }
+# preps get the timed command's arguments: each picks its output dir from them
+prep_schema_loop() { clean_dir "$3"; }   # DB LISTFILE OUTDIR
+prep_db_loop() { clean_dir "$2"; }       # LISTFILE OUTDIR
+
+# The runbooks' way: one pg_dump -Fc per schema, one after the other.
+schema_loop()   # DB LISTFILE OUTDIR
+{
+    local s
+    while read -r s; do
+        pg_dump -Fc -n "$s" -f "$3/$s.dump" "$1" || return 1
+    done <"$2"
+}
+
+db_loop()   # LISTFILE OUTDIR: one pg_dump -Fc per database
+{
+    local d
+    while read -r d; do
+        pg_dump -Fc -f "$2/$d.dump" "$d" || return 1
+    done <"$1"
+}
+
+pgdump_fd() { pg_dump -Fd -j "$JOBS" -f "$2" "$1"; }
+pgdump_fc() { pg_dump -Fc -f "$2" "$1"; }
+clean_path() { rm -rf "$2"; }   # prep for pg_dump DB PATH
+
+# pgBackRest: a stanza in a temp repo, WAL archived by archive-push for real.
+PGBR_CONF=
+pgbackrest_setup()
+{
+    local d=$BENCH_TMP/pgbackrest
+    bench_as_owner mkdir -p "$d/repo" "$d/lock" "$d/spool" "$d/log"
+    PGBR_CONF=$d/pgbackrest.conf
+    cat >"$PGBR_CONF" <<EOF
+[global]
+repo1-path=$d/repo
+repo1-retention-full=1
+compress-type=zst
+compress-level=3
+process-max=$JOBS
+start-fast=y
+lock-path=$d/lock
+spool-path=$d/spool
+log-path=$d/log
+log-level-console=warn
+log-level-stderr=warn
+log-level-file=off
+
+[bench]
+pg1-path=$BENCH_PGDATA
+pg1-socket-path=$PGHOST
+pg1-port=$PGPORT
+pg1-user=$PGUSER
+EOF
+    chmod 644 "$PGBR_CONF"
+    bench_pg_set archive_command "pgbackrest --config=$PGBR_CONF --stanza=bench archive-push %p"
+    pgbackrest_fresh
+}
+
+pgbackrest_fresh()   # an empty repo with the stanza created (prep of a full backup)
+{
+    bench_as_owner find "$BENCH_TMP/pgbackrest/repo" -mindepth 1 -delete
+    bench_as_owner pgbackrest --config="$PGBR_CONF" --stanza=bench stanza-create
+}
+
+pgbackrest_full() { bench_as_owner pgbackrest --config="$PGBR_CONF" --stanza=bench --type=full backup; }
+
+# A fresh database holding the shared schema central, so a tenant's FKs into it
+# resolve: the state both restores start from.
+restore_target()   # DB CENTRAL_DUMP
+{
+    dropdb --if-exists "$1" && createdb "$1" && pg_restore -d "$1" "$2"
+}
+
+# prep of both restores (whatever arguments the timed command gets)
+RESTORE_CENTRAL_DUMP=
+restore_prep() { restore_target bench_restore "$RESTORE_CENTRAL_DUMP"; }
+
+# pg_restore -n restores the objects in the schema but not the schema itself
+pgrestore_one()   # DB TENANT DUMP
+{
+    psql -X -q -d "$1" -c "CREATE SCHEMA $2" && pg_restore -n "$2" -j "$JOBS" -d "$1" "$3"
+}
+
+# ---------------------------------------------------------------------------
+# The sets.
+
+declare -A SETINFO
+
+run_skewed()
+{
+    local db=bench_schema work=$BENCH_TMP/skewed t0 secs
+    mkdir -p "$work"
+    bench_time secs bench/gen.sh skewed
+    SETINFO[skewed_gen_s]=$secs
+    SETINFO[skewed_db_bytes]=$(psql -X -At -d $db -c "SELECT pg_database_size(current_database())")
+    SETINFO[skewed_tenants]=$(psql -X -At -d $db -c "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'tenant\_%'")
+    psql -X -At -d $db -c "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'tenant\_%' OR nspname = 'central' ORDER BY nspname" >"$work/schemas"
+
+    mapfile -t lists < <(copy_lists $db "$work/copy")
+    # warm-up read (untimed): counts the COPY text bytes, sets every cache alike
+    copy_streams $db count "${lists[@]}"
+    SETINFO[skewed_copy_bytes]=$(sum_outs "${lists[@]/%/.out}")
+    bench_log "skewed: $(bench_human_bytes "${SETINFO[skewed_copy_bytes]}") of COPY text in ${SETINFO[skewed_tenants]} tenants, database $(bench_human_bytes "${SETINFO[skewed_db_bytes]}")"
+
+    measure floor_read skewed "COPY floor, read ($JOBS streams to /dev/null)" nothing copy_streams $db null "${lists[@]}" || true
+    R_BYTES[floor_read]=${SETINFO[skewed_copy_bytes]}
+    measure floor_zstd skewed "COPY floor, read+zstd -3 ($JOBS streams)" nothing copy_streams $db zstd "${lists[@]}" || true
+    R_BYTES[floor_zstd]=$(sum_outs "${lists[@]/%/.out}")
+
+    measure loop_skewed skewed "pg_dump -Fc -n SCHEMA loop ($(wc -l <"$work/schemas") schemas)" \
+        prep_schema_loop schema_loop $db "$work/schemas" "$work/loop" || true
+    R_BYTES[loop_skewed]=$(dir_bytes "$work/loop")
+    measure fd_skewed skewed "pg_dump -Fd -j $JOBS" clean_path pgdump_fd $db "$work/fd" || true
+    R_BYTES[fd_skewed]=$(dir_bytes "$work/fd")
+    rm -rf "$work/fd"
+    measure fc_skewed skewed "pg_dump -Fc" clean_path pgdump_fc $db "$work/fc.dump" || true
+    R_BYTES[fc_skewed]=$(dir_bytes "$work/fc.dump")
+    rm -f "$work/fc.dump"
+
+    if pgbackrest_setup >"$LOGS/pgbackrest_setup.log" 2>&1; then
+        measure pgbackrest skewed "pgBackRest full (zst, process-max $JOBS)" pgbackrest_fresh pgbackrest_full || true
+        R_BYTES[pgbackrest]=$(dir_bytes "$BENCH_TMP/pgbackrest/repo/backup")
+        note pgbackrest "whole cluster, physical; WAL archived with archive-push"
+    else
+        unavailable pgbackrest skewed "pgBackRest full" "setup failed, see $LOGS/pgbackrest_setup.log"
+        tail -5 "$LOGS/pgbackrest_setup.log" >&2
+    fi
+    bench_pg_set archive_command /bin/true
+
+    # restore of one mid-size tenant: the 10th largest
+    local tenant
+    tenant=$(psql -X -At -d $db -c "SELECT n.nspname FROM pg_namespace n JOIN pg_class c ON c.relnamespace = n.oid
+        WHERE n.nspname LIKE 'tenant\_%' GROUP BY 1 ORDER BY sum(pg_total_relation_size(c.oid)) DESC, 1 OFFSET 9 LIMIT 1")
+    SETINFO[restore_tenant]=$tenant
+    SETINFO[restore_tenant_bytes]=$(psql -X -At -d $db -c "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c
+        JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '$tenant'")
+    local rlabel="restore $tenant ($(bench_human_bytes "${SETINFO[restore_tenant_bytes]}") on disk)"
+    RESTORE_CENTRAL_DUMP=$work/loop/central.dump
+    measure restore_pg skewed "CREATE SCHEMA + pg_restore -n -j $JOBS: $rlabel" restore_prep \
+        pgrestore_one bench_restore "$tenant" "$work/loop/$tenant.dump" || true
+    if [ "${R_STATUS[restore_pg]}" = ok ]; then
+        local a b
+        a=$(psql -X -At -d $db -c "SELECT count(*) FROM $tenant.orders")
+        b=$(psql -X -At -d bench_restore -c "SELECT count(*) FROM $tenant.orders")
+        [ "$a" = "$b" ] || { R_STATUS[restore_pg]=failed; note restore_pg "orders rows $b, expected $a"; }
+    fi
+
+    # Coffer
+    local cfg
+    cfg=$(coffer_config skewed $db schema)
+    if coffer_has backup; then
+        measure coffer_full skewed "coffer backup -j $JOBS (first)" coffer_fresh_repo coffer_backup_full "$cfg" || true
+        R_BYTES[coffer_full]=$(dir_bytes "$(coffer_repo "$cfg")")
+        measure coffer_again skewed "coffer backup -j $JOBS (again, nothing changed)" nothing coffer_backup_again "$cfg" || true
+    else
+        unavailable coffer_full skewed "coffer backup -j $JOBS (first)" "coffer backup: not available"
+        unavailable coffer_again skewed "coffer backup -j $JOBS (again, nothing changed)" "coffer backup: not available"
+    fi
+    if coffer_has backup && coffer_has restore && [ "${R_STATUS[coffer_full]}" = ok ]; then
+        measure coffer_restore skewed "coffer restore: $rlabel" restore_prep \
+            coffer_restore_one "$cfg" "$tenant" bench_restore || true
+        if [ "${R_STATUS[coffer_restore]}" = ok ]; then
+            local a b
+            a=$(psql -X -At -d $db -c "SELECT count(*) FROM $tenant.orders")
+            b=$(psql -X -At -d bench_restore -c "SELECT count(*) FROM $tenant.orders" 2>&1 || true)
+            [ "$a" = "$b" ] || { R_STATUS[coffer_restore]=failed; note coffer_restore "orders rows '$b', expected $a"; }
+        fi
+    else
+        unavailable coffer_restore skewed "coffer restore: $rlabel" "coffer restore: not available"
+    fi
+    dropdb --if-exists bench_restore
+
+    # a day of churn, then a second backup: how many bytes does it add?
+    bench_time secs bench/gen.sh churn
+    SETINFO[churn_s]=$secs
+    if coffer_has backup && [ "${R_STATUS[coffer_full]}" = ok ]; then
+        local before
+        before=$(dir_bytes "$(coffer_repo "$cfg")")
+        CHEAP_SECONDS=0 measure coffer_churn skewed "coffer backup -j $JOBS (after churn)" nothing coffer_backup_again "$cfg" || true
+        R_BYTES[coffer_churn]=$(( $(dir_bytes "$(coffer_repo "$cfg")") - before ))
+        note coffer_churn "bytes = repository growth"
+    else
+        unavailable coffer_churn skewed "coffer backup -j $JOBS (after churn)" "coffer backup: not available"
+    fi
+    rm -rf "$work"
+    [ "${BENCH_KEEP:-0}" = 1 ] || dropdb bench_schema
+}
+
+run_tiny()
+{
+    local db=bench_tiny work=$BENCH_TMP/tiny secs total sample
+    mkdir -p "$work"
+    bench_time secs bench/gen.sh tiny
+    SETINFO[tiny_gen_s]=$secs
+    psql -X -At -d $db -c "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'tenant\_%' ORDER BY nspname" >"$work/all"
+    total=$(wc -l <"$work/all")
+    SETINFO[tiny_tenants]=$total
+    SETINFO[tiny_tables]=$(psql -X -At -d $db -c "SELECT count(*) FROM pg_tables WHERE schemaname LIKE 'tenant\_%'")
+    # an even sample: every (total/sample)-th schema
+    awk -v n="$total" -v k="$TINY_SAMPLE" 'BEGIN { step = (n > k ? n / k : 1) } NR >= next_pick { print; next_pick += step }' \
+        next_pick=1 "$work/all" >"$work/sample"
+    sample=$(wc -l <"$work/sample")
+
+    CHEAP_SECONDS=0 measure loop_tiny_sample tiny "pg_dump -Fc -n SCHEMA loop, $sample of $total schemas" \
+        prep_schema_loop schema_loop $db "$work/sample" "$work/loop" || true
+    result_new loop_tiny tiny "pg_dump -Fc -n SCHEMA loop, all $total schemas (extrapolated)"
+    if [ "${R_STATUS[loop_tiny_sample]}" = ok ]; then
+        R_MEDIAN[loop_tiny]=$(awk -v s="${R_MEDIAN[loop_tiny_sample]}" -v n="$total" -v k="$sample" 'BEGIN { printf "%.3f", s * n / k }')
+        R_BYTES[loop_tiny]=$(( $(dir_bytes "$work/loop") * total / sample ))
+        note loop_tiny "linear extrapolation of the $sample-schema sample x $total/$sample"
+    else
+        R_STATUS[loop_tiny]=failed
+    fi
+    measure fd_tiny tiny "pg_dump -Fd -j $JOBS" clean_path pgdump_fd $db "$work/fd" || true
+    R_BYTES[fd_tiny]=$(dir_bytes "$work/fd")
+
+    local cfg
+    cfg=$(coffer_config tiny $db schema)
+    if coffer_has backup; then
+        measure coffer_tiny tiny "coffer backup -j $JOBS (first)" coffer_fresh_repo coffer_backup_full "$cfg" || true
+        R_BYTES[coffer_tiny]=$(dir_bytes "$(coffer_repo "$cfg")")
+    else
+        unavailable coffer_tiny tiny "coffer backup -j $JOBS (first)" "coffer backup: not available"
+    fi
+    rm -rf "$work" "$(coffer_repo "$cfg")"
+    dropdb bench_tiny
+}
+
+run_dbs()
+{
+    local work=$BENCH_TMP/dbs secs
+    mkdir -p "$work"
+    bench_time secs bench/gen.sh dbs
+    SETINFO[dbs_gen_s]=$secs
+    psql -X -At -d postgres -c "SELECT datname FROM pg_database WHERE datname LIKE 'bench\_db\_%' OR datname = 'bench_master' ORDER BY datname" >"$work/dbs"
+    SETINFO[dbs_databases]=$(grep -c bench_db_ "$work/dbs" || true)
+    SETINFO[dbs_bytes]=$(psql -X -At -d postgres -c "SELECT sum(pg_database_size(datname)) FROM pg_database WHERE datname LIKE 'bench\_db\_%'")
+
+    measure loop_dbs dbs "pg_dump -Fc DB loop ($(wc -l <"$work/dbs") databases)" prep_db_loop db_loop "$work/dbs" "$work/loop" || true
+    R_BYTES[loop_dbs]=$(dir_bytes "$work/loop")
+    rm -rf "$work/loop"
+    local cfg
+    cfg=$(coffer_config dbs bench_master database)
+    if coffer_has backup; then
+        measure coffer_dbs dbs "coffer backup -j $JOBS (first)" coffer_fresh_repo coffer_backup_full "$cfg" || true
+        R_BYTES[coffer_dbs]=$(dir_bytes "$(coffer_repo "$cfg")")
+    else
+        unavailable coffer_dbs dbs "coffer backup -j $JOBS (first)" "coffer backup: not available"
+    fi
+    rm -rf "$work" "$(coffer_repo "$cfg")"
+}
+
+# Repository micro-benchmarks (bench/codec_bench.c, bench/repo_tool.c, written
+# separately): run if built, their output included as it is.
+declare -A MICRO
+
+micro_codec_bench() { "$OUT/codec_bench"; }
+
+# repo_tool: pipeline throughput, then storing a generated COPY-like stream into
+# a fresh repository and storing it again after 1% of its lines changed (dedup).
+micro_repo_tool()
+{
+    local rt=$OUT/repo_tool d=$BENCH_TMP/micro-repo bytes
+    bytes=$(awk -v s="$BENCH_SCALE" 'BEGIN { b = 268435456 * s; if (b < 33554432) b = 33554432; printf "%.0f", b }')
+    mkdir -p "$d"
+    "$rt" gen "$bytes" 1 >"$d/a" && "$rt" gen "$bytes" 1 --edit 1 >"$d/b" || return 1
+    echo "input: $bytes bytes from \"repo_tool gen $bytes 1\", then the same with --edit 1"
+    local o
+    o=$("$rt" pipeline <"$d/a") || return 1
+    echo "pipeline:          $o"
+    "$rt" init "$d/repo" --cheap-kdf >/dev/null || return 1
+    o=$("$rt" store "$d/repo" t1 <"$d/a") || return 1
+    echo "store:             $o"
+    o=$("$rt" store "$d/repo" t1 <"$d/b") || return 1
+    echo "store, 1% edited:  $o"
+    rm -rf "$d"
+}
+
+run_micro()
+{
+    local tool
+    for tool in codec_bench repo_tool; do
+        [ -x "$OUT/$tool" ] || continue
+        bench_log "micro: $tool"
+        if "micro_$tool" >"$LOGS/micro-$tool.log" 2>&1; then
+            MICRO[$tool]=$(cat "$LOGS/micro-$tool.log")
+        else
+            MICRO[$tool]="FAILED: $(tail -5 "$LOGS/micro-$tool.log")"
+        fi
+    done
+}
+
+# ---------------------------------------------------------------------------
+# Report.
+
+# The targets: NAME COFFER_KEY ALTERNATIVE_KEY LIMIT (ratio Coffer / alternative).
+TARGETS=(
+    "full backup vs per-schema pg_dump loop|coffer_full|loop_skewed|0.15"
+    "full backup vs pg_dump -Fd -j 2|coffer_full|fd_skewed|0.45"
+    "full backup vs read+compress floor|coffer_full|floor_zstd|1.25"
+    "full backup vs pgBackRest full|coffer_full|pgbackrest|1.0"
+    "second backup, nothing changed, vs first|coffer_again|coffer_full|0.6"
+    "tiny set vs per-schema pg_dump loop|coffer_tiny|loop_tiny|0.01"
+    "tiny set vs pg_dump -Fd -j 2|coffer_tiny|fd_tiny|0.8"
+    "restore one mid-size tenant vs pg_restore -n -j 2|coffer_restore|restore_pg|1.0"
+)
+
+declare -A T_RATIO T_STATUS
+evaluate()
+{
+    local t name c a lim
+    for t in "${TARGETS[@]}"; do
+        IFS='|' read -r name c a lim <<<"$t"
+        T_RATIO[$name]= T_STATUS[$name]=n/a
+        if has_median "$c" && has_median "$a"; then
+            T_RATIO[$name]=$(awk -v c="${R_MEDIAN[$c]}" -v a="${R_MEDIAN[$a]}" 'BEGIN { if (a > 0) printf "%.3f", c / a }')
+        fi
+        judge "$name" "$lim"
+    done
+    # bytes of the second backup after churn vs the first
+    name="bytes stored by backup after churn vs first"
+    TARGETS+=("$name|coffer_churn|coffer_full|0.10")
+    T_RATIO[$name]= T_STATUS[$name]=n/a
+    if has_median coffer_churn && [ -n "${R_BYTES[coffer_full]:-}" ] && [ "${R_BYTES[coffer_full]}" -gt 0 ]; then
+        T_RATIO[$name]=$(awk -v c="${R_BYTES[coffer_churn]}" -v a="${R_BYTES[coffer_full]}" 'BEGIN { printf "%.3f", c / a }')
+    fi
+    judge "$name" 0.10
+    # peak RSS of every Coffer run
+    name="peak RSS of Coffer runs (MiB) vs 128 MiB"
+    TARGETS+=("$name|coffer_*||128")
+    T_RATIO[$name]= T_STATUS[$name]=n/a
+    local k max=
+    for k in "${KEYS[@]}"; do
+        if [ -n "${R_RSS[$k]:-}" ] && { [ -z "$max" ] || [ "${R_RSS[$k]}" -gt "$max" ]; }; then max=${R_RSS[$k]}; fi
+    done
+    if [ -n "$max" ]; then
+        T_RATIO[$name]=$(awk -v k="$max" 'BEGIN { printf "%.1f", k / 1024 }')
+    fi
+    judge "$name" 128
+}
+
+has_median() { [ "${R_STATUS[$1]:-}" = ok ] && [ -n "${R_MEDIAN[$1]:-}" ]; }
+
+judge()   # NAME LIMIT
+{
+    local r=${T_RATIO[$1]}
+    [ -n "$r" ] || return 0
+    if awk -v r="$r" -v l="$2" 'BEGIN { exit !(r <= l) }'; then T_STATUS[$1]=PASS; else T_STATUS[$1]=MISS; fi
+}
+
+print_report()
+{
+    local k med bytes rss
+    echo
+    echo "Coffer benchmark: scale $BENCH_SCALE, $(nproc) cores, PostgreSQL $(psql -X -At -c 'SHOW server_version'), sets: $SETS"
+    [ -z "${SETINFO[skewed_copy_bytes]:-}" ] || echo "  skewed: ${SETINFO[skewed_tenants]} tenant schemas + central, $(bench_human_bytes "${SETINFO[skewed_copy_bytes]}") COPY text, $(bench_human_bytes "${SETINFO[skewed_db_bytes]}") on disk, generated in ${SETINFO[skewed_gen_s]} s; churn took ${SETINFO[churn_s]:-?} s"
+    [ -z "${SETINFO[tiny_tenants]:-}" ] || echo "  tiny:   ${SETINFO[tiny_tenants]} tenant schemas, ${SETINFO[tiny_tables]} tables, generated in ${SETINFO[tiny_gen_s]} s"
+    [ -z "${SETINFO[dbs_databases]:-}" ] || echo "  dbs:    ${SETINFO[dbs_databases]} databases + bench_master, $(bench_human_bytes "${SETINFO[dbs_bytes]}") on disk, generated in ${SETINFO[dbs_gen_s]} s"
+    echo "  each method ran 3 times if its first run took < $CHEAP_SECONDS s (median shown), else once"
+    echo
+    printf '%-7s %-62s %10s %-24s %11s %9s\n' set method "median s" runs bytes "peak RSS"
+    printf '%s\n' "$(printf -- '-%.0s' {1..128})"
+    for k in "${KEYS[@]}"; do
+        med=${R_MEDIAN[$k]:-} bytes=${R_BYTES[$k]:-} rss=${R_RSS[$k]:-}
+        [ "${R_STATUS[$k]}" = ok ] || med=${R_STATUS[$k]}
+        [ -z "$bytes" ] || bytes=$(bench_human_bytes "$bytes")
+        [ -z "$rss" ] || rss="$((rss / 1024)) MiB"
+        printf '%-7s %-62s %10s %-24s %11s %9s\n' "${R_SET[$k]}" "${R_LABEL[$k]}" "$med" "${R_RUNS[$k]:-}" "$bytes" "$rss"
+        [ -z "${R_NOTE[$k]}" ] || printf '%-7s   %s\n' "" "(${R_NOTE[$k]})"
+    done
+    echo
+    printf '%-55s %10s %8s  %s\n' "target (ratio = Coffer / alternative)" ratio limit status
+    printf '%s\n' "$(printf -- '-%.0s' {1..85})"
+    local t name c a lim
+    for t in "${TARGETS[@]}"; do
+        IFS='|' read -r name c a lim <<<"$t"
+        printf '%-55s %10s %8s  %s\n' "$name" "${T_RATIO[$name]:--}" "<= $lim" "${T_STATUS[$name]}"
+    done
+    if [ ${#MICRO[@]} -gt 0 ]; then
+        echo
+        for k in "${!MICRO[@]}"; do
+            echo "== micro-benchmark: $k"
+            echo "${MICRO[$k]}"
+        done
+    fi
+    echo
+    echo "results: $RESULTS   logs: $LOGS/"
+}
+
+json_str()
+{
+    local s=$1
+    s=${s//\\/\\\\}; s=${s//\"/\\\"}; s=${s//$'\n'/\\n}; s=${s//$'\t'/\\t}; s=${s//$'\r'/}
+    s=$(printf '%s' "$s" | tr -d '\000-\010\013\014\016-\037')
+    printf '"%s"' "$s"
+}
+json_num() { if [ -n "${1:-}" ]; then printf '%s' "$1"; else printf null; fi; }
+
+write_json()
+{
+    local k t name c a lim first=1
+    {
+        printf '{\n  "scale": %s,\n  "cores": %s,\n  "sets": %s,\n' "$BENCH_SCALE" "$(nproc)" "$(json_str "$SETS")"
+        printf '  "finished": %s,\n' "$(json_str "$(date -u +%Y-%m-%dT%H:%M:%SZ)")"
+        printf '  "coffer_backup_available": %s,\n' "$(coffer_has backup && echo true || echo false)"
+        printf '  "cheap_seconds": %s,\n  "info": {' "$CHEAP_SECONDS"
+        for k in $(printf '%s\n' "${!SETINFO[@]}" | sort); do
+            [ $first = 1 ] || printf ','
+            first=0
+            if [[ "${SETINFO[$k]}" =~ ^[0-9.]+$ ]]; then
+                printf '\n    %s: %s' "$(json_str "$k")" "${SETINFO[$k]}"
+            else
+                printf '\n    %s: %s' "$(json_str "$k")" "$(json_str "${SETINFO[$k]}")"
+            fi
+        done
+        printf '\n  },\n  "measurements": ['
+        first=1
+        for k in "${KEYS[@]}"; do
+            [ $first = 1 ] || printf ','
+            first=0
+            local runs
+            runs=$(echo "${R_RUNS[$k]:-}" | tr ' ' ',')
+            printf '\n    {"key": %s, "set": %s, "method": %s, "status": %s, "median_s": %s, "runs_s": [%s], "bytes": %s, "peak_rss_kib": %s, "note": %s}' \
+                "$(json_str "$k")" "$(json_str "${R_SET[$k]}")" "$(json_str "${R_LABEL[$k]}")" \
+                "$(json_str "${R_STATUS[$k]}")" "$(json_num "${R_MEDIAN[$k]}")" "$runs" \
+                "$(json_num "${R_BYTES[$k]}")" "$(json_num "${R_RSS[$k]}")" "$(json_str "${R_NOTE[$k]}")"
+        done
+        printf '\n  ],\n  "targets": ['
+        first=1
+        for t in "${TARGETS[@]}"; do
+            IFS='|' read -r name c a lim <<<"$t"
+            [ $first = 1 ] || printf ','
+            first=0
+            printf '\n    {"name": %s, "coffer": %s, "alternative": %s, "value": %s, "limit": %s, "status": %s}' \
+                "$(json_str "$name")" "$(json_str "$c")" "$(json_str "$a")" \
+                "$(json_num "${T_RATIO[$name]}")" "$lim" "$(json_str "${T_STATUS[$name]}")"
+        done
+        printf '\n  ],\n  "micro": {'
+        first=1
+        for k in "${!MICRO[@]}"; do
+            [ $first = 1 ] || printf ','
+            first=0
+            printf '\n    %s: %s' "$(json_str "$k")" "$(json_str "${MICRO[$k]}")"
+        done
+        printf '\n  }\n}\n'
+    } >"$RESULTS"
+    if command -v jq >/dev/null && ! jq empty "$RESULTS" 2>/dev/null; then
+        bench_log "warning: $RESULTS is not valid JSON"
+    fi
+}
+
+# ---------------------------------------------------------------------------
+
+main()
+{
+    local t0=$EPOCHREALTIME s
+    for tool in pg_dump pgbackrest zstd; do
+        command -v "$tool" >/dev/null || [ -x "$BENCH_PG_BINDIR/$tool" ] ||
+            bench_die "$tool not found (run: BENCH=1 scripts/install-deps.sh)"
+    done
+    bench_pg_start
+    if coffer_has backup; then
+        bench_log "coffer: $("$COFFER" version 2>&1 | head -1)"
+    else
+        bench_log "coffer backup: not available (\"$COFFER help backup\" fails); timing the alternatives only"
+    fi
+    for s in $SETS; do
+        case $s in
+            skewed) run_skewed ;;
+            tiny) run_tiny ;;
+            dbs) run_dbs ;;
+            *) bench_die "unknown set \"$s\" in BENCH_SETS (skewed, tiny, dbs)" ;;
+        esac
+    done
+    run_micro
+    evaluate
+    write_json
+    print_report
+    bench_log "total $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }') s"
+}
+
+main "$@"

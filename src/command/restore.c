@@ -65,6 +65,8 @@ typedef struct Restore
     char tmpdir[64];
     int tmpseq;
     PGconn *admin; /* maintenance connection (database "postgres") */
+    char **roles;  /* role names, read when first needed */
+    size_t n_roles;
 
     pthread_mutex_t lock;
     uint64_t tables_total;
@@ -122,16 +124,22 @@ static bool restore_collect(void *arg, const void *data, size_t len, Error *err)
     return true;
 }
 
-/* A name for something renamed aside, unique and at most 63 bytes. */
+/* A name for something renamed aside, unique and at most 63 bytes. The
+ * name is cut on a character boundary: half a UTF-8 character is not a
+ * name the server accepts. */
 static char *restore_aside_name(const char *name)
 {
     char suffix[48];
+    size_t keep = strlen(name);
 
     snprintf(suffix, sizeof(suffix), "_coffer_old_%ld_%d", (long)time(NULL), (int)getpid());
-    return xasprintf("%.*s%s", (int)(63 - strlen(suffix)) < (int)strlen(name)
-                                   ? (int)(63 - strlen(suffix))
-                                   : (int)strlen(name),
-                     name, suffix);
+    if (keep > 63 - strlen(suffix))
+    {
+        keep = 63 - strlen(suffix);
+        while (keep > 0 && ((unsigned char)name[keep] & 0xC0) == 0x80)
+            keep--;
+    }
+    return xasprintf("%.*s%s", (int)keep, name, suffix);
 }
 
 /* Runs a statement whose template has one or two "%s" places for
@@ -250,38 +258,91 @@ static char *restore_fetch(Restore *r, json_t *stream, const char *label, Error 
     return path;
 }
 
-/* The archive's listing, filtered to the schemas, as a -L file. */
+/* Every role name of the server, once: the filter tells a schema's own
+ * entry ("SCHEMA - NAME OWNER") apart by its owner. */
+static bool restore_roles(Restore *r, Error *err)
+{
+    PGresult *res;
+
+    if (r->roles != NULL)
+        return true;
+    res = pg_query(r->admin, "list roles", "SELECT rolname FROM pg_catalog.pg_roles", 0, NULL,
+                   err);
+    if (res == NULL)
+        return false;
+    r->roles = xcalloc((size_t)PQntuples(res) + 1, sizeof(char *));
+    for (int i = 0; i < PQntuples(res); i++)
+        r->roles[r->n_roles++] = xstrdup(PQgetvalue(res, i, 0));
+    PQclear(res);
+    return true;
+}
+
+/* Writes listing lines to a new -L file in the temp directory; returns its path. */
+static char *restore_write_list(Restore *r, Buf *lines, Error *err)
+{
+    char *path = xasprintf("%s/%d-list", r->tmpdir, ++r->tmpseq);
+    FileSink f = {-1, path};
+
+    f.fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (f.fd < 0)
+    {
+        error_set(err, ERR_FAILURE, "could not create \"%s\": %s", path, strerror(errno));
+        free(path);
+        return NULL;
+    }
+    if (!restore_file_write(&f, lines->data ? lines->data : (unsigned char *)"", lines->len, err))
+    {
+        close(f.fd);
+        unlink(path);
+        free(path);
+        return NULL;
+    }
+    close(f.fd);
+    return path;
+}
+
+/* The archive's listing, filtered to the schemas, as a -L file. Objects in
+ * the schemas are those "pg_restore --list --schema=..." selects (an exact
+ * match on the namespace, which the listing's text cannot give: names may
+ * hold spaces); the schemas' own entries and the extensions come from the
+ * whole listing. */
 static char *restore_list(Restore *r, const char *archive, const char *const *schemas,
                           size_t n_schemas, bool extensions, Error *err)
 {
-    char *argv[] = {r->pg_restore, "--list", (char *)archive, NULL};
-    TocFilter filter = {schemas, n_schemas, extensions};
-    Buf listing, kept;
+    char **argv = xcalloc(n_schemas + 4, sizeof(char *));
+    char *full_argv[] = {r->pg_restore, "--list", (char *)archive, NULL};
+    TocFilter filter;
+    TocExact exact;
+    Buf listing, selected, kept;
     char *path = NULL;
-    FileSink f;
+    size_t n = 0;
 
     buf_init(&listing);
+    buf_init(&selected);
     buf_init(&kept);
-    if (!pg_tool_run(argv, NULL, NULL, restore_collect, &listing, err))
+    argv[n++] = r->pg_restore;
+    argv[n++] = "--list";
+    for (size_t i = 0; i < n_schemas; i++)
+        argv[n++] = xasprintf("--schema=%s", schemas[i]);
+    argv[n++] = (char *)archive;
+    argv[n] = NULL;
+    if (!restore_roles(r, err) || !pg_tool_run(full_argv, NULL, NULL, restore_collect, &listing, err) ||
+        !pg_tool_run(argv, NULL, NULL, restore_collect, &selected, err))
         goto done;
-    toc_filter(buf_cstr(&listing), &filter, &kept);
-    path = xasprintf("%s/%d-list", r->tmpdir, ++r->tmpseq);
-    f.path = path;
-    f.fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (f.fd < 0 || !restore_file_write(&f, kept.data ? kept.data : (unsigned char *)"", kept.len,
-                                        err))
-    {
-        if (f.fd < 0)
-            error_set(err, ERR_FAILURE, "could not create \"%s\": %s", path, strerror(errno));
-        else
-            close(f.fd);
-        free(path);
-        path = NULL;
-        goto done;
-    }
-    close(f.fd);
+    filter.schemas = schemas;
+    filter.n_schemas = n_schemas;
+    filter.extensions = extensions;
+    exact.selected = buf_cstr(&selected);
+    exact.roles = (const char *const *)r->roles;
+    exact.n_roles = r->n_roles;
+    toc_filter_exact(buf_cstr(&listing), &filter, &exact, &kept);
+    path = restore_write_list(r, &kept, err);
 done:
+    for (size_t i = 2; i < 2 + n_schemas; i++)
+        free(argv[i]);
+    free(argv);
     buf_free(&listing);
+    buf_free(&selected);
     buf_free(&kept);
     return path;
 }
@@ -321,6 +382,76 @@ static bool restore_run_pg_restore(Restore *r, const char *archive, const char *
     free(dbarg);
     free(sect);
     free(jarg);
+    return ok;
+}
+
+/* Reads a whole (small) file: a -L list this restore wrote. */
+static bool restore_read_file(const char *path, Buf *out, Error *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    char tmp[65536];
+    ssize_t n;
+
+    if (fd < 0)
+        return error_set(err, ERR_FAILURE, "could not open \"%s\": %s", path, strerror(errno));
+    while ((n = read(fd, tmp, sizeof(tmp))) > 0 || (n < 0 && errno == EINTR))
+        if (n > 0)
+            buf_append(out, tmp, (size_t)n);
+    close(fd);
+    if (n < 0)
+        return error_set(err, ERR_FAILURE, "could not read \"%s\": %s", path, strerror(errno));
+    return true;
+}
+
+/* Post-data: indexes, constraints, triggers, policies, in parallel. Parallel
+ * pg_restore can deadlock on partitioned indexes (two ALTER INDEX ... ATTACH
+ * PARTITION at different levels of one partition tree, or one of them and
+ * an index build, lock the same relations in opposite orders), so when the
+ * archive has INDEX ATTACH entries they run apart, one at a time, after the
+ * rest, and the foreign keys (which need the attached, valid parent
+ * indexes) after them, in parallel again. list is the -L file of the
+ * target (NULL: the whole archive). */
+static bool restore_post_data(Restore *r, const char *archive, const char *list, const char *db,
+                              Error *err)
+{
+    static const char *const attach[] = {"INDEX ATTACH"};
+    static const char *const late[] = {"INDEX ATTACH", "FK CONSTRAINT"};
+    static const char *const fk[] = {"FK CONSTRAINT"};
+    char *argv[] = {r->pg_restore, "--list", (char *)archive, NULL};
+    char *paths[3] = {NULL, NULL, NULL};
+    Buf all, part;
+    bool ok = false;
+
+    buf_init(&all);
+    buf_init(&part);
+    if (list != NULL ? !restore_read_file(list, &all, err)
+                     : !pg_tool_run(argv, NULL, NULL, restore_collect, &all, err))
+        goto done;
+    if (toc_select_types(buf_cstr(&all), attach, 1, true, &part) == 0 || r->a->jobs < 2)
+    {
+        ok = restore_run_pg_restore(r, archive, list, "post-data", db, false, r->a->jobs, err);
+        goto done;
+    }
+    paths[1] = restore_write_list(r, &part, err);
+    buf_reset(&part);
+    toc_select_types(buf_cstr(&all), late, 2, false, &part);
+    paths[0] = paths[1] ? restore_write_list(r, &part, err) : NULL;
+    buf_reset(&part);
+    toc_select_types(buf_cstr(&all), fk, 1, true, &part);
+    paths[2] = paths[0] ? restore_write_list(r, &part, err) : NULL;
+    ok = paths[2] != NULL &&
+         restore_run_pg_restore(r, archive, paths[0], "post-data", db, false, r->a->jobs, err) &&
+         restore_run_pg_restore(r, archive, paths[1], "post-data", db, false, 1, err) &&
+         restore_run_pg_restore(r, archive, paths[2], "post-data", db, false, r->a->jobs, err);
+done:
+    for (int i = 0; i < 3; i++)
+    {
+        if (paths[i] != NULL)
+            unlink(paths[i]);
+        free(paths[i]);
+    }
+    buf_free(&all);
+    buf_free(&part);
     return ok;
 }
 
@@ -929,7 +1060,13 @@ static bool restore_target(Restore *r, Target *t, Error *err)
             goto done;
         if (!a->data_only)
         {
-            if (exists)
+            /* pg_dump never creates "public" (the database has it from its
+             * template) and extensions live in it: it is restored into, never
+             * renamed aside, which would take the extensions, and every
+             * column of their types, with it when dropped */
+            bool merge = strcmp(t->schema, "public") == 0 && strcmp(t->src_schema, "public") == 0;
+
+            if (exists && !merge)
             {
                 t->aside = restore_aside_name(t->schema);
                 if (!restore_exec_ident(conn, "rename schema aside", "ALTER SCHEMA %s RENAME TO %s",
@@ -955,30 +1092,18 @@ static bool restore_target(Restore *r, Target *t, Error *err)
             if (!restore_run_pg_restore(r, renamed ? renamed : archive, list, "pre-data", t->db,
                                         false, 0, err))
                 goto fail;
-            t->created = true;
+            t->created = !(exists && merge);
         }
     }
     if (a->data_only && a->clean && !restore_truncate(conn, r, t, err))
         goto fail;
     if (!a->schema_only && !restore_load(r, t, a->data_only, err))
         goto fail;
-    if (!a->data_only &&
-        !restore_run_pg_restore(r, renamed ? renamed : archive, list, "post-data", t->db, false,
-                                a->jobs, err))
+    if (!a->data_only && !restore_post_data(r, renamed ? renamed : archive, list, t->db, err))
         goto fail;
     if (!a->schema_only && !restore_finish(r, t, conn, err))
         goto fail;
-    if (t->aside != NULL)
-    {
-        Error derr;
-
-        error_clear(&derr);
-        if (db_model)
-            restore_drop_db(r, t->aside);
-        else if (!restore_exec_ident(conn, "drop replaced schema", "DROP SCHEMA %s CASCADE",
-                                     t->aside, NULL, &derr))
-            log_warning("could not drop the replaced schema \"%s\": %s", t->aside, derr.message);
-    }
+    /* what was renamed aside is dropped when every target succeeded */
     ok = true;
     goto done;
 fail:
@@ -998,6 +1123,141 @@ done:
     free(renamed);
     free(list);
     return ok;
+}
+
+/* Undoes a target that was restored, because a later one failed: the
+ * restore is all or nothing. */
+static void restore_undo(Restore *r, Target *t)
+{
+    Error err;
+    PGconn *conn = NULL;
+
+    error_clear(&err);
+    if (!t->created && t->aside == NULL)
+        return;
+    if (t->schema != NULL)
+    {
+        conn = pg_connect(r->cfg->pg_conninfo, t->db, &err);
+        if (conn == NULL)
+            log_error("could not connect to database \"%s\": %s", t->db, err.message);
+    }
+    log_info("undoing the restore of \"%s\"", t->name);
+    restore_rollback(r, t, conn);
+    PQfinish(conn);
+    free(t->aside);
+    t->aside = NULL;
+    t->created = false;
+}
+
+/* Objects outside schema nsp that depend on objects in it (at most a few,
+ * described), or NULL when there are none. */
+static char *restore_outside_dependents(PGconn *conn, const char *nsp, Error *err)
+{
+    static const char sql[] =
+        "WITH ns AS (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = $1),"
+        " objs AS ("
+        "  SELECT 'pg_catalog.pg_class'::pg_catalog.regclass AS cls, oid, relnamespace AS nsp"
+        "    FROM pg_catalog.pg_class"
+        "  UNION ALL SELECT 'pg_catalog.pg_attrdef'::pg_catalog.regclass, a.oid, c.relnamespace"
+        "    FROM pg_catalog.pg_attrdef a JOIN pg_catalog.pg_class c ON c.oid = a.adrelid"
+        "  UNION ALL SELECT 'pg_catalog.pg_constraint'::pg_catalog.regclass, oid, connamespace"
+        "    FROM pg_catalog.pg_constraint"
+        "  UNION ALL SELECT 'pg_catalog.pg_trigger'::pg_catalog.regclass, t.oid, c.relnamespace"
+        "    FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid"
+        "  UNION ALL SELECT 'pg_catalog.pg_rewrite'::pg_catalog.regclass, w.oid, c.relnamespace"
+        "    FROM pg_catalog.pg_rewrite w JOIN pg_catalog.pg_class c ON c.oid = w.ev_class"
+        "  UNION ALL SELECT 'pg_catalog.pg_policy'::pg_catalog.regclass, p.oid, c.relnamespace"
+        "    FROM pg_catalog.pg_policy p JOIN pg_catalog.pg_class c ON c.oid = p.polrelid"
+        "  UNION ALL SELECT 'pg_catalog.pg_proc'::pg_catalog.regclass, oid, pronamespace"
+        "    FROM pg_catalog.pg_proc"
+        "  UNION ALL SELECT 'pg_catalog.pg_type'::pg_catalog.regclass, oid, typnamespace"
+        "    FROM pg_catalog.pg_type"
+        "  UNION ALL SELECT 'pg_catalog.pg_statistic_ext'::pg_catalog.regclass, oid, stxnamespace"
+        "    FROM pg_catalog.pg_statistic_ext"
+        "  UNION ALL SELECT 'pg_catalog.pg_collation'::pg_catalog.regclass, oid, collnamespace"
+        "    FROM pg_catalog.pg_collation"
+        "  UNION ALL SELECT 'pg_catalog.pg_ts_config'::pg_catalog.regclass, oid, cfgnamespace"
+        "    FROM pg_catalog.pg_ts_config"
+        "  UNION ALL SELECT 'pg_catalog.pg_extension'::pg_catalog.regclass, oid, extnamespace"
+        "    FROM pg_catalog.pg_extension"
+        "  UNION ALL SELECT 'pg_catalog.pg_default_acl'::pg_catalog.regclass, oid, defaclnamespace"
+        "    FROM pg_catalog.pg_default_acl"
+        "  UNION ALL SELECT 'pg_catalog.pg_ts_dict'::pg_catalog.regclass, oid, dictnamespace"
+        "    FROM pg_catalog.pg_ts_dict"
+        "  UNION ALL SELECT 'pg_catalog.pg_conversion'::pg_catalog.regclass, oid, connamespace"
+        "    FROM pg_catalog.pg_conversion"
+        "  UNION ALL SELECT 'pg_catalog.pg_operator'::pg_catalog.regclass, oid, oprnamespace"
+        "    FROM pg_catalog.pg_operator"
+        "  UNION ALL SELECT 'pg_catalog.pg_opclass'::pg_catalog.regclass, oid, opcnamespace"
+        "    FROM pg_catalog.pg_opclass"
+        "  UNION ALL SELECT 'pg_catalog.pg_opfamily'::pg_catalog.regclass, oid, opfnamespace"
+        "    FROM pg_catalog.pg_opfamily"
+        "  UNION ALL SELECT 'pg_catalog.pg_amop'::pg_catalog.regclass, a.oid, f.opfnamespace"
+        "    FROM pg_catalog.pg_amop a JOIN pg_catalog.pg_opfamily f ON f.oid = a.amopfamily"
+        "  UNION ALL SELECT 'pg_catalog.pg_amproc'::pg_catalog.regclass, a.oid, f.opfnamespace"
+        "    FROM pg_catalog.pg_amproc a JOIN pg_catalog.pg_opfamily f ON f.oid = a.amprocfamily"
+        "  UNION ALL SELECT 'pg_catalog.pg_namespace'::pg_catalog.regclass, oid, oid"
+        "    FROM pg_catalog.pg_namespace)"
+        " SELECT DISTINCT pg_catalog.pg_describe_object(d.classid, d.objid, 0)"
+        "   FROM pg_catalog.pg_depend d"
+        "   JOIN objs r ON r.cls = d.refclassid AND r.oid = d.refobjid"
+        "   LEFT JOIN objs o ON o.cls = d.classid AND o.oid = d.objid"
+        "  WHERE r.nsp = (SELECT oid FROM ns) AND d.deptype IN ('n', 'a')"
+        "    AND o.nsp IS DISTINCT FROM (SELECT oid FROM ns)"
+        "  ORDER BY 1 LIMIT 4";
+    const char *params[1] = {nsp};
+    PGresult *res = pg_query(conn, "look for dependent objects", sql, 1, params, err);
+    Buf b;
+
+    if (res == NULL)
+        return NULL;
+    if (PQntuples(res) == 0)
+    {
+        PQclear(res);
+        return NULL;
+    }
+    buf_init(&b);
+    for (int i = 0; i < PQntuples(res); i++)
+        buf_printf(&b, "%s%s", i ? ", " : "", PQgetvalue(res, i, 0));
+    PQclear(res);
+    return (char *)b.data;
+}
+
+/* Every target succeeded: drops what they replaced, last restored first
+ * (tenants before the shared schemas they depended on). A replaced schema
+ * that objects elsewhere still depend on is kept, with a warning: dropping
+ * it would cascade into them. */
+static void restore_drop_asides(Restore *r, Target *targets, size_t n)
+{
+    for (size_t i = n; i-- > 0;)
+    {
+        Target *t = &targets[i];
+        Error err;
+        PGconn *conn;
+        char *deps;
+
+        if (t->aside == NULL)
+            continue;
+        error_clear(&err);
+        if (t->schema == NULL)
+        {
+            restore_drop_db(r, t->aside);
+            continue;
+        }
+        conn = pg_connect(r->cfg->pg_conninfo, t->db, &err);
+        deps = conn ? restore_outside_dependents(conn, t->aside, &err) : NULL;
+        if (error_is_set(&err))
+            log_warning("the replaced schema \"%s\" was kept: %s", t->aside, err.message);
+        else if (deps != NULL)
+            log_warning("the replaced schema \"%s\" was kept: objects outside it still depend on "
+                        "it (%s); drop it yourself when they are dealt with",
+                        t->aside, deps);
+        else if (!restore_exec_ident(conn, "drop replaced schema", "DROP SCHEMA %s CASCADE",
+                                     t->aside, NULL, &err))
+            log_warning("could not drop the replaced schema \"%s\": %s", t->aside, err.message);
+        free(deps);
+        PQfinish(conn);
+    }
 }
 
 /* ---- planning -------------------------------------------------------------------- */
@@ -1323,7 +1583,9 @@ fail:
     return NULL;
 }
 
-/* --into-db in the schema model: shared schemas the new database lacks come first. */
+/* --into-db in the schema model: the database is created when missing, and
+ * the shared schemas it lacks come first (all of them when it was created
+ * just now: its "public" is the template's, empty). */
 static bool restore_add_shared(Restore *r, Target **targets, size_t *n, Error *err)
 {
     json_t *units = json_object_get(r->snap, "tenants");
@@ -1332,7 +1594,7 @@ static bool restore_add_shared(Restore *r, Target **targets, size_t *n, Error *e
     bool db_exists = false;
     PGconn *c = NULL;
 
-    if (r->a->into_db == NULL || r->a->all || r->ctx->config->model != TENANCY_SCHEMA)
+    if (r->a->into_db == NULL || r->ctx->config->model != TENANCY_SCHEMA || *n == 0)
         return true;
     if (!restore_db_exists(r, r->a->into_db, &db_exists, err))
         return false;
@@ -1342,6 +1604,8 @@ static bool restore_add_shared(Restore *r, Target **targets, size_t *n, Error *e
             return false;
         log_info("created database \"%s\"", r->a->into_db);
     }
+    if (r->a->all)
+        return true; /* every shared part is a target already */
     c = pg_connect(r->cfg->pg_conninfo, r->a->into_db, err);
     if (c == NULL)
         return false;
@@ -1359,7 +1623,8 @@ static bool restore_add_shared(Restore *r, Target **targets, size_t *n, Error *e
             PQfinish(c);
             return false;
         }
-        if (!exists)
+        /* a database made just now holds only its template's empty "public" */
+        if (!exists || !db_exists)
         {
             restore_target_init(r, &(*targets)[added], u, err);
             log_info("shared schema \"%s\" is missing in \"%s\" and is restored too",
@@ -1515,7 +1780,14 @@ bool cmd_restore(CliContext *ctx, int argc, char **argv, Error *err)
                  t->name, t->schema ? "schema" : "database", t->schema ? t->schema : t->db,
                  t->schema ? " of database " : "", t->schema ? t->db : "");
         if (!restore_target(&r, t, err))
+        {
+            for (size_t k = i; k-- > 0;)
+                restore_undo(&r, &targets[k]);
+            if (i > 0)
+                error_hint(err, "the targets restored before it were put back as they were; fix "
+                                "the cause and run the restore again");
             goto out;
+        }
         fmt_bytes(r.bytes - bytes0, size, sizeof(size));
         fmt_seconds(fmt_now() - t0, secs, sizeof(secs));
         if (ctx->json)
@@ -1526,6 +1798,7 @@ bool cmd_restore(CliContext *ctx, int argc, char **argv, Error *err)
                json_array_size(json_object_get(t->unit, "tables")),
                (unsigned long long)(r.rows - rows0), size, secs);
     }
+    restore_drop_asides(&r, targets, n);
     if (ctx->json)
     {
         json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:f}", "snapshot", jstr(r.snap, "id"),
@@ -1547,6 +1820,9 @@ out:
         PQfinish(r.admin);
     free(r.pg_restore);
     free(r.pg_dump);
+    for (size_t i = 0; i < r.n_roles; i++)
+        free(r.roles[i]);
+    free(r.roles);
     json_decref(r.snap);
     if (lock != NULL)
         repo_unlock(lock);

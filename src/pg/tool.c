@@ -86,6 +86,26 @@ static void pg_tool_keep(Buf *b, const char *data, size_t len)
     }
 }
 
+/* The first error a program reported, from the line holding "error: " to
+ * the end of what was kept (pg_restore follows it with "Command was: ...";
+ * in parallel mode the leader's last line only says a worker died). */
+static bool pg_tool_first_error(Buf *head, char *out, size_t len)
+{
+    const char *s = buf_cstr(head);
+    const char *e = strstr(s, "error: ");
+    const char *end;
+
+    if (e == NULL)
+        return false;
+    while (e > s && e[-1] != '\n')
+        e--;
+    end = s + head->len;
+    while (end > e && (end[-1] == '\n' || end[-1] == ' '))
+        end--;
+    snprintf(out, len, "%.*s", (int)(end - e), e);
+    return true;
+}
+
 /* The last non-empty line of a program's standard error, for the message. */
 static void pg_tool_last_line(Buf *b, char *out, size_t len)
 {
@@ -109,7 +129,7 @@ bool pg_tool_run(char *const argv[], PGconn *conn, const char *dbname, PgToolOut
     char **env;
     pid_t pid;
     int rc, status = 0;
-    Buf errbuf;
+    Buf errbuf, errhead;
     bool ok = true;
     bool out_open = true, err_open = true;
     char *buf;
@@ -135,6 +155,7 @@ bool pg_tool_run(char *const argv[], PGconn *conn, const char *dbname, PgToolOut
         return error_hint(err, "install the PostgreSQL client programs or set postgres.bin_dir");
     }
     buf_init(&errbuf);
+    buf_init(&errhead);
     buf = xmalloc(256 * 1024);
     while (out_open || err_open)
     {
@@ -167,7 +188,14 @@ bool pg_tool_run(char *const argv[], PGconn *conn, const char *dbname, PgToolOut
             if (n <= 0)
                 err_open = false;
             else
+            {
                 pg_tool_keep(&errbuf, buf, (size_t)n);
+                if (errhead.len < PG_TOOL_STDERR_KEEP)
+                    buf_append(&errhead, buf,
+                               (size_t)n < PG_TOOL_STDERR_KEEP - errhead.len
+                                   ? (size_t)n
+                                   : PG_TOOL_STDERR_KEEP - errhead.len);
+            }
         }
     }
     free(buf);
@@ -179,7 +207,8 @@ bool pg_tool_run(char *const argv[], PGconn *conn, const char *dbname, PgToolOut
     {
         char last[1024];
 
-        pg_tool_last_line(&errbuf, last, sizeof(last));
+        if (!pg_tool_first_error(&errhead, last, sizeof(last)))
+            pg_tool_last_line(&errbuf, last, sizeof(last));
         if (WIFSIGNALED(status))
             error_set(err, ERR_FAILURE, "%s was killed by signal %d", name, WTERMSIG(status));
         else
@@ -197,6 +226,7 @@ bool pg_tool_run(char *const argv[], PGconn *conn, const char *dbname, PgToolOut
             log_debug("%s: %s", name, last);
     }
     buf_free(&errbuf);
+    buf_free(&errhead);
     return ok;
 }
 

@@ -115,9 +115,9 @@ struct Chunker
 ChunkerParams chunker_default_params(void)
 {
     ChunkerParams p = {
-        .min_size = 256u * 1024,
-        .avg_size = 1024u * 1024,
-        .max_size = 4u * 1024 * 1024,
+        .min_size = 64u * 1024,
+        .avg_size = 256u * 1024,
+        .max_size = 1024u * 1024,
     };
 
     return p;

@@ -30,7 +30,8 @@ typedef struct ChunkerParams
     uint32_t max_size; /* forced cut */
 } ChunkerParams;
 
-/* Default sizes: 256 KiB min, 1 MiB average, 4 MiB max. */
+/* Default sizes: 64 KiB min, 256 KiB average, 1 MiB max: small enough that
+ * clustered edits (1% of a table's rows) re-store under a tenth of it. */
 ChunkerParams chunker_default_params(void);
 /* Checks min < avg < max, avg a power of two, min at least 64 bytes and max
  * at most 64 MiB. Returns false with an ERR_USAGE error otherwise. */

@@ -148,9 +148,9 @@ static void test_params(void)
     ChunkerParams p = chunker_default_params();
     Error err;
 
-    is_int(p.min_size, 256 * 1024, "default min 256 KiB");
-    is_int(p.avg_size, 1024 * 1024, "default avg 1 MiB");
-    is_int(p.max_size, 4 * 1024 * 1024, "default max 4 MiB");
+    is_int(p.min_size, 64 * 1024, "default min 64 KiB");
+    is_int(p.avg_size, 256 * 1024, "default avg 256 KiB");
+    is_int(p.max_size, 1024 * 1024, "default max 1 MiB");
     ok(chunker_params_valid(&p, &err), "default params valid");
 
     p.avg_size = 1000000;
@@ -182,7 +182,7 @@ static void test_default_stream(void)
     Sink split;
     Sink tiny;
 
-    ok(nref >= 8 && nref <= 40, "20 MiB of text makes a plausible number of 1 MiB chunks");
+    ok(nref >= 32 && nref <= 160, "20 MiB of text makes a plausible number of 256 KiB chunks");
     for (i = 0; i < nref; i++)
     {
         total += ref[i];

@@ -473,7 +473,7 @@ typedef struct Loader
     size_t n_jobs;
     size_t next;
     bool failed;
-    bool replica; /* data-only: disable FK triggers while loading */
+    PGconn *shared; /* data-only: load on this connection, in its transaction */
     Error err;
     pthread_mutex_t lock;
 } Loader;
@@ -552,14 +552,10 @@ static void *restore_load_worker(void *arg)
     PGconn *conn;
 
     error_clear(&err);
-    conn = pg_connect(l->r->cfg->pg_conninfo, l->t->db, &err);
-    if (conn != NULL)
+    conn = l->shared ? l->shared : pg_connect(l->r->cfg->pg_conninfo, l->t->db, &err);
+    if (conn != NULL && l->shared == NULL)
     {
         pg_command(conn, "tune session", "SET synchronous_commit = off", &err);
-        if (l->replica &&
-            !pg_command(conn, "disable triggers", "SET session_replication_role = replica", &err))
-            log_warning("could not disable triggers while loading (needs superuser); rows are "
-                        "loaded with constraints checked");
         error_clear(&err);
     }
     for (;;)
@@ -588,7 +584,8 @@ static void *restore_load_worker(void *arg)
         }
         pthread_mutex_unlock(&l->lock);
     }
-    PQfinish(conn);
+    if (l->shared == NULL)
+        PQfinish(conn);
     return NULL;
 }
 
@@ -623,8 +620,9 @@ static void restore_progress(Restore *r)
 }
 
 /* Loads the target's tables in parallel; schema = the target schema (schema
- * model) or the table's own schema (database model). */
-static bool restore_load(Restore *r, Target *t, bool replica, Error *err)
+ * model) or the table's own schema (database model). With shared, one
+ * table after another on that connection (inside its transaction). */
+static bool restore_load(Restore *r, Target *t, PGconn *shared, Error *err)
 {
     json_t *tables = json_object_get(t->unit, "tables");
     Loader l;
@@ -636,7 +634,7 @@ static bool restore_load(Restore *r, Target *t, bool replica, Error *err)
     memset(&l, 0, sizeof(l));
     l.r = r;
     l.t = t;
-    l.replica = replica;
+    l.shared = shared;
     pthread_mutex_init(&l.lock, NULL);
     l.jobs = xcalloc(json_array_size(tables) + 1, sizeof(LoadJob));
     json_array_foreach(tables, idx, tab)
@@ -656,6 +654,8 @@ static bool restore_load(Restore *r, Target *t, bool replica, Error *err)
     r->tables_total += l.n_jobs;
     pthread_mutex_unlock(&r->lock);
     njobs = r->a->jobs < (int)l.n_jobs ? r->a->jobs : (int)l.n_jobs;
+    if (shared != NULL && njobs > 1)
+        njobs = 1;
     threads = xcalloc((size_t)njobs + 1, sizeof(pthread_t));
     for (int i = 0; i < njobs; i++)
         pthread_create(&threads[i], NULL, restore_load_worker, &l);
@@ -688,6 +688,56 @@ static bool restore_load(Restore *r, Target *t, bool replica, Error *err)
 
 /* ---- after the data ----------------------------------------------------------- */
 
+/* With --table: is the sequence (quoted name) one of a selected table's,
+ * owned by one of its columns (serial, identity) or used by one of its
+ * defaults? Only those go back to their snapshot values: putting back
+ * another table's sequence would hand out keys its newer rows hold. */
+static bool restore_seq_of_tables(Restore *r, Target *t, PGconn *conn, const char *qseq,
+                                  bool *mine, Error *err)
+{
+    static const char sql[] =
+        "SELECT 1 FROM pg_catalog.pg_depend d"
+        " WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass"
+        "   AND d.objid = $1::pg_catalog.regclass"
+        "   AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass"
+        "   AND d.refobjid = $2::pg_catalog.regclass AND d.deptype IN ('a', 'i')"
+        " UNION ALL "
+        "SELECT 1 FROM pg_catalog.pg_attrdef a"
+        "  JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass"
+        "   AND d.objid = a.oid"
+        " WHERE a.adrelid = $2::pg_catalog.regclass"
+        "   AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass"
+        "   AND d.refobjid = $1::pg_catalog.regclass";
+    json_t *o;
+    size_t i;
+
+    *mine = false;
+    json_array_foreach(json_object_get(t->unit, "tables"), i, o)
+    {
+        char *qt;
+        const char *params[2];
+        PGresult *res;
+
+        if (!restore_table_selected(r, jstr(o, "name")))
+            continue;
+        qt = pg_quote_qualified(conn, t->schema ? t->schema : jstr(o, "schema"), jstr(o, "name"),
+                                err);
+        if (qt == NULL)
+            return false;
+        params[0] = qseq;
+        params[1] = qt;
+        res = pg_query(conn, "match sequences to tables", sql, 2, params, err);
+        free(qt);
+        if (res == NULL)
+            return false;
+        *mine = PQntuples(res) > 0;
+        PQclear(res);
+        if (*mine)
+            return true;
+    }
+    return true;
+}
+
 /* Sequence values, materialized views and statistics. */
 static bool restore_finish(Restore *r, Target *t, PGconn *conn, Error *err)
 {
@@ -700,21 +750,56 @@ static bool restore_finish(Restore *r, Target *t, PGconn *conn, Error *err)
     json_array_foreach(seqs, i, o)
     {
         json_t *v = json_object_get(o, "last_value");
+        json_t *called = json_object_get(o, "is_called");
         char *qname;
-        const char *params[2];
+        const char *params[3];
         PGresult *res;
 
-        if (!json_is_string(v))
-            continue; /* never used: a fresh sequence is right */
         qname = pg_quote_qualified(conn, t->schema ? t->schema : jstr(o, "schema"),
                                    jstr(o, "name"), err);
         if (qname == NULL)
             return false;
         params[0] = qname;
-        params[1] = json_string_value(v);
+        if (r->a->n_tables > 0)
+        {
+            bool mine = false;
+
+            if (!restore_seq_of_tables(r, t, conn, qname, &mine, err))
+            {
+                free(qname);
+                return false;
+            }
+            if (!mine)
+            {
+                free(qname);
+                continue; /* another table's: its rows were not replaced */
+            }
+        }
         /* the sequence's name goes as a regclass parameter, never as SQL text */
-        res = pg_query(conn, "set sequence value",
-                       "SELECT pg_catalog.setval($1::regclass, $2::bigint, true)", 2, params, err);
+        if (json_is_string(v))
+        {
+            params[1] = json_string_value(v);
+            params[2] = json_is_false(called) ? "false" : "true";
+            res = pg_query(conn, "set sequence value",
+                           "SELECT pg_catalog.setval($1::regclass, $2::bigint, $3::boolean)", 3,
+                           params, err);
+        }
+        else
+        {
+            /* never used: as it was created (a --data-only target may have
+             * been used since); the server builds the statement */
+            res = pg_query(conn, "reset sequence",
+                           "SELECT pg_catalog.format('ALTER SEQUENCE %s RESTART',"
+                           "                         $1::pg_catalog.regclass)",
+                           1, params, err);
+            if (res != NULL)
+            {
+                bool ok = pg_command(conn, "reset sequence", PQgetvalue(res, 0, 0), err);
+
+                PQclear(res);
+                res = ok ? PQmakeEmptyPGresult(conn, PGRES_COMMAND_OK) : NULL;
+            }
+        }
         free(qname);
         if (res == NULL)
             return false;
@@ -962,35 +1047,206 @@ static void restore_rollback(Restore *r, Target *t, PGconn *conn)
                  t->schema ? t->schema : t->db);
 }
 
+/* --data-only --clean: empties the tables about to be loaded, in one
+ * statement (foreign keys among them are fine). Without --table, the
+ * partitioned tables of the schemas are named too: a foreign key declared
+ * on a partitioned table is what references the loaded tables, and
+ * TRUNCATE wants every referencing table in the list. */
 static bool restore_truncate(PGconn *conn, Restore *r, Target *t, Error *err)
 {
     json_t *tables = json_object_get(t->unit, "tables");
     json_t *o;
     size_t i;
     Buf sql;
-    bool any = false, ok;
+    bool any = false, ok = true;
+    json_t *schemas = json_array();
 
     buf_init(&sql);
-    buf_append_str(&sql, "TRUNCATE ONLY ");
+    buf_append_str(&sql, "TRUNCATE ");
     json_array_foreach(tables, i, o)
     {
+        const char *schema = t->schema ? t->schema : jstr(o, "schema");
         char *q;
+        bool seen = false;
+        size_t k;
+        json_t *v;
 
         if (!restore_table_selected(r, jstr(o, "name")))
             continue;
-        q = pg_quote_qualified(conn, t->schema ? t->schema : jstr(o, "schema"), jstr(o, "name"),
-                               err);
+        q = pg_quote_qualified(conn, schema, jstr(o, "name"), err);
         if (q == NULL)
         {
-            buf_free(&sql);
-            return false;
+            ok = false;
+            goto done;
         }
-        buf_printf(&sql, "%s%s", any ? ", " : "", q);
+        buf_printf(&sql, "%sONLY %s", any ? ", " : "", q);
         any = true;
         free(q);
+        json_array_foreach(schemas, k, v)
+            seen = seen || strcmp(json_string_value(v), schema) == 0;
+        if (!seen)
+            json_array_append_new(schemas, json_string(schema));
+    }
+    if (r->a->n_tables == 0)
+    {
+        json_t *v;
+
+        json_array_foreach(schemas, i, v)
+        {
+            const char *params[1] = {json_string_value(v)};
+            PGresult *res = pg_query(conn, "list partitioned tables",
+                                     "SELECT c.relname FROM pg_catalog.pg_class c"
+                                     "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+                                     " WHERE c.relkind = 'p' AND n.nspname = $1 ORDER BY 1",
+                                     1, params, err);
+
+            if (res == NULL)
+            {
+                ok = false;
+                goto done;
+            }
+            for (int k = 0; k < PQntuples(res) && ok; k++)
+            {
+                char *q = pg_quote_qualified(conn, params[0], PQgetvalue(res, k, 0), err);
+
+                if (q == NULL)
+                    ok = false;
+                else
+                    buf_printf(&sql, ", %s", q);
+                free(q);
+            }
+            PQclear(res);
+            if (!ok)
+                goto done;
+        }
     }
     ok = !any || pg_command(conn, "truncate tables", buf_cstr(&sql), err);
+done:
+    json_decref(schemas);
     buf_free(&sql);
+    return ok;
+}
+
+/* Runs each statement (one per row, column col of res) on conn. */
+static bool restore_exec_rows(PGconn *conn, PGresult *res, int col, Error *err)
+{
+    for (int i = 0; i < PQntuples(res); i++)
+        if (!PQgetisnull(res, i, col) &&
+            !pg_command(conn, "prepare tables for loading", PQgetvalue(res, i, col), err))
+            return false;
+    return true;
+}
+
+/* --data-only: loads into the existing tables in one transaction on one
+ * connection, so that a failure leaves every table as it was. Foreign keys
+ * and ordinary triggers are off (session_replication_role = replica);
+ * triggers enabled ALWAYS, which fire even then, are disabled on the loaded
+ * tables for the transaction; CHECK constraints marked NOT VALID (which
+ * rows older than them may violate, and which COPY would enforce) are
+ * dropped and added back, NOT VALID again, with their comments. With
+ * --clean the tables are emptied first, in the same transaction. */
+static bool restore_data_only(Restore *r, Target *t, PGconn *conn, Error *err)
+{
+    /* statements to run before (column 0) and after (the other columns) the
+     * load, built by the server (format %I/%L quotes every name) */
+    static const char triggers_sql[] =
+        "SELECT pg_catalog.format('ALTER TABLE ONLY %I.%I DISABLE TRIGGER %I', n.nspname, c.relname,"
+        "                         g.tgname),"
+        "       pg_catalog.format('ALTER TABLE ONLY %I.%I ENABLE ALWAYS TRIGGER %I', n.nspname,"
+        "                         c.relname, g.tgname)"
+        "  FROM pg_catalog.pg_trigger g"
+        "  JOIN pg_catalog.pg_class c ON c.oid = g.tgrelid"
+        "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = $1 AND c.relname = $2 AND g.tgenabled = 'A' AND NOT g.tgisinternal";
+    static const char checks_sql[] =
+        "SELECT pg_catalog.format('ALTER TABLE %I.%I DROP CONSTRAINT %I', n.nspname, c.relname,"
+        "                         k.conname),"
+        "       pg_catalog.format('ALTER TABLE %I.%I ADD CONSTRAINT %I %s', n.nspname, c.relname,"
+        "                         k.conname, pg_catalog.pg_get_constraintdef(k.oid)),"
+        "       pg_catalog.format('COMMENT ON CONSTRAINT %I ON %I.%I IS %L', k.conname, n.nspname,"
+        "                         c.relname, pg_catalog.obj_description(k.oid, 'pg_constraint'))"
+        "  FROM pg_catalog.pg_constraint k"
+        "  JOIN pg_catalog.pg_class c ON c.oid = k.conrelid"
+        "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = $1 AND k.contype = 'c' AND NOT k.convalidated AND k.conislocal"
+        " ORDER BY c.relname, k.conname";
+    json_t *tables = json_object_get(t->unit, "tables");
+    json_t *schemas = json_array();
+    json_t *o, *v;
+    PGresult **held = NULL;
+    size_t n_held = 0, i;
+    PGresult *res;
+    bool ok = false, super;
+
+    res = pg_query(conn, "check privileges", "SELECT pg_catalog.current_setting('is_superuser')",
+                   0, NULL, err);
+    if (res == NULL)
+        goto done;
+    super = strcmp(PQgetvalue(res, 0, 0), "on") == 0;
+    PQclear(res);
+    if (!pg_command(conn, "begin", "BEGIN", err))
+        goto done;
+    if (super)
+    {
+        if (!pg_command(conn, "disable triggers", "SET LOCAL session_replication_role = replica",
+                        err))
+            goto done;
+    }
+    else
+        log_warning("not a superuser: foreign keys are checked and triggers fire while loading");
+    /* one result per loaded table, one per schema (at most as many) */
+    held = xcalloc(2 * json_array_size(tables) + 1, sizeof(PGresult *));
+    json_array_foreach(tables, i, o)
+    {
+        const char *schema = t->schema ? t->schema : jstr(o, "schema");
+        const char *params[2] = {schema, jstr(o, "name")};
+        bool seen = false;
+        size_t k;
+
+        json_array_foreach(schemas, k, v)
+            seen = seen || strcmp(json_string_value(v), schema) == 0;
+        if (!seen)
+            json_array_append_new(schemas, json_string(schema));
+        if (!restore_table_selected(r, jstr(o, "name")))
+            continue;
+        res = pg_query(conn, "list triggers", triggers_sql, 2, params, err);
+        if (res == NULL)
+            goto done;
+        held[n_held++] = res;
+        if (!restore_exec_rows(conn, res, 0, err))
+            goto done;
+    }
+    json_array_foreach(schemas, i, v)
+    {
+        const char *params[1] = {json_string_value(v)};
+
+        res = pg_query(conn, "list NOT VALID constraints", checks_sql, 1, params, err);
+        if (res == NULL)
+            goto done;
+        held[n_held++] = res;
+        if (!restore_exec_rows(conn, res, 0, err))
+            goto done;
+    }
+    if (r->a->clean && !restore_truncate(conn, r, t, err))
+        goto done;
+    if (!restore_load(r, t, conn, err))
+        goto done;
+    for (i = n_held; i-- > 0;)
+        for (int col = 1; col < PQnfields(held[i]); col++)
+            if (!restore_exec_rows(conn, held[i], col, err))
+                goto done;
+    ok = restore_finish(r, t, conn, err) && pg_command(conn, "commit", "COMMIT", err);
+done:
+    if (!ok && PQtransactionStatus(conn) != PQTRANS_IDLE)
+    {
+        Error ignore;
+
+        pg_command(conn, "roll back", "ROLLBACK", &ignore);
+    }
+    for (i = 0; i < n_held; i++)
+        PQclear(held[i]);
+    free(held);
+    json_decref(schemas);
     return ok;
 }
 
@@ -1095,13 +1351,14 @@ static bool restore_target(Restore *r, Target *t, Error *err)
             t->created = !(exists && merge);
         }
     }
-    if (a->data_only && a->clean && !restore_truncate(conn, r, t, err))
-        goto fail;
-    if (!a->schema_only && !restore_load(r, t, a->data_only, err))
-        goto fail;
-    if (!a->data_only && !restore_post_data(r, renamed ? renamed : archive, list, t->db, err))
-        goto fail;
-    if (!a->schema_only && !restore_finish(r, t, conn, err))
+    if (a->data_only)
+    {
+        if (!restore_data_only(r, t, conn, err))
+            goto fail;
+    }
+    else if ((!a->schema_only && !restore_load(r, t, NULL, err)) ||
+             !restore_post_data(r, renamed ? renamed : archive, list, t->db, err) ||
+             (!a->schema_only && !restore_finish(r, t, conn, err)))
         goto fail;
     /* what was renamed aside is dropped when every target succeeded */
     ok = true;
@@ -1685,6 +1942,17 @@ static json_t *restore_pick_snapshot(Restore *r, Error *err)
     return best;
 }
 
+/* How many of the target's tables the restore loaded (--table selects). */
+static size_t restore_count_selected(Restore *r, Target *t)
+{
+    json_t *o;
+    size_t i, n = 0;
+
+    json_array_foreach(json_object_get(t->unit, "tables"), i, o)
+        n += restore_table_selected(r, jstr(o, "name"));
+    return n;
+}
+
 bool cmd_restore(CliContext *ctx, int argc, char **argv, Error *err)
 {
     static const struct option longopts[] = {{"tenant", required_argument, NULL, OPT_TENANT},
@@ -1795,7 +2063,7 @@ bool cmd_restore(CliContext *ctx, int argc, char **argv, Error *err)
         printf("restored \"%s\" into %s \"%s\"%s%s: %zu tables, %llu rows, %s in %s, verified\n",
                t->name, t->schema ? "schema" : "database", t->schema ? t->schema : t->db,
                t->schema ? " of database " : "", t->schema ? t->db : "",
-               json_array_size(json_object_get(t->unit, "tables")),
+               a.schema_only ? (size_t)0 : restore_count_selected(&r, t),
                (unsigned long long)(r.rows - rows0), size, secs);
     }
     restore_drop_asides(&r, targets, n);

@@ -35,6 +35,7 @@
 #include "pg/pg.h"
 #include "pg/toc.h"
 #include "repo/repo.h"
+#include "tenancy/tenancy.h"
 
 typedef struct RestoreArgs
 {
@@ -88,6 +89,7 @@ typedef struct Target
     char *schema;           /* target schema (schema model) */
     char *aside;            /* what the live copy was renamed to, or NULL */
     bool created;           /* the target schema/database was created by this restore */
+    bool keep_aside;        /* not in the safety backup: keep what it replaces */
 } Target;
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -845,8 +847,9 @@ static bool restore_finish(Restore *r, Target *t, PGconn *conn, Error *err)
 
 /* ---- creating databases --------------------------------------------------- */
 
-/* CREATE DATABASE with the source's encoding and locale, then its settings
- * (set_config + SET ... FROM CURRENT keeps each value exactly as stored). */
+/* CREATE DATABASE with the source's encoding, locale and owner, then its
+ * settings (set_config + SET ... FROM CURRENT keeps each value exactly as
+ * stored). */
 static bool restore_create_db(Restore *r, const char *db, json_t *dbdoc, Error *err)
 {
     PGconn *c = r->admin;
@@ -869,21 +872,31 @@ static bool restore_create_db(Restore *r, const char *db, json_t *dbdoc, Error *
     PQfreemem(enc);
     PQfreemem(col);
     PQfreemem(ctype);
+    /* the source's owner (its public schema belongs to the owner too) */
+    if (ok && jstr(dbdoc, "dba")[0] != '\0')
+        ok = restore_exec_ident(c, "set database owner", "ALTER DATABASE %s OWNER TO %s", db,
+                                jstr(dbdoc, "dba"), err);
     json_array_foreach(settings, i, s)
     {
         const char *kv = json_string_value(s);
         const char *eq = kv ? strchr(kv, '=') : NULL;
         char *name, *qname;
         const char *params[2];
-        PGresult *res;
+        PGresult *res, *old;
+        Error ignore;
 
         if (!ok || eq == NULL)
             continue;
         name = xstrndup(kv, (size_t)(eq - kv));
         params[0] = name;
         params[1] = eq + 1;
-        res = pg_query(c, "apply database setting", "SELECT pg_catalog.set_config($1, $2, false)",
-                       2, params, err);
+        /* this session's own value is put back afterwards (pg_connect set
+         * some on purpose; RESET would fall back to the server's) */
+        old = pg_query(c, "read setting", "SELECT pg_catalog.current_setting($1, true)", 1,
+                       params, err);
+        res = old ? pg_query(c, "apply database setting",
+                             "SELECT pg_catalog.set_config($1, $2, false)", 2, params, err)
+                  : NULL;
         qname = res ? pg_quote_ident(c, name, err) : NULL;
         PQclear(res);
         if (qname != NULL)
@@ -891,11 +904,25 @@ static bool restore_create_db(Restore *r, const char *db, json_t *dbdoc, Error *
             sql = xasprintf("ALTER DATABASE %s SET %s FROM CURRENT", qdb, qname);
             ok = pg_command(c, "apply database setting", sql, err);
             free(sql);
+            if (!PQgetisnull(old, 0, 0))
+            {
+                params[1] = PQgetvalue(old, 0, 0);
+                res = pg_query(c, "restore setting", "SELECT pg_catalog.set_config($1, $2, false)",
+                               2, params, ok ? err : &ignore);
+                ok = ok && res != NULL;
+                PQclear(res);
+            }
+            else
+            {
+                sql = xasprintf("RESET %s", qname);
+                ok = pg_command(c, "restore setting", sql, ok ? err : &ignore) && ok;
+                free(sql);
+            }
             free(qname);
-            pg_command(c, "reset", "RESET ALL", err);
         }
         else
             ok = false;
+        PQclear(old);
         free(name);
     }
     free(qdb);
@@ -1496,6 +1523,13 @@ static void restore_drop_asides(Restore *r, Target *targets, size_t n)
         if (t->aside == NULL)
             continue;
         error_clear(&err);
+        if (t->keep_aside)
+        {
+            log_warning("the replaced %s \"%s\" is kept as \"%s\"; drop it when it is no "
+                        "longer needed",
+                        t->schema ? "schema" : "database", t->schema ? t->schema : t->db, t->aside);
+            continue;
+        }
         if (t->schema == NULL)
         {
             restore_drop_db(r, t->aside);
@@ -1672,26 +1706,61 @@ static bool restore_confirm(Restore *r, Target *targets, size_t n, Error *err)
 static bool restore_safety_backup(Restore *r, Target *targets, size_t n, Error *err)
 {
     BackupArgs b = {NULL, 0, NULL, json_array(), r->a->jobs};
+    TenantList list;
+    json_t *doc = NULL;
     char id[65];
     bool ok;
 
+    memset(&list, 0, sizeof(list));
+    log_info("taking a safety backup of what the restore replaces");
+    /* only tenants discovery finds now can be backed up (a registry row may
+     * be gone: the restore may be what brings it back) */
+    if (!tenancy_discover(r->cfg, false, &list, err))
+    {
+        json_decref(b.tags);
+        return error_prefix(err, "safety backup failed, nothing was changed");
+    }
     b.tenants = xcalloc(n + 1, sizeof(char *));
     for (size_t i = 0; i < n; i++)
-        if (!json_is_true(json_object_get(targets[i].unit, "shared")))
+    {
+        Tenant *found = tenancy_find(&list, targets[i].name);
+
+        if (!json_is_true(json_object_get(targets[i].unit, "shared")) && found != NULL &&
+            !found->shared)
             b.tenants[b.n_tenants++] = (char *)targets[i].name;
+    }
     json_array_append_new(b.tags, json_string("safety"));
-    log_info("taking a safety backup of what the restore replaces");
-    ok = backup_execute(r->ctx, r->repo, &b, id, NULL, err);
+    ok = backup_execute(r->ctx, r->repo, &b, id, &doc, err);
     if (!ok && err->code == ERR_PARTIAL)
-        ok = true; /* a shared part failing does not stop a tenant's safety copy */
+        ok = true; /* what failed is found below and kept aside */
     if (ok)
     {
         error_clear(err);
         printf("safety backup: snapshot %s\n", id);
         fflush(stdout);
+        /* what the safety backup does not hold is kept aside, not dropped */
+        for (size_t i = 0; i < n; i++)
+        {
+            Target *t = &targets[i];
+            bool shared = json_is_true(json_object_get(t->unit, "shared"));
+            json_t *u;
+            size_t k;
+
+            t->keep_aside = true;
+            json_array_foreach(json_object_get(doc, "tenants"), k, u)
+                if (strcmp(jstr(u, "name"), t->name) == 0 &&
+                    json_is_true(json_object_get(u, "shared")) == shared)
+                    t->keep_aside = false;
+            if (t->keep_aside)
+                log_warning("%s \"%s\" is not in the safety backup (not discovered now, or its "
+                            "backup failed): what the restore replaces is kept, renamed aside",
+                            shared ? "shared part" : "tenant", t->name);
+        }
     }
     else
         error_prefix(err, "safety backup failed, nothing was changed");
+    json_decref(doc);
+    tenancy_list_free(&list);
     free(b.tenants);
     json_decref(b.tags);
     return ok;

@@ -70,9 +70,31 @@ PGconn *pg_connect(const char *conninfo, const char *dbname, Error *err)
     conn = PQconnectdbParams(keys, vals, 1);
     if (conn != NULL && PQstatus(conn) == CONNECTION_OK)
     {
+        PGresult *res;
+
         PQsetClientEncoding(conn, "UTF8");
         PQsetNoticeProcessor(conn, pg_notice, NULL);
-        return conn;
+        /* COPY text depends on these; a database or role may set them
+         * otherwise (ALTER DATABASE ... SET datestyle = 'SQL, DMY' writes
+         * 01/02/2024, which another session reads as January 2nd;
+         * extra_float_digits = 0 loses float precision). Every session
+         * writes and reads one exact, unambiguous form, as pg_dump's do. */
+        res = PQexec(conn, "SET datestyle = 'ISO, YMD'; SET intervalstyle = 'postgres';"
+                           " SET extra_float_digits = 3; SET bytea_output = 'hex';"
+                           " SET xmloption = 'content'; SET timezone = 'UTC'");
+        if (PQresultStatus(res) == PGRES_COMMAND_OK)
+        {
+            PQclear(res);
+            return conn;
+        }
+        pg_error_text(PQresultErrorMessage(res), first, sizeof(first), rest, sizeof(rest));
+        PQclear(res);
+        PQfinish(conn);
+        error_set(err, ERR_FAILURE, "could not set up a session on database \"%s\": %s",
+                  dbname != NULL ? dbname : "(default)", first);
+        if (rest[0] != '\0')
+            error_detail(err, "%s", rest);
+        return NULL;
     }
     pg_error_text(conn ? PQerrorMessage(conn) : "out of memory", first, sizeof(first), rest,
                   sizeof(rest));

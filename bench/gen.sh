@@ -12,7 +12,7 @@
 #           about 1.5 GB x BENCH_SCALE of COPY text, plus the shared schema central
 #           (plans, tenants registry; every tenant's subscription has an FK into it)
 #   tiny    database bench_tiny: BENCH_TINY_TENANTS (2000) schemas x 8 tables of a
-#           few rows (16,000 tables); not scaled by BENCH_SCALE
+#           few rows (16,000 tables) plus central; not scaled by BENCH_SCALE
 #   dbs     BENCH_DBS (200) databases bench_db_0001... (one per tenant, same 8
 #           tables in public) of Zipf-like sizes totalling about 300 MB x BENCH_SCALE,
 #           plus bench_master with clientes_saas(tenant, dbname, class)
@@ -91,14 +91,10 @@ lpt_split()
 
 elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
 
-gen_skewed()
+# The shared schema central: plans, and the tenants registry (filled by the caller).
+create_central()   # DB
 {
-    local t0=$EPOCHREALTIME work
-    work=$(mktemp -d)
-    log "skewed: $SKEWED_TENANTS tenants, about $SKEWED_BYTES bytes (scale $SCALE), $JOBS sessions"
-    dropdb --if-exists bench_schema
-    createdb bench_schema
-    "${PSQL[@]}" -d bench_schema <<'EOF'
+    "${PSQL[@]}" -d "$1" <<'EOF'
 CREATE SCHEMA central;
 CREATE TABLE central.plans (
     id integer PRIMARY KEY, name text NOT NULL UNIQUE, monthly_price numeric(10,2) NOT NULL,
@@ -114,6 +110,16 @@ CREATE TABLE central.tenants (
     status text NOT NULL, approx_bytes bigint NOT NULL, size_rank integer NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now());
 EOF
+}
+
+gen_skewed()
+{
+    local t0=$EPOCHREALTIME work
+    work=$(mktemp -d)
+    log "skewed: $SKEWED_TENANTS tenants, about $SKEWED_BYTES bytes (scale $SCALE), $JOBS sessions"
+    dropdb --if-exists bench_schema
+    createdb bench_schema
+    create_central bench_schema
     local i r b s calls=() rows=()
     while read -r i r b; do
         s=$(printf 'tenant_%04d' "$i")
@@ -137,6 +143,10 @@ gen_tiny()
     log "tiny: $TINY_TENANTS tenants x 8 tables, $JOBS sessions"
     dropdb --if-exists bench_tiny
     createdb bench_tiny
+    create_central bench_tiny
+    "${PSQL[@]}" -d bench_tiny -c "INSERT INTO central.tenants
+        SELECT i, 'tenant_' || lpad(i::text, 4, '0'), 'Tenant ' || i, 1 + i % 4, 'active', 'active', 2000, 1
+        FROM generate_series(1, $TINY_TENANTS) i"
     for (( i = 1; i <= TINY_TENANTS; i++ )); do
         calls+=("1 SELECT pg_temp.gen_tiny('$(printf 'tenant_%04d' "$i")', $i);")
     done

@@ -355,9 +355,9 @@ run_skewed()
     SETINFO[restore_tenant]=$tenant
     SETINFO[restore_tenant_bytes]=$(psql -X -At -d $db -c "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c
         JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '$tenant'")
-    local rlabel="restore $tenant ($(bench_human_bytes "${SETINFO[restore_tenant_bytes]}") on disk)"
+    local rlabel="$tenant, $(bench_human_bytes "${SETINFO[restore_tenant_bytes]}")"
     RESTORE_CENTRAL_DUMP=$work/loop/central.dump
-    measure restore_pg skewed "CREATE SCHEMA + pg_restore -n -j $JOBS: $rlabel" restore_prep \
+    measure restore_pg skewed "pg_restore -n -j $JOBS (+CREATE SCHEMA): $rlabel" restore_prep \
         pgrestore_one bench_restore "$tenant" "$work/loop/$tenant.dump" || true
     if [ "${R_STATUS[restore_pg]}" = ok ]; then
         local a b
@@ -478,14 +478,15 @@ declare -A MICRO
 micro_codec_bench() { "$OUT/codec_bench"; }
 
 # repo_tool: pipeline throughput, then storing a generated COPY-like stream into
-# a fresh repository and storing it again after 1% of its lines changed (dedup).
+# a fresh repository and storing it again after 1% of its lines changed in runs
+# of 1000 lines (dedup).
 micro_repo_tool()
 {
     local rt=$OUT/repo_tool d=$BENCH_TMP/micro-repo bytes
     bytes=$(awk -v s="$BENCH_SCALE" 'BEGIN { b = 268435456 * s; if (b < 33554432) b = 33554432; printf "%.0f", b }')
     mkdir -p "$d"
-    "$rt" gen "$bytes" 1 >"$d/a" && "$rt" gen "$bytes" 1 --edit 1 >"$d/b" || return 1
-    echo "input: $bytes bytes from \"repo_tool gen $bytes 1\", then the same with --edit 1"
+    "$rt" gen "$bytes" 1 >"$d/a" && "$rt" gen "$bytes" 1 --edit 1 --edit-run 1000 >"$d/b" || return 1
+    echo "input: $bytes bytes from \"repo_tool gen $bytes 1\", then the same with --edit 1 --edit-run 1000"
     local o
     o=$("$rt" pipeline <"$d/a") || return 1
     echo "pipeline:          $o"
@@ -579,14 +580,14 @@ print_report()
     [ -z "${SETINFO[dbs_databases]:-}" ] || echo "  dbs:    ${SETINFO[dbs_databases]} databases + bench_master, $(bench_human_bytes "${SETINFO[dbs_bytes]}") on disk, generated in ${SETINFO[dbs_gen_s]} s"
     echo "  each method ran 3 times if its first run took < $CHEAP_SECONDS s (median shown), else once"
     echo
-    printf '%-7s %-62s %10s %-24s %11s %9s\n' set method "median s" runs bytes "peak RSS"
-    printf '%s\n' "$(printf -- '-%.0s' {1..128})"
+    printf '%-7s %-66s %10s %-24s %11s %9s\n' set method "median s" runs bytes "peak RSS"
+    printf '%s\n' "$(printf -- '-%.0s' {1..132})"
     for k in "${KEYS[@]}"; do
         med=${R_MEDIAN[$k]:-} bytes=${R_BYTES[$k]:-} rss=${R_RSS[$k]:-}
         [ "${R_STATUS[$k]}" = ok ] || med=${R_STATUS[$k]}
         [ -z "$bytes" ] || bytes=$(bench_human_bytes "$bytes")
         [ -z "$rss" ] || rss="$((rss / 1024)) MiB"
-        printf '%-7s %-62s %10s %-24s %11s %9s\n' "${R_SET[$k]}" "${R_LABEL[$k]}" "$med" "${R_RUNS[$k]:-}" "$bytes" "$rss"
+        printf '%-7s %-66s %10s %-24s %11s %9s\n' "${R_SET[$k]}" "${R_LABEL[$k]}" "$med" "${R_RUNS[$k]:-}" "$bytes" "$rss"
         [ -z "${R_NOTE[$k]}" ] || printf '%-7s   %s\n' "" "(${R_NOTE[$k]})"
     done
     echo

@@ -19,6 +19,7 @@
 
 #include "command/command.h"
 #include "command/backup.h"
+#include "common/buf.h"
 #include "common/fmt.h"
 #include "common/log.h"
 #include "common/mem.h"
@@ -58,6 +59,8 @@ struct Session
     bool failed;
     json_t *doc; /* the manifest's "databases" entry */
     char *ddl_owner;
+    char **exclude; /* schemas the DDL dump leaves out: failed or unreadable */
+    size_t n_exclude;
 };
 
 typedef enum
@@ -170,6 +173,8 @@ static void backup_unit_fail(Backup *b, Unit *u, const Error *err)
                   u->tenant->name, err->message);
         if (err->detail[0] != '\0')
             log_error("DETAIL: %s", err->detail);
+        if (err->hint[0] != '\0')
+            log_error("HINT: %s", err->hint);
     }
     pthread_mutex_unlock(&b->lock);
 }
@@ -212,6 +217,288 @@ static Unit *session_unit_for_schema(Session *s, const char *schema)
     return NULL;
 }
 
+/* Rolls back to a savepoint and releases it: what ran inside it (a COPY, a
+ * read of sequences) leaves no lock behind, and an error inside it does not
+ * abort the snapshot's transaction. False when the connection is unusable. */
+static bool backup_release(PGconn *conn, const char *savepoint)
+{
+    char sql[96];
+    Error e;
+
+    error_clear(&e);
+    snprintf(sql, sizeof(sql), "ROLLBACK TO SAVEPOINT %s", savepoint);
+    if (!pg_command(conn, "release locks", sql, &e))
+        return false;
+    snprintf(sql, sizeof(sql), "RELEASE SAVEPOINT %s", savepoint);
+    return pg_command(conn, "release savepoint", sql, &e);
+}
+
+/* Leaves a schema out of the session's DDL dump (once). */
+static void session_exclude(Session *s, const char *schema)
+{
+    for (size_t i = 0; i < s->n_exclude; i++)
+        if (strcmp(s->exclude[i], schema) == 0)
+            return;
+    s->exclude = xrealloc(s->exclude, sizeof(char *) * (s->n_exclude + 1));
+    s->exclude[s->n_exclude++] = xstrdup(schema);
+}
+
+/* A unit the session can no longer back up: it is reported and left out of
+ * the snapshot; in the schema model its schema is also left out of the DDL
+ * dump, whose locks would otherwise fail the whole database. */
+static void backup_unit_drop(Backup *b, Session *s, Unit *u, const Error *err)
+{
+    bool all = true;
+
+    backup_unit_fail(b, u, err);
+    if (u->tenant->schema != NULL)
+        session_exclude(s, u->tenant->schema);
+    for (size_t i = 0; i < s->n_units; i++)
+        all = all && s->units[i]->failed;
+    if (all)
+        s->failed = true;
+}
+
+/* Fails the units whose schema is missing from the snapshot: dropped (or
+ * renamed) between discovery and the snapshot. Without this they would be
+ * saved as empty tenants. */
+static bool backup_check_schemas(Backup *b, Session *s, Error *err)
+{
+    static const char sql[] = "SELECT n.nspname FROM pg_catalog.pg_namespace n";
+    PGresult *res = pg_query(s->coord, "list schemas", sql, 0, NULL, err);
+
+    if (res == NULL)
+        return false;
+    for (size_t i = 0; i < s->n_units; i++)
+    {
+        Unit *u = s->units[i];
+        bool found = false;
+        Error e;
+
+        if (u->tenant->schema == NULL)
+            continue;
+        for (int r = 0; r < PQntuples(res) && !found; r++)
+            found = strcmp(PQgetvalue(res, r, 0), u->tenant->schema) == 0;
+        if (found)
+            continue;
+        error_clear(&e);
+        error_set(&e, ERR_FAILURE, "schema \"%s\" no longer exists in database \"%s\": it was "
+                  "dropped or renamed during the backup", u->tenant->schema, s->dbname);
+        error_hint(&e, "it is not in this snapshot; \"coffer list --tenant %s\" shows the "
+                       "earlier ones that hold it", u->tenant->name);
+        backup_unit_drop(b, s, u, &e);
+    }
+    PQclear(res);
+    return true;
+}
+
+/* Finds relations the backup cannot read: tables and sequences whose
+ * privileges are missing, or that were dropped since the snapshot. The
+ * list comes from the snapshot; privileges and existence are looked up in
+ * the current catalog (has_*_privilege is NULL for a dropped object), so
+ * this also sees what changed after the snapshot was taken. Each unit with
+ * such a relation fails; a schema that belongs to no unit is only left out
+ * of the DDL dump (pg_dump locks every table it dumps). *found counts what
+ * is new. */
+static bool backup_check_relations(Backup *b, Session *s, int *found, Error *err)
+{
+    static const char sql[] =
+        "SELECT nspname, relname, relkind, readable FROM ("
+        "  SELECT n.nspname, c.relname, c.relkind,"
+        "         pg_catalog.has_schema_privilege(n.oid, 'USAGE') AND"
+        "         CASE WHEN c.relkind = 'S'"
+        "              THEN pg_catalog.has_sequence_privilege(c.oid, 'SELECT,USAGE')"
+        "              ELSE pg_catalog.has_table_privilege(c.oid, 'SELECT') END AS readable"
+        "    FROM pg_catalog.pg_class c"
+        "    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+        "   WHERE c.relkind IN ('r', 'p', 'S')"
+        "     AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+        "     AND n.nspname !~ '^pg_(toast|temp)'"
+        "     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d"
+        "                      WHERE d.classid = 'pg_catalog.pg_class'::regclass"
+        "                        AND d.objid = c.oid AND d.deptype = 'e')) q"
+        " WHERE readable IS NOT TRUE"
+        " ORDER BY nspname, relname";
+    PGresult *res = pg_query(s->coord, "check privileges", sql, 0, NULL, err);
+    const char *role = PQuser(s->coord);
+
+    *found = 0;
+    if (res == NULL)
+        return false;
+    for (int i = 0; i < PQntuples(res); i++)
+    {
+        const char *nsp = PQgetvalue(res, i, 0), *rel = PQgetvalue(res, i, 1);
+        const char *kind = PQgetvalue(res, i, 2)[0] == 'S' ? "sequence" : "table";
+        bool gone = PQgetisnull(res, i, 3);
+        Unit *u = session_unit_for_schema(s, nsp);
+        Error e;
+
+        if (u == NULL)
+        {
+            size_t before = s->n_exclude;
+
+            /* another tenant's or an unlisted schema: pg_dump must not lock it */
+            if (kind[0] == 't')
+                session_exclude(s, nsp);
+            if (s->n_exclude > before)
+            {
+                log_info("database \"%s\": schema \"%s\" is not backed up now and its table "
+                         "\"%s\" cannot be read (%s); it is left out of the schema dump",
+                         s->dbname, nsp, rel, gone ? "dropped" : "permission denied");
+                (*found)++;
+            }
+            continue;
+        }
+        if (u->failed)
+            continue;
+        error_clear(&e);
+        if (gone)
+        {
+            error_set(&e, ERR_FAILURE, "%s \"%s\".\"%s\" was dropped during the backup", kind,
+                      nsp, rel);
+            error_hint(&e, "it is not in this snapshot; back it up again once its schema "
+                           "changes are done");
+        }
+        else
+        {
+            error_set(&e, ERR_FAILURE, "permission denied for %s \"%s\".\"%s\" (role \"%s\")",
+                      kind, nsp, rel, role ? role : "?");
+            error_hint(&e, "grant the backup role USAGE on schema \"%s\" and SELECT on its "
+                           "tables and sequences (GRANT SELECT ON ALL TABLES IN SCHEMA ..., "
+                           "GRANT SELECT ON ALL SEQUENCES IN SCHEMA ...), or membership in "
+                           "pg_read_all_data",
+                       nsp);
+        }
+        backup_unit_drop(b, s, u, &e);
+        (*found)++;
+    }
+    PQclear(res);
+    return true;
+}
+
+/* Reads the sequence values of the session's units. Which sequences exist
+ * comes from the snapshot; their values (not transactional, so no snapshot
+ * applies to them) are read over a short connection of their own:
+ * pg_sequence_last_value keeps its lock until the end of the transaction,
+ * and in the coordinator's that would be the end of the backup, blocking
+ * every DROP of a tenant until then. A sequence dropped while the read
+ * waited for its lock fails the read once; the retry skips it (its
+ * privilege test is NULL then) and its part fails. */
+static bool backup_read_sequences(Backup *b, Session *s, Error *err)
+{
+    static const char list_sql[] =
+        "SELECT n.nspname, c.relname, c.oid"
+        "  FROM pg_catalog.pg_class c"
+        "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE c.relkind = 'S' AND NOT pg_catalog.pg_is_other_temp_schema(n.oid)"
+        "   AND ($1::json IS NULL"
+        "        OR n.nspname IN (SELECT pg_catalog.json_array_elements_text($1::json)))"
+        " ORDER BY c.oid";
+    static const char value_sql[] =
+        "SELECT pg_catalog.has_sequence_privilege(x, 'SELECT,USAGE'),"
+        "       CASE WHEN pg_catalog.has_sequence_privilege(x, 'SELECT,USAGE')"
+        "            THEN pg_catalog.pg_sequence_last_value(x)::text END"
+        "  FROM unnest($1::pg_catalog.oid[]) WITH ORDINALITY AS s(x, i) ORDER BY i";
+    json_t *schemas = json_array();
+    const char *params[1];
+    char *text;
+    PGresult *list, *vals = NULL;
+    PGconn *conn;
+    Buf oids;
+
+    /* only the sequences of the parts being backed up (all of them in the
+     * database model), so another tenant's DDL cannot get in the way */
+    for (size_t i = 0; i < s->n_units && schemas != NULL; i++)
+    {
+        if (s->units[i]->tenant->schema == NULL)
+        {
+            json_decref(schemas);
+            schemas = NULL;
+        }
+        else if (!s->units[i]->failed)
+            json_array_append_new(schemas, json_string(s->units[i]->tenant->schema));
+    }
+    text = schemas ? json_dumps(schemas, JSON_COMPACT) : NULL;
+    json_decref(schemas);
+    params[0] = text;
+    list = pg_query(s->coord, "list sequences", list_sql, 1, params, err);
+    free(text);
+    if (list == NULL)
+        return false;
+    if (PQntuples(list) == 0)
+    {
+        PQclear(list);
+        return true;
+    }
+    buf_init(&oids);
+    buf_append_str(&oids, "{");
+    for (int i = 0; i < PQntuples(list); i++)
+        buf_printf(&oids, "%s%s", i > 0 ? "," : "", PQgetvalue(list, i, 2));
+    buf_append_str(&oids, "}");
+    params[0] = buf_cstr(&oids);
+    conn = pg_connect(b->cfg->pg_conninfo, s->dbname, err);
+    for (int attempt = 0; conn != NULL && vals == NULL; attempt++)
+    {
+        vals = pg_query(conn, "read sequences", value_sql, 1, params, err);
+        if (vals == NULL && (attempt == 2 || PQstatus(conn) != CONNECTION_OK))
+            break;
+        if (vals == NULL)
+        {
+            log_info("database \"%s\": reading sequences again (%s)", s->dbname, err->message);
+            error_clear(err);
+        }
+    }
+    PQfinish(conn);
+    buf_free(&oids);
+    if (vals == NULL || PQntuples(vals) != PQntuples(list))
+    {
+        if (vals != NULL)
+            error_set(err, ERR_FAILURE, "read sequences: expected %d rows, got %d",
+                      PQntuples(list), PQntuples(vals));
+        PQclear(vals);
+        PQclear(list);
+        return false;
+    }
+    for (int i = 0; i < PQntuples(list); i++)
+    {
+        const char *nsp = PQgetvalue(list, i, 0), *name = PQgetvalue(list, i, 1);
+        Unit *u = session_unit_for_schema(s, nsp);
+
+        if (u == NULL || u->failed)
+            continue;
+        if (PQgetisnull(vals, i, 0) || PQgetvalue(vals, i, 0)[0] != 't')
+        {
+            /* a value we cannot read must not be saved as "never called" */
+            Error e;
+
+            error_clear(&e);
+            if (PQgetisnull(vals, i, 0))
+                error_set(&e, ERR_FAILURE, "sequence \"%s\".\"%s\" was dropped during the backup",
+                          nsp, name);
+            else
+            {
+                error_set(&e, ERR_FAILURE, "permission denied for sequence \"%s\".\"%s\"", nsp,
+                          name);
+                error_hint(&e, "grant the backup role SELECT on the sequences of schema \"%s\" "
+                               "(GRANT SELECT ON ALL SEQUENCES IN SCHEMA ...), or membership in "
+                               "pg_read_all_data",
+                           nsp);
+            }
+            backup_unit_drop(b, s, u, &e);
+            continue;
+        }
+        json_array_append_new(u->sequences,
+                              json_pack("{s:s, s:s, s:o}", "schema", nsp, "name", name,
+                                        "last_value",
+                                        PQgetisnull(vals, i, 1)
+                                            ? json_null()
+                                            : json_string(PQgetvalue(vals, i, 1))));
+    }
+    PQclear(vals);
+    PQclear(list);
+    return true;
+}
+
 /* Reads, inside the snapshot, what the manifest needs besides data:
  * tables to copy, sequence values, populated materialized views,
  * extensions and database properties. Queues the DDL and table jobs. */
@@ -227,9 +514,6 @@ static bool backup_open(Backup *b, Session *s, Error *err)
         "   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d"
         "                    WHERE d.classid = 'pg_catalog.pg_class'::regclass"
         "                      AND d.objid = c.oid AND d.deptype = 'e')";
-    /* sequence values (NULL last_value: never called) */
-    static const char seq_sql[] = "SELECT schemaname, sequencename, last_value::text"
-                                  "  FROM pg_catalog.pg_sequences";
     /* materialized views that hold data, in creation order */
     static const char mv_sql[] = "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c"
                                  "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
@@ -256,6 +540,19 @@ static bool backup_open(Backup *b, Session *s, Error *err)
     s->snapshot = pg_snapshot_export(s->coord, err);
     if (s->snapshot == NULL)
         return false;
+    {
+        int found;
+
+        if (!backup_check_schemas(b, s, err) || !backup_check_relations(b, s, &found, err))
+            return false;
+    }
+    if (s->failed)
+    {
+        /* every unit of the database failed and was reported: nothing to queue */
+        PQfinish(s->coord);
+        s->coord = NULL;
+        return true;
+    }
     res = pg_query(s->coord, "list tables", tables_sql, 0, NULL, err);
     if (res == NULL)
         return false;
@@ -264,28 +561,14 @@ static bool backup_open(Backup *b, Session *s, Error *err)
     {
         Unit *u = session_unit_for_schema(s, PQgetvalue(res, i, 0));
 
-        if (u != NULL)
+        if (u != NULL && !u->failed)
             jobs[n++] = job_new(JOB_TABLE, s, u, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
                                 strtoll(PQgetvalue(res, i, 2), NULL, 10));
     }
     PQclear(res);
 
-    res = pg_query(s->coord, "read sequences", seq_sql, 0, NULL, err);
-    if (res == NULL)
+    if (!backup_read_sequences(b, s, err))
         goto fail;
-    for (int i = 0; i < PQntuples(res); i++)
-    {
-        Unit *u = session_unit_for_schema(s, PQgetvalue(res, i, 0));
-        json_t *o;
-
-        if (u == NULL)
-            continue;
-        o = json_pack("{s:s, s:s, s:o}", "schema", PQgetvalue(res, i, 0), "name",
-                      PQgetvalue(res, i, 1), "last_value",
-                      PQgetisnull(res, i, 2) ? json_null() : json_string(PQgetvalue(res, i, 2)));
-        json_array_append_new(u->sequences, o);
-    }
-    PQclear(res);
 
     res = pg_query(s->coord, "list materialized views", mv_sql, 0, NULL, err);
     if (res == NULL)
@@ -390,17 +673,83 @@ static json_t *backup_tool_stream(Worker *w, RepoOwner *owner, char *const argv[
     return json_pack("{s:o, s:I}", "chunks", chunks, "bytes", (json_int_t)sink.bytes);
 }
 
+/* A pg_dump pattern that matches exactly this name: inside double quotes
+ * nothing is special, and a double quote is written twice. */
+static char *backup_exact_pattern(const char *name)
+{
+    size_t n = 0;
+    char *out = xmalloc(strlen(name) * 2 + 3);
+
+    out[n++] = '"';
+    for (const char *p = name; *p != '\0'; p++)
+    {
+        if (*p == '"')
+            out[n++] = '"';
+        out[n++] = *p;
+    }
+    out[n++] = '"';
+    out[n] = '\0';
+    return out;
+}
+
+/* Runs the database's schema dump once, leaving out the excluded schemas. */
+static json_t *backup_dump_ddl(Worker *w, Session *s, RepoOwner *owner, Error *err)
+{
+    size_t n = 0;
+    char **argv = xcalloc(s->n_exclude * 2 + 8, sizeof(char *));
+    char *snap_opt = xasprintf("--snapshot=%s", s->snapshot);
+    size_t first_pattern;
+    json_t *ddl;
+
+    argv[n++] = w->b->pg_dump;
+    argv[n++] = "--schema-only";
+    argv[n++] = "--create";
+    argv[n++] = "--format=custom";
+    argv[n++] = "--compress=0";
+    argv[n++] = snap_opt;
+    first_pattern = n;
+    for (size_t i = 0; i < s->n_exclude; i++)
+    {
+        argv[n++] = "--exclude-schema";
+        argv[n++] = backup_exact_pattern(s->exclude[i]);
+    }
+    argv[n] = NULL;
+    ddl = backup_tool_stream(w, owner, argv, s->dbname, s->coord, err);
+    for (size_t i = first_pattern + 1; i < n; i += 2)
+        free(argv[i]);
+    free(argv);
+    free(snap_opt);
+    return ddl;
+}
+
+/* The schema dump of one database. pg_dump locks every table it dumps; a
+ * table dropped since the snapshot (or whose SELECT was revoked) fails it.
+ * Then the parts that hold such tables are failed, and the dump runs again
+ * without their schemas, so one tenant does not take the others down. */
 static bool backup_run_ddl(Worker *w, Session *s, Error *err)
 {
-    char *snap_opt = xasprintf("--snapshot=%s", s->snapshot);
-    char *argv[] = {w->b->pg_dump, "--schema-only", "--create", "--format=custom", "--compress=0", snap_opt,
-                    NULL};
     RepoOwner *owner = repo_owner_get(w->b->repo, s->ddl_owner, true, err);
     json_t *ddl = NULL;
 
-    if (owner != NULL)
-        ddl = backup_tool_stream(w, owner, argv, s->dbname, s->coord, err);
-    free(snap_opt);
+    if (owner == NULL)
+        return false;
+    for (int attempt = 0; ddl == NULL; attempt++)
+    {
+        Error e2;
+        int found = 0;
+
+        ddl = backup_dump_ddl(w, s, owner, err);
+        if (ddl != NULL || s->failed)
+            break;
+        error_clear(&e2);
+        if (attempt == 2 || !backup_check_relations(w->b, s, &found, &e2) || found == 0)
+            break;
+        if (s->failed)
+            return false; /* every unit failed and was reported */
+        log_info("database \"%s\": running the schema dump again without the failed part%s",
+                 s->dbname, found == 1 ? "" : "s");
+        error_clear(err);
+    }
     if (ddl == NULL)
         return false;
     json_object_set_new(s->doc, "ddl", ddl);
@@ -460,21 +809,32 @@ static bool backup_run_table(Worker *w, Job *j, Error *err)
     uint64_t rows = 0;
     json_t *chunks;
     char hash[65];
+    bool copied = false;
 
     if (!backup_join(w, j->session, err))
         return false;
-    sink.stream = repo_stream_begin(w->writer, j->unit->owner, err);
-    if (sink.stream == NULL)
-        return false;
-    sink.hash = codec_hash_new();
-    if (!pg_copy_out(w->conn, j->schema, j->table, backup_copy_sink, &sink, &rows, err))
+    /* the COPY runs in a savepoint that is rolled back afterwards: that
+     * releases the table's lock at once, so a DROP or ALTER of a table
+     * already copied neither waits for the end of the backup nor, waiting,
+     * blocks the schema dump into a deadlock the server cannot see */
+    if (!pg_command(w->conn, "savepoint", "SAVEPOINT coffer_copy", err))
     {
-        repo_stream_abort(sink.stream);
-        codec_hash_final(sink.hash, hash);
-        w->joined = NULL; /* the transaction is aborted; join again for the next job */
+        w->joined = NULL;
         return false;
     }
-    codec_hash_final(sink.hash, hash);
+    sink.stream = repo_stream_begin(w->writer, j->unit->owner, err);
+    if (sink.stream != NULL)
+    {
+        sink.hash = codec_hash_new();
+        copied = pg_copy_out(w->conn, j->schema, j->table, backup_copy_sink, &sink, &rows, err);
+        codec_hash_final(sink.hash, hash);
+        if (!copied)
+            repo_stream_abort(sink.stream);
+    }
+    if (!backup_release(w->conn, "coffer_copy"))
+        w->joined = NULL; /* join again for the next job */
+    if (!copied)
+        return false;
     chunks = repo_stream_end(sink.stream, &st, err);
     if (chunks == NULL)
         return false;
@@ -522,6 +882,35 @@ static Job *backup_next_job(Backup *b)
     return j;
 }
 
+/* After a job failed: if the server itself is gone (or restarting after a
+ * crash), this is not one tenant's failure. Every part still running is
+ * cut off and what finished may predate a crash the server recovers from:
+ * the backup stops without a snapshot. Returns true when it stopped it. */
+static bool backup_server_lost(Backup *b, const Error *cause)
+{
+    Error probe;
+    PGconn *conn;
+
+    error_clear(&probe);
+    conn = pg_connect(b->cfg->pg_conninfo, NULL, &probe);
+    if (conn != NULL)
+    {
+        PQfinish(conn);
+        return false;
+    }
+    pthread_mutex_lock(&b->lock);
+    if (!b->stop)
+    {
+        b->stop = true;
+        error_clear(&b->fatal);
+        error_set(&b->fatal, ERR_FAILURE, "lost the server during the backup: %s",
+                  cause->message);
+        error_detail(&b->fatal, "%s", probe.message);
+    }
+    pthread_mutex_unlock(&b->lock);
+    return true;
+}
+
 static void *backup_worker(void *arg)
 {
     Worker *w = arg;
@@ -551,19 +940,21 @@ static void *backup_worker(void *arg)
             if (!backup_open(b, j->session, &err))
             {
                 error_prefix(&err, "database \"%s\"", j->session->dbname);
-                backup_session_fail(b, j->session, &err);
+                if (!backup_server_lost(b, &err))
+                    backup_session_fail(b, j->session, &err);
             }
             break;
         case JOB_DDL:
             if (!backup_run_ddl(w, j->session, &err))
             {
                 error_prefix(&err, "schema dump of database \"%s\"", j->session->dbname);
-                backup_session_fail(b, j->session, &err);
+                if (!backup_server_lost(b, &err))
+                    backup_session_fail(b, j->session, &err);
             }
             backup_session_done(b, j->session);
             break;
         case JOB_TABLE:
-            if (!backup_run_table(w, j, &err))
+            if (!backup_run_table(w, j, &err) && !backup_server_lost(b, &err))
                 backup_unit_fail(b, j->unit, &err);
             pthread_mutex_lock(&b->lock);
             b->tables_done++;
@@ -659,7 +1050,14 @@ static bool backup_select(Backup *b, TenantList *list, BackupArgs *a, Error *err
     {
         Tenant *t = tenancy_find(list, a->tenants[i]);
 
-        if (t == NULL || t->shared)
+        if (t != NULL && t->shared)
+        {
+            error_set(err, ERR_FAILURE, "\"%s\" is a shared %s, not a tenant: nothing to back up",
+                      a->tenants[i], t->schema != NULL ? "schema" : "database");
+            return error_hint(err, "shared parts are saved with every backup; name a tenant with "
+                                   "--tenant (\"coffer tenants\" lists them)");
+        }
+        if (t == NULL)
         {
             error_set(err, ERR_FAILURE, "unknown tenant \"%s\"", a->tenants[i]);
             return error_hint(err, "run \"coffer tenants\" to list the tenants the configuration "
@@ -697,8 +1095,12 @@ static bool backup_select(Backup *b, TenantList *list, BackupArgs *a, Error *err
     for (size_t i = 0; i < b->n_units; i++)
         if (!b->units[i].tenant->shared)
             return true;
-    error_set(err, ERR_FAILURE, "nothing to back up: no tenant matches");
-    return error_hint(err, "check --tenant/--class and \"coffer tenants\"");
+    if (a->class != NULL)
+        error_set(err, ERR_FAILURE, "nothing to back up: no tenant of class \"%s\"%s", a->class,
+                  a->n_tenants > 0 ? " among those named" : "");
+    else
+        error_set(err, ERR_FAILURE, "nothing to back up: the configuration discovers no tenant");
+    return error_hint(err, "run \"coffer tenants\" to see the tenants and their classes");
 }
 
 /* Groups units by database into sessions. */
@@ -733,7 +1135,7 @@ static json_t *backup_manifest(Backup *b, BackupArgs *a, double seconds, const c
     json_t *doc = json_object();
     json_t *tenants = json_array(), *failed = json_array(), *dbs = json_array();
     char host[256] = "";
-    uint64_t ntenants = 0, ntables = 0;
+    uint64_t ntenants = 0, ntables = 0, nrows = 0;
 
     gethostname(host, sizeof(host) - 1);
     json_object_set_new(doc, "format", json_integer(1));
@@ -770,13 +1172,14 @@ static json_t *backup_manifest(Backup *b, BackupArgs *a, double seconds, const c
         if (!t->shared)
             ntenants++;
         ntables += json_array_size(u->tables);
+        nrows += u->rows;
     }
     json_object_set_new(doc, "tenants", tenants);
     json_object_set_new(doc, "failed", failed);
     json_object_set_new(doc, "stats",
                         json_pack("{s:I, s:I, s:I, s:I, s:I, s:f}", "tenants",
                                   (json_int_t)ntenants, "tables", (json_int_t)ntables, "rows",
-                                  (json_int_t)b->rows, "bytes_read", (json_int_t)b->bytes_read,
+                                  (json_int_t)nrows, "bytes_read", (json_int_t)b->bytes_read,
                                   "bytes_added", (json_int_t)b->bytes_added, "seconds", seconds));
     return doc;
 }
@@ -801,6 +1204,9 @@ static void backup_free(Backup *b)
         free(s->units);
         free(s->snapshot);
         free(s->ddl_owner);
+        for (size_t k = 0; k < s->n_exclude; k++)
+            free(s->exclude[k]);
+        free(s->exclude);
         json_decref(s->doc);
     }
     free(b->sessions);

@@ -438,22 +438,11 @@ RepoOwner *repo_owner_get(Repo *repo, const char *name, bool create, Error *err)
         o = ((RepoCurrent *)repo_table_at(&repo->current, i))->owner;
         goto done;
     }
+    /* keys/ was listed once at open. An owner another process created since
+     * then gets a second generation here, which is harmless: every pack
+     * names the generation its chunks were sealed with. Listing again per
+     * new owner would make a first backup of N tenants cost N listings. */
     ki = repo_keyinfo(repo, ownerid);
-    if (!ki->has_gen)
-    {
-        /* another process may have created it since we listed keys/ */
-        char prefix[64];
-        StorageList list;
-
-        hex_encode(ownerid, REPO_OWNERID_LEN, prefix + 5);
-        memcpy(prefix, "keys/", 5);
-        if (!storage_list(repo->st, prefix, &list, err))
-            goto done;
-        for (size_t j = 0; j < list.count; j++)
-            repo_keys_note(repo, list.items[j].key);
-        storage_list_free(&list);
-        ki = repo_keyinfo(repo, ownerid);
-    }
     if (ki->has_gen)
     {
         memcpy(kid, ownerid, REPO_OWNERID_LEN);

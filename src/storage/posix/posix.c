@@ -499,6 +499,14 @@ static bool posix_list_dir(Storage *st, const char *rel, const char *prefix, int
 
         key = xasprintf("%s%s", rel, de->d_name);
         key_len = strlen(key);
+        /* An entry whose name already differs from the prefix can be neither a
+         * match nor a directory on the way to one: skip it without a stat, so
+         * listing "keys/<id>" among thousands of keys stays cheap. */
+        if (strncmp(key, prefix, key_len < prefix_len ? key_len : prefix_len) != 0)
+        {
+            free(key);
+            continue;
+        }
         /* Follows symlinks, so a data/ moved to another disk still lists. */
         if (fstatat(dirfd(d), de->d_name, &sb, 0) != 0)
         {

@@ -1411,14 +1411,14 @@ done:
 
 /* Undoes a target that was restored, because a later one failed: the
  * restore is all or nothing. */
-static void restore_undo(Restore *r, Target *t)
+static bool restore_undo(Restore *r, Target *t)
 {
     Error err;
     PGconn *conn = NULL;
 
     error_clear(&err);
     if (!t->created && t->aside == NULL)
-        return;
+        return false;
     if (t->schema != NULL)
     {
         conn = pg_connect(r->cfg->pg_conninfo, t->db, &err);
@@ -1431,6 +1431,7 @@ static void restore_undo(Restore *r, Target *t)
     free(t->aside);
     t->aside = NULL;
     t->created = false;
+    return true;
 }
 
 /* Objects outside schema nsp that depend on objects in it (at most a few,
@@ -1714,7 +1715,8 @@ static bool restore_safety_backup(Restore *r, Target *targets, size_t n, Error *
     memset(&list, 0, sizeof(list));
     log_info("taking a safety backup of what the restore replaces");
     /* only tenants discovery finds now can be backed up (a registry row may
-     * be gone: the restore may be what brings it back) */
+     * be gone: the restore may be what brings it back); when it finds none
+     * of them, the list stays empty, which backs up every tenant */
     if (!tenancy_discover(r->cfg, false, &list, err))
     {
         json_decref(b.tags);
@@ -2118,9 +2120,14 @@ bool cmd_restore(CliContext *ctx, int argc, char **argv, Error *err)
                  t->schema ? " of database " : "", t->schema ? t->db : "");
         if (!restore_target(&r, t, err))
         {
+            bool undone = false;
+
             for (size_t k = i; k-- > 0;)
-                restore_undo(&r, &targets[k]);
-            if (i > 0)
+                undone = restore_undo(&r, &targets[k]) || undone;
+            if (a.data_only && i > 0)
+                error_hint(err, "the targets before it were loaded and keep the restored data; "
+                                "fix the cause and run the restore again");
+            else if (undone)
                 error_hint(err, "the targets restored before it were put back as they were; fix "
                                 "the cause and run the restore again");
             goto out;

@@ -142,11 +142,13 @@ static bool toc_is_schema_line(const TocFilter *f, const TocExact *x, const char
     for (size_t i = 0; i < f->n_schemas; i++)
     {
         size_t n = strlen(f->schemas[i]);
-        const char *owner = rest + n + 1;
-        size_t olen = len - n - 1;
+        const char *owner;
+        size_t olen;
 
         if (n >= len || !toc_has_prefix(rest, len, f->schemas[i], n) || rest[n] != ' ')
             continue;
+        owner = rest + n + 1;
+        olen = len - n - 1;
         if (olen == 0)
             return true;
         for (size_t k = 0; k < x->n_roles; k++)

@@ -79,6 +79,7 @@ typedef struct Job
     char *schema;
     char *table;
     int64_t est_bytes;
+    struct Job *more; /* further tables of the same unit, run by the same worker */
     struct Job *next;
 } Job;
 
@@ -139,9 +140,63 @@ static Job *job_new(JobKind kind, Session *s, Unit *u, const char *schema, const
 
 static void job_free(Job *j)
 {
-    free(j->schema);
-    free(j->table);
-    free(j);
+    while (j != NULL)
+    {
+        Job *more = j->more;
+
+        free(j->schema);
+        free(j->table);
+        free(j);
+        j = more;
+    }
+}
+
+static uint64_t job_tables(const Job *j)
+{
+    uint64_t n = 0;
+
+    for (; j != NULL; j = j->more)
+        n++;
+    return n;
+}
+
+/* A tenant smaller than this is one job: its tables go through one worker
+ * one after the other, so they share that worker's open pack instead of
+ * scattering over a pack per worker (2,000 tiny tenants would otherwise
+ * make twice as many tiny packs, each with its own fsync). */
+#define BACKUP_BUNDLE_BYTES (64 * 1024 * 1024)
+
+/* Chains the table jobs of each small unit behind its largest one; returns
+ * the new number of top-level jobs in jobs[0..n). */
+static size_t backup_bundle(Job **jobs, size_t n)
+{
+    size_t out = 0;
+
+    for (size_t i = 0; i < n; i++)
+    {
+        Job *head = NULL;
+
+        if (jobs[i] == NULL)
+            continue;
+        if (jobs[i]->unit->tenant->bytes < 0 ||
+            jobs[i]->unit->tenant->bytes >= BACKUP_BUNDLE_BYTES)
+        {
+            jobs[out++] = jobs[i];
+            continue;
+        }
+        head = jobs[i];
+        for (size_t k = i + 1; k < n; k++)
+        {
+            if (jobs[k] == NULL || jobs[k]->unit != head->unit)
+                continue;
+            jobs[k]->more = head->more;
+            head->more = jobs[k];
+            head->est_bytes += jobs[k]->est_bytes;
+            jobs[k] = NULL;
+        }
+        jobs[out++] = head;
+    }
+    return out;
 }
 
 static int job_cmp_size(const void *a, const void *b)
@@ -384,6 +439,38 @@ static bool backup_check_relations(Backup *b, Session *s, int *found, Error *err
  * every DROP of a tenant until then. A sequence dropped while the read
  * waited for its lock fails the read once; the retry skips it (its
  * privilege test is NULL then) and its part fails. */
+/* The manifest entry of a sequence pg_sequence_last_value() returns NULL
+ * for: its row's last_value and is_called, read on a connection of its own
+ * (an error must not abort the coordinator's snapshot). If it cannot be
+ * read, last_value stays null and restore leaves the sequence as created. */
+static json_t *backup_read_sequence_row(Backup *b, Session *s, PGconn **conn, const char *nsp,
+                                        const char *name)
+{
+    json_t *o = json_pack("{s:s, s:s, s:n}", "schema", nsp, "name", name, "last_value");
+    Error err;
+    char *q = NULL, *sql;
+    PGresult *res;
+
+    error_clear(&err);
+    if (*conn == NULL)
+        *conn = pg_connect(b->cfg->pg_conninfo, s->dbname, &err);
+    if (*conn != NULL)
+        q = pg_quote_qualified(*conn, nsp, name, &err);
+    if (q == NULL)
+        return o;
+    sql = xasprintf("SELECT last_value::text, is_called FROM %s", q);
+    res = pg_query(*conn, "read sequence", sql, 0, NULL, &err);
+    if (res != NULL && PQntuples(res) == 1)
+    {
+        json_object_set_new(o, "last_value", json_string(PQgetvalue(res, 0, 0)));
+        json_object_set_new(o, "is_called", json_boolean(PQgetvalue(res, 0, 1)[0] == 't'));
+    }
+    PQclear(res);
+    free(sql);
+    free(q);
+    return o;
+}
+
 static bool backup_read_sequences(Backup *b, Session *s, Error *err)
 {
     static const char list_sql[] =
@@ -403,7 +490,7 @@ static bool backup_read_sequences(Backup *b, Session *s, Error *err)
     const char *params[1];
     char *text;
     PGresult *list, *vals = NULL;
-    PGconn *conn;
+    PGconn *conn, *seq_conn = NULL;
     Buf oids;
 
     /* only the sequences of the parts being backed up (all of them in the
@@ -487,13 +574,20 @@ static bool backup_read_sequences(Backup *b, Session *s, Error *err)
             backup_unit_drop(b, s, u, &e);
             continue;
         }
+        if (PQgetisnull(vals, i, 1))
+        {
+            /* never called, or reset with setval(..., false): only the
+             * sequence's own row tells its value and is_called */
+            json_t *seq = backup_read_sequence_row(b, s, &seq_conn, nsp, name);
+
+            json_array_append_new(u->sequences, seq);
+            continue;
+        }
         json_array_append_new(u->sequences,
-                              json_pack("{s:s, s:s, s:o}", "schema", nsp, "name", name,
-                                        "last_value",
-                                        PQgetisnull(vals, i, 1)
-                                            ? json_null()
-                                            : json_string(PQgetvalue(vals, i, 1))));
+                              json_pack("{s:s, s:s, s:s, s:b}", "schema", nsp, "name", name,
+                                        "last_value", PQgetvalue(vals, i, 1), "is_called", 1));
     }
+    PQfinish(seq_conn);
     PQclear(vals);
     PQclear(list);
     return true;
@@ -604,10 +698,13 @@ static bool backup_open(Backup *b, Session *s, Error *err)
         json_object_set_new(s->doc, "settings", json_loads(PQgetvalue(res, 0, 4), 0, NULL));
     PQclear(res);
 
+    pthread_mutex_lock(&b->lock);
+    b->tables_total += n;
+    pthread_mutex_unlock(&b->lock);
+    n = backup_bundle(jobs, n);
     jobs[n++] = job_new(JOB_DDL, s, NULL, NULL, NULL, INT64_MAX);
     pthread_mutex_lock(&b->lock);
     s->pending += (int)n;
-    b->tables_total += n - 1;
     backup_push_front(b, jobs, n);
     pthread_mutex_unlock(&b->lock);
     free(jobs);
@@ -866,7 +963,7 @@ static Job *backup_next_job(Backup *b)
             Session *s = j->session;
 
             if (j->kind == JOB_TABLE)
-                b->tables_done++;
+                b->tables_done += job_tables(j);
             job_free(j);
             j = NULL;
             pthread_mutex_unlock(&b->lock);
@@ -954,11 +1051,17 @@ static void *backup_worker(void *arg)
             backup_session_done(b, j->session);
             break;
         case JOB_TABLE:
-            if (!backup_run_table(w, j, &err) && !backup_server_lost(b, &err))
-                backup_unit_fail(b, j->unit, &err);
-            pthread_mutex_lock(&b->lock);
-            b->tables_done++;
-            pthread_mutex_unlock(&b->lock);
+            for (Job *t = j; t != NULL; t = t->more)
+            {
+                /* a bundle stops at its unit's first failure */
+                if (!j->unit->failed && !b->stop && !backup_run_table(w, t, &err) &&
+                    !backup_server_lost(b, &err))
+                    backup_unit_fail(b, t->unit, &err);
+                error_clear(&err);
+                pthread_mutex_lock(&b->lock);
+                b->tables_done++;
+                pthread_mutex_unlock(&b->lock);
+            }
             backup_session_done(b, j->session);
             break;
         }

@@ -73,8 +73,10 @@ typedef struct Restore
     uint64_t tables_total;
     uint64_t tables_done;
     uint64_t bytes;
+    uint64_t bytes_total; /* of the tables queued so far, from the manifest */
     uint64_t rows;
     double started;
+    double last_log; /* when progress was last logged (not on a terminal) */
 } Restore;
 
 /* One restore target: a tenant (or shared part) of the snapshot and where it goes. */
@@ -608,16 +610,30 @@ static bool restore_table_selected(Restore *r, const char *name)
     return false;
 }
 
+/* Tables, bytes, rate and ETA: a status line on a terminal, else a log
+ * line every 30 seconds. */
 static void restore_progress(Restore *r)
 {
-    char b[32], rate[32];
-    double el = fmt_now() - r->started;
+    char b[32], rate[32], eta[32] = "-";
+    double now = fmt_now(), el = now - r->started;
+    double bps;
 
     pthread_mutex_lock(&r->lock);
+    bps = el > 0 ? (double)r->bytes / el : 0;
     fmt_bytes(r->bytes, b, sizeof(b));
-    fmt_bytes(el > 0 ? (uint64_t)((double)r->bytes / el) : 0, rate, sizeof(rate));
-    log_status("restore: %llu/%llu tables, %s, %s/s", (unsigned long long)r->tables_done,
-               (unsigned long long)r->tables_total, b, rate);
+    fmt_bytes((uint64_t)bps, rate, sizeof(rate));
+    if (bps > 0 && r->bytes_total > r->bytes)
+        fmt_seconds((double)(r->bytes_total - r->bytes) / bps, eta, sizeof(eta));
+    if (log_is_tty())
+        log_status("restore: %llu/%llu tables, %s, %s/s, ETA %s",
+                   (unsigned long long)r->tables_done, (unsigned long long)r->tables_total, b,
+                   rate, eta);
+    else if (now - r->last_log >= 30)
+    {
+        log_info("progress: %llu/%llu tables, %s loaded, %s/s",
+                 (unsigned long long)r->tables_done, (unsigned long long)r->tables_total, b, rate);
+        r->last_log = now;
+    }
     pthread_mutex_unlock(&r->lock);
 }
 
@@ -654,6 +670,8 @@ static bool restore_load(Restore *r, Target *t, PGconn *shared, Error *err)
     qsort(l.jobs, l.n_jobs, sizeof(LoadJob), restore_job_cmp);
     pthread_mutex_lock(&r->lock);
     r->tables_total += l.n_jobs;
+    for (size_t k = 0; k < l.n_jobs; k++)
+        r->bytes_total += (uint64_t)l.jobs[k].bytes;
     pthread_mutex_unlock(&r->lock);
     njobs = r->a->jobs < (int)l.n_jobs ? r->a->jobs : (int)l.n_jobs;
     if (shared != NULL && njobs > 1)
@@ -2067,6 +2085,7 @@ bool cmd_restore(CliContext *ctx, int argc, char **argv, Error *err)
     r.cfg = ctx->config;
     r.a = &a;
     r.started = fmt_now();
+    r.last_log = r.started;
     r.repo = repo_open_from_config(ctx->config, NULL, err);
     if (r.repo == NULL)
         goto out;

@@ -621,7 +621,17 @@ static bool backup_open(Backup *b, Session *s, Error *err)
         "SELECT pg_catalog.pg_encoding_to_char(d.encoding), d.datcollate, d.datctype,"
         "       pg_catalog.pg_get_userbyid(d.datdba),"
         "       (SELECT array_to_json(s.setconfig)::text FROM pg_catalog.pg_db_role_setting s"
-        "         WHERE s.setdatabase = d.oid AND s.setrole = 0)"
+        "         WHERE s.setdatabase = d.oid AND s.setrole = 0),"
+        "       pg_catalog.shobj_description(d.oid, 'pg_database'),"
+        "       CASE WHEN d.datacl IS NOT NULL THEN coalesce((SELECT pg_catalog.json_agg("
+        "           pg_catalog.json_build_object('grantee', CASE WHEN a.grantee = 0 THEN NULL"
+        "               ELSE pg_catalog.pg_get_userbyid(a.grantee) END,"
+        "             'privilege', a.privilege_type, 'grantable', a.is_grantable))"
+        "         FROM pg_catalog.aclexplode(d.datacl) a), '[]')::text END,"
+        "       coalesce((SELECT pg_catalog.json_agg(pg_catalog.json_build_object("
+        "             'role', pg_catalog.pg_get_userbyid(s.setrole), 'settings', s.setconfig))"
+        "         FROM pg_catalog.pg_db_role_setting s"
+        "        WHERE s.setdatabase = d.oid AND s.setrole <> 0), '[]')::text"
         "  FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()";
     PGresult *res;
     Job **jobs = NULL;
@@ -696,6 +706,14 @@ static bool backup_open(Backup *b, Session *s, Error *err)
     exts = NULL;
     if (!PQgetisnull(res, 0, 4))
         json_object_set_new(s->doc, "settings", json_loads(PQgetvalue(res, 0, 4), 0, NULL));
+    /* comment, grants (null: the defaults) and per-role settings, for a
+     * database restored under another name */
+    json_object_set_new(s->doc, "comment",
+                        PQgetisnull(res, 0, 5) ? json_null() : json_string(PQgetvalue(res, 0, 5)));
+    json_object_set_new(s->doc, "acl",
+                        PQgetisnull(res, 0, 6) ? json_null()
+                                               : json_loads(PQgetvalue(res, 0, 6), 0, NULL));
+    json_object_set_new(s->doc, "role_settings", json_loads(PQgetvalue(res, 0, 7), 0, NULL));
     PQclear(res);
 
     pthread_mutex_lock(&b->lock);

@@ -868,6 +868,127 @@ static bool restore_finish(Restore *r, Target *t, PGconn *conn, Error *err)
 /* CREATE DATABASE with the source's encoding, locale and owner, then its
  * settings (set_config + SET ... FROM CURRENT keeps each value exactly as
  * stored). */
+/* Applies one "name=value" setting of a database (or, with role, of that
+ * role in the database): set_config() then ALTER ... SET name FROM CURRENT
+ * keeps the value exactly as it was stored, and no value is pasted into
+ * SQL. This session's own value is put back afterwards. */
+static bool restore_apply_setting(PGconn *c, const char *db, const char *role, const char *kv,
+                                  Error *err)
+{
+    const char *eq = kv ? strchr(kv, '=') : NULL;
+    char *name, *qname = NULL, *qdb = NULL, *qrole = NULL, *sql;
+    const char *params[2];
+    PGresult *res, *old;
+    Error ignore;
+    bool ok = false;
+
+    if (eq == NULL)
+        return true;
+    name = xstrndup(kv, (size_t)(eq - kv));
+    params[0] = name;
+    params[1] = eq + 1;
+    old = pg_query(c, "read setting", "SELECT pg_catalog.current_setting($1, true)", 1, params,
+                   err);
+    res = old ? pg_query(c, "apply setting", "SELECT pg_catalog.set_config($1, $2, false)", 2,
+                         params, err)
+              : NULL;
+    if (res != NULL)
+    {
+        qname = pg_quote_ident(c, name, err);
+        qdb = qname ? pg_quote_ident(c, db, err) : NULL;
+        qrole = qdb && role ? pg_quote_ident(c, role, err) : NULL;
+    }
+    PQclear(res);
+    if (qdb != NULL && (role == NULL || qrole != NULL))
+    {
+        if (role != NULL)
+            sql = xasprintf("ALTER ROLE %s IN DATABASE %s SET %s FROM CURRENT", qrole, qdb, qname);
+        else
+            sql = xasprintf("ALTER DATABASE %s SET %s FROM CURRENT", qdb, qname);
+        ok = pg_command(c, "apply setting", sql, err);
+        free(sql);
+        if (!PQgetisnull(old, 0, 0))
+        {
+            params[1] = PQgetvalue(old, 0, 0);
+            res = pg_query(c, "restore setting", "SELECT pg_catalog.set_config($1, $2, false)", 2,
+                           params, ok ? err : &ignore);
+            ok = ok && res != NULL;
+            PQclear(res);
+        }
+        else
+        {
+            sql = xasprintf("RESET %s", qname);
+            ok = pg_command(c, "restore setting", sql, ok ? err : &ignore) && ok;
+            free(sql);
+        }
+    }
+    PQclear(old);
+    free(qname);
+    free(qdb);
+    free(qrole);
+    free(name);
+    return ok;
+}
+
+/* The database's comment, grants and per-role settings from the snapshot
+ * (absent in snapshots taken before they were recorded). */
+static bool restore_db_extras(PGconn *c, const char *db, json_t *dbdoc, Error *err)
+{
+    static const char *const privileges[] = {"CREATE", "CONNECT", "TEMPORARY"};
+    json_t *comment = json_object_get(dbdoc, "comment");
+    json_t *acl = json_object_get(dbdoc, "acl");
+    json_t *o, *v;
+    size_t i, k;
+    bool ok = true;
+
+    if (json_is_string(comment))
+    {
+        const char *text = json_string_value(comment);
+        char *lit = PQescapeLiteral(c, text, strlen(text));
+        char *qdb = lit ? pg_quote_ident(c, db, err) : NULL;
+        char *sql;
+
+        if (qdb == NULL)
+        {
+            PQfreemem(lit);
+            return false;
+        }
+        sql = xasprintf("COMMENT ON DATABASE %s IS %s", qdb, lit);
+        ok = pg_command(c, "comment on database", sql, err);
+        free(sql);
+        free(qdb);
+        PQfreemem(lit);
+    }
+    if (ok && json_is_array(acl))
+    {
+        /* explicit grants replace the defaults: start from none */
+        ok = restore_exec_ident(c, "revoke defaults", "REVOKE ALL ON DATABASE %s FROM PUBLIC", db,
+                                NULL, err);
+        json_array_foreach(acl, i, o)
+        {
+            const char *priv = json_string_value(json_object_get(o, "privilege"));
+            const char *grantee = json_string_value(json_object_get(o, "grantee"));
+            bool known = false;
+            char tmpl[128];
+
+            for (k = 0; priv != NULL && k < sizeof(privileges) / sizeof(privileges[0]); k++)
+                known = known || strcmp(priv, privileges[k]) == 0;
+            if (!ok || !known)
+                continue;
+            snprintf(tmpl, sizeof(tmpl), "GRANT %s ON DATABASE %%s TO %s%s", priv,
+                     grantee ? "%s" : "PUBLIC",
+                     json_is_true(json_object_get(o, "grantable")) ? " WITH GRANT OPTION" : "");
+            ok = restore_exec_ident(c, "grant on database", tmpl, db, grantee, err);
+        }
+    }
+    json_array_foreach(json_object_get(dbdoc, "role_settings"), i, o)
+        json_array_foreach(json_object_get(o, "settings"), k, v)
+            if (ok)
+                ok = restore_apply_setting(c, db, json_string_value(json_object_get(o, "role")),
+                                           json_string_value(v), err);
+    return ok;
+}
+
 static bool restore_create_db(Restore *r, const char *db, json_t *dbdoc, Error *err)
 {
     PGconn *c = r->admin;
@@ -895,54 +1016,10 @@ static bool restore_create_db(Restore *r, const char *db, json_t *dbdoc, Error *
         ok = restore_exec_ident(c, "set database owner", "ALTER DATABASE %s OWNER TO %s", db,
                                 jstr(dbdoc, "dba"), err);
     json_array_foreach(settings, i, s)
-    {
-        const char *kv = json_string_value(s);
-        const char *eq = kv ? strchr(kv, '=') : NULL;
-        char *name, *qname;
-        const char *params[2];
-        PGresult *res, *old;
-        Error ignore;
-
-        if (!ok || eq == NULL)
-            continue;
-        name = xstrndup(kv, (size_t)(eq - kv));
-        params[0] = name;
-        params[1] = eq + 1;
-        /* this session's own value is put back afterwards (pg_connect set
-         * some on purpose; RESET would fall back to the server's) */
-        old = pg_query(c, "read setting", "SELECT pg_catalog.current_setting($1, true)", 1,
-                       params, err);
-        res = old ? pg_query(c, "apply database setting",
-                             "SELECT pg_catalog.set_config($1, $2, false)", 2, params, err)
-                  : NULL;
-        qname = res ? pg_quote_ident(c, name, err) : NULL;
-        PQclear(res);
-        if (qname != NULL)
-        {
-            sql = xasprintf("ALTER DATABASE %s SET %s FROM CURRENT", qdb, qname);
-            ok = pg_command(c, "apply database setting", sql, err);
-            free(sql);
-            if (!PQgetisnull(old, 0, 0))
-            {
-                params[1] = PQgetvalue(old, 0, 0);
-                res = pg_query(c, "restore setting", "SELECT pg_catalog.set_config($1, $2, false)",
-                               2, params, ok ? err : &ignore);
-                ok = ok && res != NULL;
-                PQclear(res);
-            }
-            else
-            {
-                sql = xasprintf("RESET %s", qname);
-                ok = pg_command(c, "restore setting", sql, ok ? err : &ignore) && ok;
-                free(sql);
-            }
-            free(qname);
-        }
-        else
-            ok = false;
-        PQclear(old);
-        free(name);
-    }
+        if (ok)
+            ok = restore_apply_setting(c, db, NULL, json_string_value(s), err);
+    if (ok)
+        ok = restore_db_extras(c, db, dbdoc, err);
     free(qdb);
     return ok;
 }

@@ -367,11 +367,7 @@ static bool backup_check_relations(Backup *b, Session *s, int *found, Error *err
         "    FROM pg_catalog.pg_class c"
         "    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
         "   WHERE c.relkind IN ('r', 'p', 'S')"
-        "     AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
-        "     AND n.nspname !~ '^pg_(toast|temp)'"
-        "     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d"
-        "                      WHERE d.classid = 'pg_catalog.pg_class'::regclass"
-        "                        AND d.objid = c.oid AND d.deptype = 'e')) q"
+        "     AND " PG_SQL_USER_SCHEMA " AND " PG_SQL_NOT_EXTENSION_MEMBER ") q"
         " WHERE readable IS NOT TRUE"
         " ORDER BY nspname, relname";
     PGresult *res = pg_query(s->coord, "check privileges", sql, 0, NULL, err);
@@ -603,11 +599,7 @@ static bool backup_open(Backup *b, Session *s, Error *err)
         "SELECT n.nspname, c.relname, pg_catalog.pg_relation_size(c.oid)"
         "  FROM pg_catalog.pg_class c"
         "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-        " WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
-        "   AND n.nspname !~ '^pg_(toast|temp)'"
-        "   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d"
-        "                    WHERE d.classid = 'pg_catalog.pg_class'::regclass"
-        "                      AND d.objid = c.oid AND d.deptype = 'e')";
+        " WHERE c.relkind = 'r' AND " PG_SQL_USER_SCHEMA " AND " PG_SQL_NOT_EXTENSION_MEMBER;
     /* materialized views that hold data, in creation order */
     static const char mv_sql[] = "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c"
                                  "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"

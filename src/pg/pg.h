@@ -15,6 +15,17 @@
 
 #include "common/error.h"
 
+/* SQL condition on pg_namespace aliased "n": a user schema, not the
+ * catalog, information_schema, TOAST or temporary schemas. */
+#define PG_SQL_USER_SCHEMA                                                                         \
+    "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp)'"
+
+/* SQL condition on pg_class aliased "c": not a member of an extension
+ * (the extension creates it again). */
+#define PG_SQL_NOT_EXTENSION_MEMBER                                                                \
+    "NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d"                                             \
+    " WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')"
+
 /* Connects with the configured conninfo (PG* variables and .pgpass apply);
  * dbname, when not NULL, replaces the conninfo's database. Errors say
  * whether the server was unreachable or refused the login, with a hint. */

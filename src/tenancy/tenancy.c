@@ -16,12 +16,6 @@
 #include "common/mem.h"
 #include "pg/pg.h"
 
-/* Relations that hold data: ordinary and partitioned tables (counted as
- * tables); bytes cover tables and materialized views with their indexes and
- * TOAST. */
-#define TENANCY_SYSTEM_SCHEMAS                                                                     \
-    "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp)'"
-
 static Tenant *tenancy_add(TenantList *list, const char *name, const char *class,
                            const char *database, const char *schema, bool shared)
 {
@@ -232,7 +226,7 @@ static bool tenancy_discover_schema(const Config *cfg, PGconn *conn, bool measur
 {
     /* every user schema, in a stable byte order */
     static const char schemas_sql[] = "SELECT n.nspname FROM pg_catalog.pg_namespace n"
-                                      " WHERE " TENANCY_SYSTEM_SCHEMAS
+                                      " WHERE " PG_SQL_USER_SCHEMA
                                       " ORDER BY n.nspname COLLATE \"C\"";
     const char *db = pg_dbname(conn);
     PGresult *schemas = pg_query(conn, "list schemas", schemas_sql, 0, NULL, err);
@@ -243,7 +237,7 @@ static bool tenancy_discover_schema(const Config *cfg, PGconn *conn, bool measur
     {
         /* the user's LIKE pattern over the same list, as a parameter */
         static const char like_sql[] = "SELECT n.nspname FROM pg_catalog.pg_namespace n"
-                                       " WHERE " TENANCY_SYSTEM_SCHEMAS " AND n.nspname LIKE $1"
+                                       " WHERE " PG_SQL_USER_SCHEMA " AND n.nspname LIKE $1"
                                        " ORDER BY n.nspname COLLATE \"C\"";
 
         if (!tenancy_add_pattern(cfg, conn, like_sql, db, list, err))
@@ -310,7 +304,7 @@ static bool tenancy_measure_database(const Config *cfg, TenantList *list, Tenant
         "                FILTER (WHERE c.relkind IN ('r', 'm')), 0)"
         "  FROM pg_catalog.pg_class c"
         "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-        " WHERE " TENANCY_SYSTEM_SCHEMAS;
+        " WHERE " PG_SQL_USER_SCHEMA;
     Error err;
     PGconn *conn;
     PGresult *res;
@@ -429,7 +423,7 @@ static bool tenancy_measure_rows(const Config *cfg, PGconn *conn, TenantList *li
         "       pg_catalog.pg_total_relation_size(c.oid)"
         "  FROM pg_catalog.pg_class c"
         "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-        " WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND " TENANCY_SYSTEM_SCHEMAS
+        " WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND " PG_SQL_USER_SCHEMA
         " ORDER BY 1, 2";
     const char *params[1] = {cfg->column};
     PGresult *tables = pg_query(conn, "list tables", tables_sql, 1, params, err);

@@ -427,14 +427,6 @@ static bool backup_check_relations(Backup *b, Session *s, int *found, Error *err
     return true;
 }
 
-/* Reads the sequence values of the session's units. Which sequences exist
- * comes from the snapshot; their values (not transactional, so no snapshot
- * applies to them) are read over a short connection of their own:
- * pg_sequence_last_value keeps its lock until the end of the transaction,
- * and in the coordinator's that would be the end of the backup, blocking
- * every DROP of a tenant until then. A sequence dropped while the read
- * waited for its lock fails the read once; the retry skips it (its
- * privilege test is NULL then) and its part fails. */
 /* The manifest entry of a sequence pg_sequence_last_value() returns NULL
  * for: its row's last_value and is_called, read on a connection of its own
  * (an error must not abort the coordinator's snapshot). If it cannot be
@@ -467,6 +459,14 @@ static json_t *backup_read_sequence_row(Backup *b, Session *s, PGconn **conn, co
     return o;
 }
 
+/* Reads the sequence values of the session's units. Which sequences exist
+ * comes from the snapshot; their values (not transactional, so no snapshot
+ * applies to them) are read over a short connection of their own:
+ * pg_sequence_last_value keeps its lock until the end of the transaction,
+ * and in the coordinator's that would be the end of the backup, blocking
+ * every DROP of a tenant until then. A sequence dropped while the read
+ * waited for its lock fails the read once; the retry skips it (its
+ * privilege test is NULL then) and its part fails. */
 static bool backup_read_sequences(Backup *b, Session *s, Error *err)
 {
     static const char list_sql[] =

@@ -178,8 +178,7 @@ static size_t backup_bundle(Job **jobs, size_t n)
 
         if (jobs[i] == NULL)
             continue;
-        if (jobs[i]->unit->tenant->bytes < 0 ||
-            jobs[i]->unit->tenant->bytes >= BACKUP_BUNDLE_BYTES)
+        if (jobs[i]->unit->tenant->bytes < 0 || jobs[i]->unit->tenant->bytes >= BACKUP_BUNDLE_BYTES)
         {
             jobs[out++] = jobs[i];
             continue;
@@ -337,10 +336,14 @@ static bool backup_check_schemas(Backup *b, Session *s, Error *err)
         if (found)
             continue;
         error_clear(&e);
-        error_set(&e, ERR_FAILURE, "schema \"%s\" no longer exists in database \"%s\": it was "
-                  "dropped or renamed during the backup", u->tenant->schema, s->dbname);
-        error_hint(&e, "it is not in this snapshot; \"coffer list --tenant %s\" shows the "
-                       "earlier ones that hold it", u->tenant->name);
+        error_set(&e, ERR_FAILURE,
+                  "schema \"%s\" no longer exists in database \"%s\": it was "
+                  "dropped or renamed during the backup",
+                  u->tenant->schema, s->dbname);
+        error_hint(&e,
+                   "it is not in this snapshot; \"coffer list --tenant %s\" shows the "
+                   "earlier ones that hold it",
+                   u->tenant->name);
         backup_unit_drop(b, s, u, &e);
     }
     PQclear(res);
@@ -405,19 +408,20 @@ static bool backup_check_relations(Backup *b, Session *s, int *found, Error *err
         error_clear(&e);
         if (gone)
         {
-            error_set(&e, ERR_FAILURE, "%s \"%s\".\"%s\" was dropped during the backup", kind,
-                      nsp, rel);
+            error_set(&e, ERR_FAILURE, "%s \"%s\".\"%s\" was dropped during the backup", kind, nsp,
+                      rel);
             error_hint(&e, "it is not in this snapshot; back it up again once its schema "
                            "changes are done");
         }
         else
         {
-            error_set(&e, ERR_FAILURE, "permission denied for %s \"%s\".\"%s\" (role \"%s\")",
-                      kind, nsp, rel, role ? role : "?");
-            error_hint(&e, "grant the backup role USAGE on schema \"%s\" and SELECT on its "
-                           "tables and sequences (GRANT SELECT ON ALL TABLES IN SCHEMA ..., "
-                           "GRANT SELECT ON ALL SEQUENCES IN SCHEMA ...), or membership in "
-                           "pg_read_all_data",
+            error_set(&e, ERR_FAILURE, "permission denied for %s \"%s\".\"%s\" (role \"%s\")", kind,
+                      nsp, rel, role ? role : "?");
+            error_hint(&e,
+                       "grant the backup role USAGE on schema \"%s\" and SELECT on its "
+                       "tables and sequences (GRANT SELECT ON ALL TABLES IN SCHEMA ..., "
+                       "GRANT SELECT ON ALL SEQUENCES IN SCHEMA ...), or membership in "
+                       "pg_read_all_data",
                        nsp);
         }
         backup_unit_drop(b, s, u, &e);
@@ -536,8 +540,8 @@ static bool backup_read_sequences(Backup *b, Session *s, Error *err)
     if (vals == NULL || PQntuples(vals) != PQntuples(list))
     {
         if (vals != NULL)
-            error_set(err, ERR_FAILURE, "read sequences: expected %d rows, got %d",
-                      PQntuples(list), PQntuples(vals));
+            error_set(err, ERR_FAILURE, "read sequences: expected %d rows, got %d", PQntuples(list),
+                      PQntuples(vals));
         PQclear(vals);
         PQclear(list);
         return false;
@@ -562,9 +566,10 @@ static bool backup_read_sequences(Backup *b, Session *s, Error *err)
             {
                 error_set(&e, ERR_FAILURE, "permission denied for sequence \"%s\".\"%s\"", nsp,
                           name);
-                error_hint(&e, "grant the backup role SELECT on the sequences of schema \"%s\" "
-                               "(GRANT SELECT ON ALL SEQUENCES IN SCHEMA ...), or membership in "
-                               "pg_read_all_data",
+                error_hint(&e,
+                           "grant the backup role SELECT on the sequences of schema \"%s\" "
+                           "(GRANT SELECT ON ALL SEQUENCES IN SCHEMA ...), or membership in "
+                           "pg_read_all_data",
                            nsp);
             }
             backup_unit_drop(b, s, u, &e);
@@ -674,9 +679,9 @@ static bool backup_open(Backup *b, Session *s, Error *err)
         Unit *u = session_unit_for_schema(s, PQgetvalue(res, i, 0));
 
         if (u != NULL)
-            json_array_append_new(u->matviews, json_pack("{s:s, s:s}", "schema",
-                                                         PQgetvalue(res, i, 0), "name",
-                                                         PQgetvalue(res, i, 1)));
+            json_array_append_new(u->matviews,
+                                  json_pack("{s:s, s:s}", "schema", PQgetvalue(res, i, 0), "name",
+                                            PQgetvalue(res, i, 1)));
     }
     PQclear(res);
 
@@ -684,8 +689,8 @@ static bool backup_open(Backup *b, Session *s, Error *err)
     if (res == NULL)
         goto fail;
     for (int i = 0; i < PQntuples(res); i++)
-        json_array_append_new(exts, json_pack("{s:s, s:s}", "name", PQgetvalue(res, i, 0),
-                                              "schema", PQgetvalue(res, i, 1)));
+        json_array_append_new(exts, json_pack("{s:s, s:s}", "name", PQgetvalue(res, i, 0), "schema",
+                                              PQgetvalue(res, i, 1)));
     PQclear(res);
 
     res = pg_query(s->coord, "read database properties", db_sql, 0, NULL, err);
@@ -693,8 +698,8 @@ static bool backup_open(Backup *b, Session *s, Error *err)
         goto fail;
     s->doc = json_pack("{s:s, s:s, s:o, s:s, s:s, s:s, s:s}", "name", s->dbname, "owner",
                        s->ddl_owner, "extensions", exts, "encoding", PQgetvalue(res, 0, 0),
-                       "collate", PQgetvalue(res, 0, 1), "ctype", PQgetvalue(res, 0, 2),
-                       "dba", PQgetvalue(res, 0, 3));
+                       "collate", PQgetvalue(res, 0, 1), "ctype", PQgetvalue(res, 0, 2), "dba",
+                       PQgetvalue(res, 0, 3));
     exts = NULL;
     if (!PQgetisnull(res, 0, 4))
         json_object_set_new(s->doc, "settings", json_loads(PQgetvalue(res, 0, 4), 0, NULL));
@@ -889,8 +894,8 @@ static bool backup_join(Worker *w, Session *s, Error *err)
     if (w->joined == s && w->conn != NULL && PQstatus(w->conn) == CONNECTION_OK &&
         PQtransactionStatus(w->conn) == PQTRANS_INTRANS)
         return true;
-    if (w->conn != NULL && (PQstatus(w->conn) != CONNECTION_OK ||
-                            strcmp(PQdb(w->conn), s->dbname) != 0))
+    if (w->conn != NULL &&
+        (PQstatus(w->conn) != CONNECTION_OK || strcmp(PQdb(w->conn), s->dbname) != 0))
     {
         PQfinish(w->conn);
         w->conn = NULL;
@@ -1010,8 +1015,7 @@ static bool backup_server_lost(Backup *b, const Error *cause)
     {
         b->stop = true;
         error_clear(&b->fatal);
-        error_set(&b->fatal, ERR_FAILURE, "lost the server during the backup: %s",
-                  cause->message);
+        error_set(&b->fatal, ERR_FAILURE, "lost the server during the backup: %s", cause->message);
         error_detail(&b->fatal, "%s", probe.message);
     }
     pthread_mutex_unlock(&b->lock);
@@ -1118,7 +1122,6 @@ static void backup_progress(Backup *b, double started, bool final)
 }
 
 /* ---- the command --------------------------------------------------------- */
-
 
 enum
 {
@@ -1271,17 +1274,17 @@ static json_t *backup_manifest(Backup *b, BackupArgs *a, double seconds, const c
 
         if (u->failed)
         {
-            json_array_append_new(failed, json_pack("{s:s, s:s}", "name", t->name, "error",
-                                                    u->error));
+            json_array_append_new(failed,
+                                  json_pack("{s:s, s:s}", "name", t->name, "error", u->error));
             continue;
         }
         json_array_append_new(
-            tenants, json_pack("{s:s, s:s, s:b, s:s, s:o, s:s, s:I, s:I, s:O, s:O, s:O}", "name",
-                               t->name, "class", t->class, "shared", t->shared, "database",
-                               t->database, "schema", t->schema ? json_string(t->schema) : json_null(),
-                               "owner", u->owner_name, "rows", (json_int_t)u->rows, "bytes",
-                               (json_int_t)u->bytes, "tables", u->tables, "sequences",
-                               u->sequences, "matviews", u->matviews));
+            tenants,
+            json_pack("{s:s, s:s, s:b, s:s, s:o, s:s, s:I, s:I, s:O, s:O, s:O}", "name", t->name,
+                      "class", t->class, "shared", t->shared, "database", t->database, "schema",
+                      t->schema ? json_string(t->schema) : json_null(), "owner", u->owner_name,
+                      "rows", (json_int_t)u->rows, "bytes", (json_int_t)u->bytes, "tables",
+                      u->tables, "sequences", u->sequences, "matviews", u->matviews));
         if (!t->shared)
             ntenants++;
         ntables += json_array_size(u->tables);
@@ -1290,10 +1293,10 @@ static json_t *backup_manifest(Backup *b, BackupArgs *a, double seconds, const c
     json_object_set_new(doc, "tenants", tenants);
     json_object_set_new(doc, "failed", failed);
     json_object_set_new(doc, "stats",
-                        json_pack("{s:I, s:I, s:I, s:I, s:I, s:f}", "tenants",
-                                  (json_int_t)ntenants, "tables", (json_int_t)ntables, "rows",
-                                  (json_int_t)nrows, "bytes_read", (json_int_t)b->bytes_read,
-                                  "bytes_added", (json_int_t)b->bytes_added, "seconds", seconds));
+                        json_pack("{s:I, s:I, s:I, s:I, s:I, s:f}", "tenants", (json_int_t)ntenants,
+                                  "tables", (json_int_t)ntables, "rows", (json_int_t)nrows,
+                                  "bytes_read", (json_int_t)b->bytes_read, "bytes_added",
+                                  (json_int_t)b->bytes_added, "seconds", seconds));
     return doc;
 }
 
@@ -1410,13 +1413,12 @@ static void backup_print(const json_t *doc, const char *id, bool as_json)
 
     if (as_json)
     {
-        json_t *out = json_pack("{s:s, s:O, s:O, s:O, s:O, s:O, s:O, s:O}", "id", id, "tenants",
-                                json_object_get(st, "tenants"), "tables",
-                                json_object_get(st, "tables"), "rows", json_object_get(st, "rows"),
-                                "bytes_read", json_object_get(st, "bytes_read"), "bytes_added",
-                                json_object_get(st, "bytes_added"), "seconds",
-                                json_object_get(st, "seconds"), "failed",
-                                json_object_get(doc, "failed"));
+        json_t *out = json_pack(
+            "{s:s, s:O, s:O, s:O, s:O, s:O, s:O, s:O}", "id", id, "tenants",
+            json_object_get(st, "tenants"), "tables", json_object_get(st, "tables"), "rows",
+            json_object_get(st, "rows"), "bytes_read", json_object_get(st, "bytes_read"),
+            "bytes_added", json_object_get(st, "bytes_added"), "seconds",
+            json_object_get(st, "seconds"), "failed", json_object_get(doc, "failed"));
 
         json_dumpf(out, stdout, JSON_INDENT(2));
         fputc('\n', stdout);
@@ -1524,8 +1526,9 @@ bool backup_execute(CliContext *ctx, Repo *repo, BackupArgs *a, char id_out[65],
     ok = true;
     if (nfailed == 0 && list.warnings > 0)
     {
-        error_set(err, ERR_PARTIAL, "snapshot %.12s written, but discovery reported %zu "
-                                    "problem%s (see warnings above)",
+        error_set(err, ERR_PARTIAL,
+                  "snapshot %.12s written, but discovery reported %zu "
+                  "problem%s (see warnings above)",
                   id_out, list.warnings, list.warnings == 1 ? "" : "s");
         ok = false;
     }

@@ -77,6 +77,7 @@ typedef struct Restore
     uint64_t rows;
     double started;
     double last_log; /* when progress was last logged (not on a terminal) */
+    char safety_id[65]; /* the safety backup taken before replacing, or "" */
 } Restore;
 
 /* One restore target: a tenant (or shared part) of the snapshot and where it goes. */
@@ -1128,9 +1129,11 @@ done:
 /* ---- one target ----------------------------------------------------------------- */
 
 /* Puts back what the target replaced, after a failure. */
-static void restore_rollback(Restore *r, Target *t, PGconn *conn)
+/* Returns true when the target is back as it was before the restore. */
+static bool restore_rollback(Restore *r, Target *t, PGconn *conn)
 {
     Error err;
+    bool failed = false;
 
     error_clear(&err);
     if (t->schema != NULL && conn != NULL && PQstatus(conn) == CONNECTION_OK)
@@ -1156,6 +1159,7 @@ static void restore_rollback(Restore *r, Target *t, PGconn *conn)
     {
         log_error("the target could not be put back as it was: %s",
                   error_is_set(&err) ? err.message : "no connection");
+        failed = true;
         if (t->aside != NULL)
             log_error("the previous %s \"%s\" is kept as \"%s\"; \"%s\" may be incomplete",
                       t->schema ? "schema" : "database", t->schema ? t->schema : t->db, t->aside,
@@ -1167,6 +1171,7 @@ static void restore_rollback(Restore *r, Target *t, PGconn *conn)
     else if (t->aside != NULL)
         log_info("%s \"%s\" was left as it was", t->schema ? "schema" : "database",
                  t->schema ? t->schema : t->db);
+    return !failed;
 }
 
 /* --data-only --clean: empties the tables about to be loaded, in one
@@ -1487,7 +1492,19 @@ static bool restore_target(Restore *r, Target *t, Error *err)
     goto done;
 fail:
     error_prefix(err, "restore of \"%s\" failed", t->name);
-    restore_rollback(r, t, conn);
+    if (!restore_rollback(r, t, conn))
+    {
+        const char *what = t->schema ? "schema" : "database";
+        const char *name = t->schema ? t->schema : t->db;
+
+        if (t->aside != NULL)
+            error_hint(err, "when the server is back, drop the incomplete %s \"%s\" and rename "
+                            "\"%s\" back to \"%s\"%s%.12s",
+                       what, name, t->aside, name,
+                       r->safety_id[0] ? ", or restore the safety snapshot " : "", r->safety_id);
+        else
+            error_hint(err, "drop the incomplete %s \"%s\" before trying again", what, name);
+    }
 done:
     if (!ok && error_is_set(err) && err->hint[0] == '\0')
         error_hint(err, "nothing else was changed; fix the cause and run the restore again");
@@ -1834,6 +1851,7 @@ static bool restore_safety_backup(Restore *r, Target *targets, size_t n, Error *
     {
         error_clear(err);
         printf("safety backup: snapshot %s\n", id);
+        snprintf(r->safety_id, sizeof(r->safety_id), "%s", id);
         fflush(stdout);
         /* what the safety backup does not hold is kept aside, not dropped */
         for (size_t i = 0; i < n; i++)
@@ -2081,7 +2099,19 @@ static json_t *restore_pick_snapshot(Restore *r, Error *err)
     size_t i;
 
     if (strcmp(r->a->snapshot, "latest") != 0)
-        return repo_snapshot_load(r->repo, r->a->snapshot, err);
+    {
+        json_t *snap = repo_snapshot_load(r->repo, r->a->snapshot, err);
+
+        if (snap == NULL && err->hint[0] == '\0')
+        {
+            if (r->a->n_tenants > 0)
+                error_hint(err, "run \"coffer list --tenant %s\" to see the snapshots that hold it",
+                           r->a->tenants[0]);
+            else
+                error_hint(err, "run \"coffer list\" to see the snapshots");
+        }
+        return snap;
+    }
     all = repo_snapshot_list(r->repo, err);
     if (all == NULL)
         return NULL;

@@ -106,13 +106,27 @@ static bool pg_tool_first_error(Buf *head, char *out, size_t len)
     return true;
 }
 
-/* The last non-empty line of a program's standard error, for the message. */
+/* The line of a program's standard error that says what went wrong: the
+ * first "NAME: error: ..." line (PostgreSQL's programs print the cause
+ * there and details such as "Query was: ..." after it), else the last
+ * non-empty line. */
 static void pg_tool_last_line(Buf *b, char *out, size_t len)
 {
     const char *s = buf_cstr(b);
     const char *end = s + b->len;
     const char *start;
+    const char *err = strstr(s, ": error: ");
 
+    if (err != NULL)
+    {
+        const char *eol = strchr(err, '\n');
+
+        start = err;
+        while (start > s && start[-1] != '\n')
+            start--;
+        snprintf(out, len, "%.*s", (int)((eol ? eol : end) - start), start);
+        return;
+    }
     while (end > s && (end[-1] == '\n' || end[-1] == ' '))
         end--;
     start = end;

@@ -346,19 +346,19 @@ static uint64_t tool_rng(uint64_t *s)
     return *s * 2685821657736338717ull;
 }
 
-static const char *tool_words[] = {"alpha", "bravo", "charlie", "delta", "echo", "foxtrot",
-                                   "golf", "hotel", "india", "juliet", "kilo", "lima",
-                                   "mike", "november", "oscar", "papa"};
+static const char *tool_words[] = {"alpha", "bravo",    "charlie", "delta",  "echo", "foxtrot",
+                                   "golf",  "hotel",    "india",   "juliet", "kilo", "lima",
+                                   "mike",  "november", "oscar",   "papa"};
 
 static size_t tool_line(char *out, uint64_t n, uint64_t r1, uint64_t r2)
 {
-    return (size_t)snprintf(out, 256, "%" PRIu64 "\t%s %s\t%s@example.com\t%" PRIu64
-                            "\t2024-%02u-%02u %02u:%02u:%02u\t%016" PRIx64 "\n",
-                            n, tool_words[r1 & 15], tool_words[(r1 >> 4) & 15],
-                            tool_words[(r1 >> 8) & 15], (r1 >> 12) % 1000000,
-                            (unsigned)((r1 >> 32) % 12 + 1), (unsigned)((r1 >> 36) % 28 + 1),
-                            (unsigned)((r1 >> 41) % 24), (unsigned)((r1 >> 46) % 60),
-                            (unsigned)((r1 >> 52) % 60), r2);
+    return (size_t)snprintf(
+        out, 256,
+        "%" PRIu64 "\t%s %s\t%s@example.com\t%" PRIu64
+        "\t2024-%02u-%02u %02u:%02u:%02u\t%016" PRIx64 "\n",
+        n, tool_words[r1 & 15], tool_words[(r1 >> 4) & 15], tool_words[(r1 >> 8) & 15],
+        (r1 >> 12) % 1000000, (unsigned)((r1 >> 32) % 12 + 1), (unsigned)((r1 >> 36) % 28 + 1),
+        (unsigned)((r1 >> 41) % 24), (unsigned)((r1 >> 46) % 60), (unsigned)((r1 >> 52) % 60), r2);
 }
 
 static int tool_gen(int argc, char **argv)

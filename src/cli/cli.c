@@ -244,8 +244,7 @@ void cli_print_help(const char *command)
     fputs(cli_global_usage, stdout);
 }
 
-bool cli_common_option(CliContext *ctx, const char *command, int opt, bool *exit_now,
-                       Error *err)
+bool cli_common_option(CliContext *ctx, const char *command, int opt, bool *exit_now, Error *err)
 {
     switch (opt)
     {

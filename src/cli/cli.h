@@ -58,12 +58,14 @@ enum
     {"config", required_argument, NULL, CLI_OPT_CONFIG},                                           \
         {"json", no_argument, NULL, CLI_OPT_JSON}, {"help", no_argument, NULL, CLI_OPT_HELP},      \
         {"verbose", no_argument, NULL, CLI_OPT_VERBOSE},                                           \
-        {"quiet", no_argument, NULL, CLI_OPT_QUIET}, {"yes", no_argument, NULL, CLI_OPT_YES}
+        {"quiet", no_argument, NULL, CLI_OPT_QUIET},                                               \
+    {                                                                                              \
+        "yes", no_argument, NULL, CLI_OPT_YES                                                      \
+    }
 
 /* Handles a shared option or an unknown one. Returns false with a usage error
  * for an unknown option; sets *exit_now for --help (help already printed). */
-bool cli_common_option(CliContext *ctx, const char *command, int opt, bool *exit_now,
-                       Error *err);
+bool cli_common_option(CliContext *ctx, const char *command, int opt, bool *exit_now, Error *err);
 
 /* Runs getopt_long over argv with the given options, handling the common
  * ones. For each command-specific option calls handle(opt, optarg, state).

@@ -14,7 +14,7 @@ typedef struct BackupArgs
 {
     char **tenants; /* names; none = every tenant */
     size_t n_tenants;
-    char *class; /* only tenants of this class, or NULL */
+    char *class;  /* only tenants of this class, or NULL */
     json_t *tags; /* array of strings */
     int jobs;     /* workers */
 } BackupArgs;

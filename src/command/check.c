@@ -49,8 +49,10 @@ static bool check_option(int opt, const char *arg, void *state, Error *err)
 
             if (end == arg || (*end != '\0' && strcmp(end, "%") != 0) || v < 1 || v > 100)
             {
-                error_set(err, ERR_USAGE, "check: --read-data=PERCENT needs a number from 1 to "
-                          "100, not \"%s\"", arg);
+                error_set(err, ERR_USAGE,
+                          "check: --read-data=PERCENT needs a number from 1 to "
+                          "100, not \"%s\"",
+                          arg);
                 return false;
             }
             a->percent = (int)v;
@@ -68,16 +70,14 @@ static void check_print(const char *loc, const CheckArgs *a, const RepoCheckRepo
 {
     if (json)
     {
-        json_t *o = json_pack("{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-                              "repository", loc, "ok", r->errors == 0, "snapshots",
-                              (json_int_t)r->snapshots, "packs", (json_int_t)r->packs, "chunks",
-                              (json_int_t)r->chunks, "packs_read", (json_int_t)r->packs_read,
-                              "read_data_percent", (json_int_t)(a->read_data ? a->percent : 0),
-                              "errors", (json_int_t)r->errors, "unreferenced_packs",
-                              (json_int_t)r->unreferenced_packs, "index_objects",
-                              (json_int_t)r->index_objects, "duplicates",
-                              (json_int_t)r->duplicates, "destroyed_packs",
-                              (json_int_t)r->destroyed_packs);
+        json_t *o = json_pack(
+            "{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "repository", loc, "ok",
+            r->errors == 0, "snapshots", (json_int_t)r->snapshots, "packs", (json_int_t)r->packs,
+            "chunks", (json_int_t)r->chunks, "packs_read", (json_int_t)r->packs_read,
+            "read_data_percent", (json_int_t)(a->read_data ? a->percent : 0), "errors",
+            (json_int_t)r->errors, "unreferenced_packs", (json_int_t)r->unreferenced_packs,
+            "index_objects", (json_int_t)r->index_objects, "duplicates", (json_int_t)r->duplicates,
+            "destroyed_packs", (json_int_t)r->destroyed_packs);
         char *text = json_dumps(o, JSON_INDENT(2));
 
         printf("%s\n", text);
@@ -147,8 +147,8 @@ bool cmd_check(CliContext *ctx, int argc, char **argv, Error *err)
             return false;
         }
         log_info("rebuilt the index: %" PRIu64 " pack%s indexed from their headers, %" PRIu64
-                 " damaged index object%s removed", added, added == 1 ? "" : "s", removed,
-                 removed == 1 ? "" : "s");
+                 " damaged index object%s removed",
+                 added, added == 1 ? "" : "s", removed, removed == 1 ? "" : "s");
     }
     opts.read_data = a.read_data;
     opts.read_data_percent = a.percent;

@@ -49,9 +49,9 @@ static json_t *list_find_tenant(json_t *snap, const char *name)
     json_t *u;
     size_t i;
 
-    json_array_foreach(json_object_get(snap, "tenants"), i, u)
-        if (!json_is_true(json_object_get(u, "shared")) && strcmp(list_str(u, "name"), name) == 0)
-            return u;
+    json_array_foreach(json_object_get(snap, "tenants"), i,
+                       u) if (!json_is_true(json_object_get(u, "shared")) &&
+                              strcmp(list_str(u, "name"), name) == 0) return u;
     return NULL;
 }
 
@@ -69,7 +69,8 @@ static json_t *list_strip(json_t *v)
         json_object_foreach(v, key, val)
         {
             if (strcmp(key, "chunks") == 0)
-                json_object_set_new(out, "chunk_count", json_integer((json_int_t)json_array_size(val)));
+                json_object_set_new(out, "chunk_count",
+                                    json_integer((json_int_t)json_array_size(val)));
             else
                 json_object_set_new(out, key, list_strip(val));
         }
@@ -81,8 +82,7 @@ static json_t *list_strip(json_t *v)
         json_t *val;
 
         out = json_array();
-        json_array_foreach(v, i, val)
-            json_array_append_new(out, list_strip(val));
+        json_array_foreach(v, i, val) json_array_append_new(out, list_strip(val));
         return out;
     }
     return json_incref(v);
@@ -101,18 +101,16 @@ static void list_tags(json_t *snap, char *out, size_t len)
     size_t i, n = 0;
 
     out[0] = '\0';
-    json_array_foreach(json_object_get(snap, "tags"), i, t)
-        n += (size_t)snprintf(out + n, n < len ? len - n : 0, "%s%s", i ? "," : "",
-                              json_string_value(t));
+    json_array_foreach(json_object_get(snap, "tags"), i, t) n += (size_t)snprintf(
+        out + n, n < len ? len - n : 0, "%s%s", i ? "," : "", json_string_value(t));
     if (out[0] == '\0')
         snprintf(out, len, "-");
 }
 
 bool cmd_list(CliContext *ctx, int argc, char **argv, Error *err)
 {
-    static const struct option longopts[] = {{"tenant", required_argument, NULL, OPT_TENANT},
-                                             CLI_COMMON_LONGOPTS,
-                                             {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {
+        {"tenant", required_argument, NULL, OPT_TENANT}, CLI_COMMON_LONGOPTS, {NULL, 0, NULL, 0}};
     ListArgs a = {NULL};
     bool exit_now;
     Repo *repo;
@@ -181,9 +179,8 @@ bool cmd_list(CliContext *ctx, int argc, char **argv, Error *err)
 
 bool cmd_info(CliContext *ctx, int argc, char **argv, Error *err)
 {
-    static const struct option longopts[] = {{"tenant", required_argument, NULL, OPT_TENANT},
-                                             CLI_COMMON_LONGOPTS,
-                                             {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {
+        {"tenant", required_argument, NULL, OPT_TENANT}, CLI_COMMON_LONGOPTS, {NULL, 0, NULL, 0}};
     ListArgs a = {NULL};
     bool exit_now;
     Repo *repo;

@@ -36,8 +36,8 @@ static const struct option prune_longopts[] = {
 
 /* Parses the options and opens the repository; with lock != NULL also
  * takes a shared lock (repo_prune takes its own exclusive one). */
-static Repo *prune_open(CliContext *ctx, const char *name, int argc, char **argv,
-                        RepoLock **lock, int *first, Error *err)
+static Repo *prune_open(CliContext *ctx, const char *name, int argc, char **argv, RepoLock **lock,
+                        int *first, Error *err)
 {
     const char *repo_path = NULL;
     Config *cfg = NULL;
@@ -112,9 +112,8 @@ bool cmd_prune(CliContext *ctx, int argc, char **argv, Error *err)
     ok = repo_prune(repo, &st, err);
     if (ok && ctx->json)
     {
-        json_t *o = json_pack("{s:I, s:I, s:I, s:I}", "packs_deleted",
-                              (json_int_t)st.packs_deleted, "packs_repacked",
-                              (json_int_t)st.packs_repacked, "bytes_freed",
+        json_t *o = json_pack("{s:I, s:I, s:I, s:I}", "packs_deleted", (json_int_t)st.packs_deleted,
+                              "packs_repacked", (json_int_t)st.packs_repacked, "bytes_freed",
                               (json_int_t)st.bytes_freed, "index_rewritten",
                               (json_int_t)st.index_rewritten);
 
@@ -128,8 +127,7 @@ bool cmd_prune(CliContext *ctx, int argc, char **argv, Error *err)
 
         fmt_bytes(st.bytes_freed, freed, sizeof(freed));
         printf("pruned: %llu packs deleted, %llu repacked, %s freed\n",
-               (unsigned long long)st.packs_deleted, (unsigned long long)st.packs_repacked,
-               freed);
+               (unsigned long long)st.packs_deleted, (unsigned long long)st.packs_repacked, freed);
     }
     repo_close(repo);
     return ok;

@@ -76,7 +76,7 @@ typedef struct Restore
     uint64_t bytes_total; /* of the tables queued so far, from the manifest */
     uint64_t rows;
     double started;
-    double last_log; /* when progress was last logged (not on a terminal) */
+    double last_log;    /* when progress was last logged (not on a terminal) */
     char safety_id[65]; /* the safety backup taken before replacing, or "" */
 } Restore;
 
@@ -202,8 +202,8 @@ static bool restore_db_exists(Restore *r, const char *db, bool *exists, Error *e
 
 static bool restore_schema_exists(PGconn *conn, const char *schema, bool *exists, Error *err)
 {
-    return restore_exists(conn, "SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1",
-                          schema, exists, err);
+    return restore_exists(conn, "SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1", schema,
+                          exists, err);
 }
 
 /* ---- the DDL archive ------------------------------------------------------ */
@@ -247,8 +247,7 @@ static char *restore_fetch(Restore *r, json_t *stream, const char *label, Error 
         free(path);
         return NULL;
     }
-    if (!repo_read_chunks(r->repo, json_object_get(stream, "chunks"), restore_file_write, &f,
-                          err))
+    if (!repo_read_chunks(r->repo, json_object_get(stream, "chunks"), restore_file_write, &f, err))
     {
         close(f.fd);
         free(path);
@@ -271,8 +270,7 @@ static bool restore_roles(Restore *r, Error *err)
 
     if (r->roles != NULL)
         return true;
-    res = pg_query(r->admin, "list roles", "SELECT rolname FROM pg_catalog.pg_roles", 0, NULL,
-                   err);
+    res = pg_query(r->admin, "list roles", "SELECT rolname FROM pg_catalog.pg_roles", 0, NULL, err);
     if (res == NULL)
         return false;
     r->roles = xcalloc((size_t)PQntuples(res) + 1, sizeof(char *));
@@ -331,7 +329,8 @@ static char *restore_list(Restore *r, const char *archive, const char *const *sc
         argv[n++] = xasprintf("--schema=%s", schemas[i]);
     argv[n++] = (char *)archive;
     argv[n] = NULL;
-    if (!restore_roles(r, err) || !pg_tool_run(full_argv, NULL, NULL, restore_collect, &listing, err) ||
+    if (!restore_roles(r, err) ||
+        !pg_tool_run(full_argv, NULL, NULL, restore_collect, &listing, err) ||
         !pg_tool_run(argv, NULL, NULL, restore_collect, &selected, err))
         goto done;
     filter.schemas = schemas;
@@ -627,12 +626,12 @@ static void restore_progress(Restore *r)
         fmt_seconds((double)(r->bytes_total - r->bytes) / bps, eta, sizeof(eta));
     if (log_is_tty())
         log_status("restore: %llu/%llu tables, %s, %s/s, ETA %s",
-                   (unsigned long long)r->tables_done, (unsigned long long)r->tables_total, b,
-                   rate, eta);
+                   (unsigned long long)r->tables_done, (unsigned long long)r->tables_total, b, rate,
+                   eta);
     else if (now - r->last_log >= 30)
     {
-        log_info("progress: %llu/%llu tables, %s loaded, %s/s",
-                 (unsigned long long)r->tables_done, (unsigned long long)r->tables_total, b, rate);
+        log_info("progress: %llu/%llu tables, %s loaded, %s/s", (unsigned long long)r->tables_done,
+                 (unsigned long long)r->tables_total, b, rate);
         r->last_log = now;
     }
     pthread_mutex_unlock(&r->lock);
@@ -713,8 +712,8 @@ static bool restore_load(Restore *r, Target *t, PGconn *shared, Error *err)
  * owned by one of its columns (serial, identity) or used by one of its
  * defaults? Only those go back to their snapshot values: putting back
  * another table's sequence would hand out keys its newer rows hold. */
-static bool restore_seq_of_tables(Restore *r, Target *t, PGconn *conn, const char *qseq,
-                                  bool *mine, Error *err)
+static bool restore_seq_of_tables(Restore *r, Target *t, PGconn *conn, const char *qseq, bool *mine,
+                                  Error *err)
 {
     static const char sql[] =
         "SELECT 1 FROM pg_catalog.pg_depend d"
@@ -776,8 +775,8 @@ static bool restore_finish(Restore *r, Target *t, PGconn *conn, Error *err)
         const char *params[3];
         PGresult *res;
 
-        qname = pg_quote_qualified(conn, t->schema ? t->schema : jstr(o, "schema"),
-                                   jstr(o, "name"), err);
+        qname = pg_quote_qualified(conn, t->schema ? t->schema : jstr(o, "schema"), jstr(o, "name"),
+                                   err);
         if (qname == NULL)
             return false;
         params[0] = qname;
@@ -888,8 +887,8 @@ static bool restore_apply_setting(PGconn *c, const char *db, const char *role, c
     name = xstrndup(kv, (size_t)(eq - kv));
     params[0] = name;
     params[1] = eq + 1;
-    old = pg_query(c, "read setting", "SELECT pg_catalog.current_setting($1, true)", 1, params,
-                   err);
+    old =
+        pg_query(c, "read setting", "SELECT pg_catalog.current_setting($1, true)", 1, params, err);
     res = old ? pg_query(c, "apply setting", "SELECT pg_catalog.set_config($1, $2, false)", 2,
                          params, err)
               : NULL;
@@ -983,10 +982,8 @@ static bool restore_db_extras(PGconn *c, const char *db, json_t *dbdoc, Error *e
         }
     }
     json_array_foreach(json_object_get(dbdoc, "role_settings"), i, o)
-        json_array_foreach(json_object_get(o, "settings"), k, v)
-            if (ok)
-                ok = restore_apply_setting(c, db, json_string_value(json_object_get(o, "role")),
-                                           json_string_value(v), err);
+        json_array_foreach(json_object_get(o, "settings"), k, v) if (ok) ok = restore_apply_setting(
+            c, db, json_string_value(json_object_get(o, "role")), json_string_value(v), err);
     return ok;
 }
 
@@ -1016,9 +1013,8 @@ static bool restore_create_db(Restore *r, const char *db, json_t *dbdoc, Error *
     if (ok && jstr(dbdoc, "dba")[0] != '\0')
         ok = restore_exec_ident(c, "set database owner", "ALTER DATABASE %s OWNER TO %s", db,
                                 jstr(dbdoc, "dba"), err);
-    json_array_foreach(settings, i, s)
-        if (ok)
-            ok = restore_apply_setting(c, db, NULL, json_string_value(s), err);
+    json_array_foreach(settings, i, s) if (ok) ok =
+        restore_apply_setting(c, db, NULL, json_string_value(s), err);
     if (ok)
         ok = restore_db_extras(c, db, dbdoc, err);
     free(qdb);
@@ -1051,10 +1047,9 @@ static char *restore_scratch(Restore *r, Target *t, const char *archive, Error *
     PGconn *sc = NULL;
     Buf pat;
 
-    json_array_foreach(units, i, u)
-        if (json_is_true(json_object_get(u, "shared")) &&
-            strcmp(jstr(u, "database"), t->src_db) == 0)
-            schemas[n++] = jstr(u, "schema");
+    json_array_foreach(units, i, u) if (json_is_true(json_object_get(u, "shared")) &&
+                                        strcmp(jstr(u, "database"), t->src_db) == 0) schemas[n++] =
+        jstr(u, "schema");
     schemas[n++] = t->src_schema;
     log_info("preparing schema \"%s\" as \"%s\" in a scratch database", t->src_schema, t->schema);
     if (!restore_create_db(r, scratch, t->dbdoc, err))
@@ -1102,9 +1097,9 @@ static char *restore_scratch(Restore *r, Target *t, const char *archive, Error *
     {
         char *fileopt = xasprintf("--file=%s", out);
         char *dbarg = restore_dbarg(scratch);
-        char *argv[] = {r->pg_dump,         "--schema-only", "--format=custom", "--compress=0",
-                        pattern,            fileopt,         "--dbname",        dbarg,
-                        NULL};
+        char *argv[] = {r->pg_dump,     "--schema-only", "--format=custom",
+                        "--compress=0", pattern,         fileopt,
+                        "--dbname",     dbarg,           NULL};
         bool ok = pg_tool_run(argv, r->admin, NULL, NULL, NULL, err);
 
         free(fileopt);
@@ -1150,8 +1145,8 @@ static bool restore_rollback(Restore *r, Target *t, PGconn *conn)
         if (t->created)
             restore_drop_db(r, t->db);
         if (t->aside != NULL)
-            restore_exec_ident(r->admin, "rename back", "ALTER DATABASE %s RENAME TO %s",
-                               t->aside, t->db, &err);
+            restore_exec_ident(r->admin, "rename back", "ALTER DATABASE %s RENAME TO %s", t->aside,
+                               t->db, &err);
     }
     else
         error_set(&err, ERR_FAILURE, "no connection to the server");
@@ -1209,8 +1204,7 @@ static bool restore_truncate(PGconn *conn, Restore *r, Target *t, Error *err)
         buf_printf(&sql, "%sONLY %s", any ? ", " : "", q);
         any = true;
         free(q);
-        json_array_foreach(schemas, k, v)
-            seen = seen || strcmp(json_string_value(v), schema) == 0;
+        json_array_foreach(schemas, k, v) seen = seen || strcmp(json_string_value(v), schema) == 0;
         if (!seen)
             json_array_append_new(schemas, json_string(schema));
     }
@@ -1277,7 +1271,8 @@ static bool restore_data_only(Restore *r, Target *t, PGconn *conn, Error *err)
     /* statements to run before (column 0) and after (the other columns) the
      * load, built by the server (format %I/%L quotes every name) */
     static const char triggers_sql[] =
-        "SELECT pg_catalog.format('ALTER TABLE ONLY %I.%I DISABLE TRIGGER %I', n.nspname, c.relname,"
+        "SELECT pg_catalog.format('ALTER TABLE ONLY %I.%I DISABLE TRIGGER %I', n.nspname, "
+        "c.relname,"
         "                         g.tgname),"
         "       pg_catalog.format('ALTER TABLE ONLY %I.%I ENABLE ALWAYS TRIGGER %I', n.nspname,"
         "                         c.relname, g.tgname)"
@@ -1305,8 +1300,8 @@ static bool restore_data_only(Restore *r, Target *t, PGconn *conn, Error *err)
     PGresult *res;
     bool ok = false, super;
 
-    res = pg_query(conn, "check privileges", "SELECT pg_catalog.current_setting('is_superuser')",
-                   0, NULL, err);
+    res = pg_query(conn, "check privileges", "SELECT pg_catalog.current_setting('is_superuser')", 0,
+                   NULL, err);
     if (res == NULL)
         goto done;
     super = strcmp(PQgetvalue(res, 0, 0), "on") == 0;
@@ -1330,8 +1325,7 @@ static bool restore_data_only(Restore *r, Target *t, PGconn *conn, Error *err)
         bool seen = false;
         size_t k;
 
-        json_array_foreach(schemas, k, v)
-            seen = seen || strcmp(json_string_value(v), schema) == 0;
+        json_array_foreach(schemas, k, v) seen = seen || strcmp(json_string_value(v), schema) == 0;
         if (!seen)
             json_array_append_new(schemas, json_string(schema));
         if (!restore_table_selected(r, jstr(o, "name")))
@@ -1420,8 +1414,7 @@ static bool restore_target(Restore *r, Target *t, Error *err)
             t->created = true;
             if (!new_db)
             {
-                if (!restore_run_pg_restore(r, archive, NULL, "pre-data", "postgres", true, 0,
-                                            err))
+                if (!restore_run_pg_restore(r, archive, NULL, "pre-data", "postgres", true, 0, err))
                     goto fail;
             }
             else if (!restore_create_db(r, t->db, t->dbdoc, err) ||
@@ -1498,8 +1491,9 @@ fail:
         const char *name = t->schema ? t->schema : t->db;
 
         if (t->aside != NULL)
-            error_hint(err, "when the server is back, drop the incomplete %s \"%s\" and rename "
-                            "\"%s\" back to \"%s\"%s%.12s",
+            error_hint(err,
+                       "when the server is back, drop the incomplete %s \"%s\" and rename "
+                       "\"%s\" back to \"%s\"%s%.12s",
                        what, name, t->aside, name,
                        r->safety_id[0] ? ", or restore the safety snapshot " : "", r->safety_id);
         else
@@ -1672,9 +1666,9 @@ static json_t *restore_find_unit(json_t *snap, const char *name, bool shared)
     json_t *u;
     size_t i;
 
-    json_array_foreach(units, i, u)
-        if (strcmp(jstr(u, "name"), name) == 0 && json_is_true(json_object_get(u, "shared")) == shared)
-            return u;
+    json_array_foreach(units, i,
+                       u) if (strcmp(jstr(u, "name"), name) == 0 &&
+                              json_is_true(json_object_get(u, "shared")) == shared) return u;
     return NULL;
 }
 
@@ -1684,9 +1678,7 @@ static json_t *restore_find_db(json_t *snap, const char *db)
     json_t *d;
     size_t i;
 
-    json_array_foreach(dbs, i, d)
-        if (strcmp(jstr(d, "name"), db) == 0)
-            return d;
+    json_array_foreach(dbs, i, d) if (strcmp(jstr(d, "name"), db) == 0) return d;
     return NULL;
 }
 
@@ -1767,8 +1759,8 @@ static bool restore_preflight(Restore *r, Target *targets, size_t n, bool *repla
         {
             if (t->schema != NULL)
                 error_set(err, ERR_FAILURE,
-                          "tenant \"%s\": schema \"%s\" already exists in database \"%s\"",
-                          t->name, t->schema, t->db);
+                          "tenant \"%s\": schema \"%s\" already exists in database \"%s\"", t->name,
+                          t->schema, t->db);
             else
                 error_set(err, ERR_FAILURE, "tenant \"%s\": database \"%s\" already exists",
                           t->name, t->db);
@@ -1862,10 +1854,10 @@ static bool restore_safety_backup(Restore *r, Target *targets, size_t n, Error *
             size_t k;
 
             t->keep_aside = true;
-            json_array_foreach(json_object_get(doc, "tenants"), k, u)
-                if (strcmp(jstr(u, "name"), t->name) == 0 &&
-                    json_is_true(json_object_get(u, "shared")) == shared)
-                    t->keep_aside = false;
+            json_array_foreach(json_object_get(doc, "tenants"), k,
+                               u) if (strcmp(jstr(u, "name"), t->name) == 0 &&
+                                      json_is_true(json_object_get(u, "shared")) == shared)
+                t->keep_aside = false;
             if (t->keep_aside)
                 log_warning("%s \"%s\" is not in the safety backup (not discovered now, or its "
                             "backup failed): what the restore replaces is kept, renamed aside",
@@ -1949,13 +1941,15 @@ static bool restore_check_args(const RestoreArgs *a, const Config *cfg, Error *e
     else if (a->as != NULL && (a->n_tenants != 1 || a->all))
         error_set(err, ERR_USAGE, "restore: --as renames one tenant; name exactly one --tenant");
     else if (a->as != NULL && a->into_db != NULL && cfg->model == TENANCY_DATABASE)
-        error_set(err, ERR_USAGE, "restore: in the database model --as and --into-db both name "
-                                  "the new database; give one");
+        error_set(err, ERR_USAGE,
+                  "restore: in the database model --as and --into-db both name "
+                  "the new database; give one");
     else if (a->data_only && a->schema_only)
         error_set(err, ERR_USAGE, "restore: --data-only and --schema-only exclude each other");
     else if (a->n_tables > 0 && a->schema_only)
-        error_set(err, ERR_USAGE, "restore: --table selects data; it does not go with "
-                                  "--schema-only");
+        error_set(err, ERR_USAGE,
+                  "restore: --table selects data; it does not go with "
+                  "--schema-only");
     else if (a->as != NULL && (a->as[0] == '\0' || strlen(a->as) > 63))
         error_set(err, ERR_USAGE, "restore: --as needs a name of 1 to 63 bytes");
     else if (a->into_db != NULL && (a->into_db[0] == '\0' || strlen(a->into_db) > 63))
@@ -1979,9 +1973,9 @@ static Target *restore_plan(Restore *r, size_t *n_out, Error *err)
     if (r->a->all)
     {
         for (int pass = 0; pass < 2; pass++)
-            json_array_foreach(units, i, u)
-                if (json_is_true(json_object_get(u, "shared")) == (pass == 0))
-                    restore_target_init(r, &targets[n++], u, err);
+            json_array_foreach(units, i,
+                               u) if (json_is_true(json_object_get(u, "shared")) == (pass == 0))
+                restore_target_init(r, &targets[n++], u, err);
         *n_out = n;
         return targets;
     }
@@ -1990,8 +1984,8 @@ static Target *restore_plan(Restore *r, size_t *n_out, Error *err)
         u = restore_find_unit(r->snap, r->a->tenants[k], false);
         if (u == NULL)
         {
-            error_set(err, ERR_FAILURE, "unknown tenant \"%s\" in snapshot %.12s",
-                      r->a->tenants[k], jstr(r->snap, "id"));
+            error_set(err, ERR_FAILURE, "unknown tenant \"%s\" in snapshot %.12s", r->a->tenants[k],
+                      jstr(r->snap, "id"));
             error_hint(err, "run \"coffer info %.12s\" to list the tenants it holds",
                        jstr(r->snap, "id"));
             goto fail;
@@ -2002,8 +1996,8 @@ static Target *restore_plan(Restore *r, size_t *n_out, Error *err)
             size_t j;
             bool found = false;
 
-            json_array_foreach(json_object_get(u, "tables"), j, tab)
-                found = found || strcmp(jstr(tab, "name"), r->a->tables[t]) == 0;
+            json_array_foreach(json_object_get(u, "tables"), j, tab) found =
+                found || strcmp(jstr(tab, "name"), r->a->tables[t]) == 0;
             if (!found)
             {
                 error_set(err, ERR_FAILURE, "tenant \"%s\" has no table \"%s\" in snapshot %.12s",
@@ -2084,9 +2078,8 @@ static bool restore_is_safety(json_t *snap)
     json_t *t;
     size_t i;
 
-    json_array_foreach(json_object_get(snap, "tags"), i, t)
-        if (strcmp(json_string_value(t), "safety") == 0)
-            return true;
+    json_array_foreach(json_object_get(snap, "tags"), i,
+                       t) if (strcmp(json_string_value(t), "safety") == 0) return true;
     return false;
 }
 
@@ -2144,8 +2137,8 @@ static size_t restore_count_selected(Restore *r, Target *t)
     json_t *o;
     size_t i, n = 0;
 
-    json_array_foreach(json_object_get(t->unit, "tables"), i, o)
-        n += restore_table_selected(r, jstr(o, "name"));
+    json_array_foreach(json_object_get(t->unit, "tables"), i, o) n +=
+        restore_table_selected(r, jstr(o, "name"));
     return n;
 }
 
@@ -2176,8 +2169,8 @@ bool cmd_restore(CliContext *ctx, int argc, char **argv, Error *err)
     a.snapshot = "latest";
     a.jobs = 2;
     pthread_mutex_init(&r.lock, NULL);
-    first = cli_parse(ctx, "restore", argc, argv, "j:", longopts, restore_option, &a, &exit_now,
-                      err);
+    first =
+        cli_parse(ctx, "restore", argc, argv, "j:", longopts, restore_option, &a, &exit_now, err);
     if (first < 0)
         goto out;
     if (first < argc)
@@ -2204,10 +2197,10 @@ bool cmd_restore(CliContext *ctx, int argc, char **argv, Error *err)
         goto out;
     if (strcmp(jstr(r.snap, "model"), config_model_name(ctx->config->model)) != 0)
     {
-        error_set(err, ERR_FAILURE, "snapshot %.12s was taken with the %s model, the "
-                                    "configuration says %s",
-                  jstr(r.snap, "id"), jstr(r.snap, "model"),
-                  config_model_name(ctx->config->model));
+        error_set(err, ERR_FAILURE,
+                  "snapshot %.12s was taken with the %s model, the "
+                  "configuration says %s",
+                  jstr(r.snap, "id"), jstr(r.snap, "model"), config_model_name(ctx->config->model));
         goto out;
     }
     r.admin = pg_connect(ctx->config->pg_conninfo, "postgres", err);
@@ -2221,14 +2214,13 @@ bool cmd_restore(CliContext *ctx, int argc, char **argv, Error *err)
     targets = restore_plan(&r, &n, err);
     if (targets == NULL || !restore_preflight(&r, targets, n, &replaces, err))
         goto out;
-    if (replaces && (!restore_confirm(&r, targets, n, err) ||
-                     !restore_safety_backup(&r, targets, n, err)))
+    if (replaces &&
+        (!restore_confirm(&r, targets, n, err) || !restore_safety_backup(&r, targets, n, err)))
         goto out;
     snprintf(r.tmpdir, sizeof(r.tmpdir), "/tmp/coffer-restore-XXXXXX");
     if (mkdtemp(r.tmpdir) == NULL)
     {
-        error_set(err, ERR_FAILURE, "could not create a temporary directory: %s",
-                  strerror(errno));
+        error_set(err, ERR_FAILURE, "could not create a temporary directory: %s", strerror(errno));
         goto out;
     }
     if (!restore_add_shared(&r, &targets, &n, err))

@@ -50,8 +50,8 @@ static void tenants_print_row(const Tenant *t, int wname, int wclass, int wdb, i
         printf("%-*s  %-*s  %-*s  %-*s  %6lld  %10s\n", wname, name, wclass, class, wdb, db,
                wschema, schema, (long long)t->tables, size);
     else
-        printf("%-*s  %-*s  %-*s  %-*s  %6s  %10s\n", wname, name, wclass, class, wdb, db,
-               wschema, schema, "?", size);
+        printf("%-*s  %-*s  %-*s  %-*s  %6s  %10s\n", wname, name, wclass, class, wdb, db, wschema,
+               schema, "?", size);
 }
 
 static int tenants_width(int current, const char *s)
@@ -79,8 +79,8 @@ static void tenants_print(const TenantList *list)
         else
             ntenants++;
     }
-    printf("%-*s  %-*s  %-*s  %-*s  %6s  %10s\n", wname, "TENANT", wclass, "CLASS", wdb,
-           "DATABASE", wschema, "SCHEMA", "TABLES", "SIZE");
+    printf("%-*s  %-*s  %-*s  %-*s  %6s  %10s\n", wname, "TENANT", wclass, "CLASS", wdb, "DATABASE",
+           wschema, "SCHEMA", "TABLES", "SIZE");
     for (size_t i = 0; i < list->count; i++)
         if (!list->items[i].shared)
             tenants_print_row(&list->items[i], wname, wclass, wdb, wschema);

@@ -70,8 +70,8 @@ bool cmd_unlock(CliContext *ctx, int argc, char **argv, Error *err)
     {
         if (ctx->json)
         {
-            json_t *o = json_pack("{s:s, s:i}", "repository", repo_location(repo), "removed",
-                                  removed);
+            json_t *o =
+                json_pack("{s:s, s:i}", "repository", repo_location(repo), "removed", removed);
             char *text = json_dumps(o, JSON_INDENT(2));
 
             printf("%s\n", text);

@@ -43,7 +43,7 @@ static bool config_fail(ConfigWalk *w, yaml_node_t *node, const char *key, const
 static const char *config_scalar(yaml_node_t *node)
 {
     return node != NULL && node->type == YAML_SCALAR_NODE ? (const char *)node->data.scalar.value
-                                                         : NULL;
+                                                          : NULL;
 }
 
 /* A plain null ("~", "null", empty) scalar. */
@@ -116,8 +116,7 @@ static bool config_string_list(ConfigWalk *w, yaml_node_t *node, const char *key
 typedef bool (*ConfigVisit)(ConfigWalk *w, const char *section, const char *key,
                             yaml_node_t *keynode, yaml_node_t *value);
 
-static bool config_mapping(ConfigWalk *w, yaml_node_t *node, const char *section,
-                           ConfigVisit visit)
+static bool config_mapping(ConfigWalk *w, yaml_node_t *node, const char *section, ConfigVisit visit)
 {
     yaml_node_pair_t *pair;
 
@@ -349,7 +348,8 @@ Config *config_parse(const char *name, const char *text, size_t len, Error *err)
     if (!config_mapping(&w, root, "", config_visit_root))
         goto done;
     /* "tenancy.model" must be given explicitly: guessing it restores the wrong thing */
-    for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++)
+    for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
+         p++)
     {
         const char *k = config_scalar(yaml_document_get_node(&doc, p->key));
         yaml_node_t *t = yaml_document_get_node(&doc, p->value);
@@ -406,8 +406,7 @@ Config *config_load(const char *explicit_path, Error *err)
 
     if (f == NULL)
     {
-        error_set(err, ERR_USAGE, "could not read configuration \"%s\": %s", path,
-                  strerror(errno));
+        error_set(err, ERR_USAGE, "could not read configuration \"%s\": %s", path, strerror(errno));
         return error_hint(err, "pass --config FILE or set COFFER_CONFIG"), NULL;
     }
     for (;;)
@@ -433,8 +432,7 @@ Config *config_load(const char *explicit_path, Error *err)
     }
     if (ferror(f))
     {
-        error_set(err, ERR_USAGE, "could not read configuration \"%s\": %s", path,
-                  strerror(errno));
+        error_set(err, ERR_USAGE, "could not read configuration \"%s\": %s", path, strerror(errno));
         fclose(f);
         free(text);
         return NULL;

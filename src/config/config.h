@@ -45,8 +45,8 @@ typedef struct Config
     /* repository: */
     char *repo_path;
     char *repo_passphrase_file;
-    bool repo_encryption;  /* false only with "encryption: none" */
-    int repo_compression;  /* zstd level */
+    bool repo_encryption;    /* false only with "encryption: none" */
+    int repo_compression;    /* zstd level */
     unsigned repo_chunk_avg; /* 0 = default */
 } Config;
 

@@ -141,8 +141,8 @@ bool pg_copy_out(PGconn *conn, const char *schema, const char *table, PgCopyFn f
             PQclear(res);
         if (!ok)
             return false;
-        return error_set(err, ERR_FAILURE, "copy of table \"%s\".\"%s\" failed: %s", schema,
-                         table, msg);
+        return error_set(err, ERR_FAILURE, "copy of table \"%s\".\"%s\" failed: %s", schema, table,
+                         msg);
     }
     PQclear(res);
     while ((res = PQgetResult(conn)) != NULL)
@@ -167,8 +167,8 @@ bool pg_copy_in_begin(PGconn *conn, const char *schema, const char *table, Error
 
         pg_copy_message(conn, res, msg, sizeof(msg));
         PQclear(res);
-        return error_set(err, ERR_FAILURE, "loading table \"%s\".\"%s\" failed: %s", schema,
-                         table, msg);
+        return error_set(err, ERR_FAILURE, "loading table \"%s\".\"%s\" failed: %s", schema, table,
+                         msg);
     }
     PQclear(res);
     return true;

@@ -16,8 +16,7 @@ char *pg_snapshot_export(PGconn *conn, Error *err)
     if (!pg_command(conn, "start snapshot transaction",
                     "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err))
         return NULL;
-    res = pg_query(conn, "export snapshot", "SELECT pg_catalog.pg_export_snapshot()", 0, NULL,
-                   err);
+    res = pg_query(conn, "export snapshot", "SELECT pg_catalog.pg_export_snapshot()", 0, NULL, err);
     if (res == NULL)
         return NULL;
     snap = xstrdup(PQgetvalue(res, 0, 0));

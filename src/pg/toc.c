@@ -134,8 +134,7 @@ static bool toc_starts_with_schema(const TocFilter *f, const char *rest, size_t 
 /* The schema line "SCHEMA - NAME OWNER": rest is "NAME OWNER". With role
  * names known, NAME must be followed by exactly one role (or nothing: a
  * dump without owners); else by a space, as before. */
-static bool toc_is_schema_line(const TocFilter *f, const TocExact *x, const char *rest,
-                               size_t len)
+static bool toc_is_schema_line(const TocFilter *f, const TocExact *x, const char *rest, size_t len)
 {
     if (x == NULL || x->n_roles == 0)
         return toc_starts_with_schema(f, rest, len);

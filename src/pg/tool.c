@@ -317,8 +317,9 @@ char *pg_tool_find(const char *bindir, const char *name, int major, Error *err)
         {
             error_set(err, ERR_FAILURE, "%s is version %d but the server is version %d", name,
                       found_major, major);
-            error_hint(err, "install postgresql-client-%d or set postgres.bin_dir to its bin "
-                            "directory",
+            error_hint(err,
+                       "install postgresql-client-%d or set postgres.bin_dir to its bin "
+                       "directory",
                        major);
         }
         else

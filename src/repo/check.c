@@ -34,7 +34,6 @@ typedef struct CheckSnap
     uint64_t malformed;
 } CheckSnap;
 
-
 static void check_error(RepoCheckReport *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -72,8 +71,10 @@ static bool check_visit(void *arg, const char *hex, Error *err)
             char c[20];
 
             repo_chunk_str(id, c);
-            check_error(cs->report, "snapshot \"%s\" references chunk \"%s\", which is not in "
-                        "the index", cs->key, c);
+            check_error(cs->report,
+                        "snapshot \"%s\" references chunk \"%s\", which is not in "
+                        "the index",
+                        cs->key, c);
         }
         else
             cs->report->errors++;
@@ -124,7 +125,8 @@ static void check_snapshots(Repo *repo, RepoCheckReport *r, uint64_t *missing_to
         *missing_total += cs.missing;
         if (cs.missing > CHECK_LOG_PER_SNAPSHOT)
             log_error("snapshot \"%s\" references %" PRIu64 " chunks missing from the index in "
-                      "all", key, cs.missing);
+                      "all",
+                      key, cs.missing);
         json_decref(doc);
     }
     storage_list_free(&list);
@@ -167,7 +169,8 @@ static void check_keys(Repo *repo, RepoCheckReport *r, const bool *pack_ok)
         if (destroyed)
         {
             log_info("note: keys of owner %.32s were destroyed: %" PRIu64 " pack%s can no longer "
-                     "be read", ks, per_kid[k], per_kid[k] == 1 ? "" : "s");
+                     "be read",
+                     ks, per_kid[k], per_kid[k] == 1 ? "" : "s");
             r->destroyed_packs += per_kid[k];
         }
         else
@@ -251,8 +254,10 @@ static void check_read_pack(Repo *repo, uint32_t pidx, uint64_t size, const uint
         he = repo_table_at(&hdr, j);
         if (read_u32le(he + 32) != e->offset || read_u32le(he + 36) != e->length ||
             read_u32le(he + 40) != e->raw_length || he[44] != e->flags)
-            check_error(r, "pack \"%s\": chunk \"%s\": index and pack header disagree on its "
-                        "place", key, cs);
+            check_error(r,
+                        "pack \"%s\": chunk \"%s\": index and pack header disagree on its "
+                        "place",
+                        key, cs);
     }
     repo_table_free(&hdr);
 
@@ -336,7 +341,8 @@ bool repo_check(Repo *repo, const RepoCheckOptions *opts, RepoCheckReport *repor
     report->chunks = repo->entries.count;
     if (repo->index_dups > 0)
         log_info("note: %" PRIu64 " chunks are indexed twice (an interrupted prune); prune "
-                 "tidies this", repo->index_dups);
+                 "tidies this",
+                 repo->index_dups);
     for (uint32_t i = 0; i < repo->entries.count; i++)
         ((RepoEntry *)repo_table_at(&repo->entries, i))->mark = 0;
 
@@ -384,17 +390,20 @@ bool repo_check(Repo *repo, const RepoCheckOptions *opts, RepoCheckReport *repor
         repo_pack_key(rp->id, key);
         if (li == REPO_NONE)
         {
-            check_error(report, "pack \"%s\" is missing: the index lists %" PRIu32 " chunks in "
-                        "it, %" PRIu64 " of them used by snapshots", key, rp->entries, live[p]);
+            check_error(report,
+                        "pack \"%s\" is missing: the index lists %" PRIu32 " chunks in "
+                        "it, %" PRIu64 " of them used by snapshots",
+                        key, rp->entries, live[p]);
             continue;
         }
         if (((CheckListed *)repo_table_at(&listed, li))->size != rp->size)
         {
             uint64_t has = ((CheckListed *)repo_table_at(&listed, li))->size;
 
-            check_error(report, "pack \"%s\" is %s: the index says %" PRIu64 " bytes, the object "
-                        "has %" PRIu64, key, has < rp->size ? "truncated" : "the wrong size",
-                        rp->size, has);
+            check_error(report,
+                        "pack \"%s\" is %s: the index says %" PRIu64 " bytes, the object "
+                        "has %" PRIu64,
+                        key, has < rp->size ? "truncated" : "the wrong size", rp->size, has);
             continue;
         }
         pack_ok[p] = true;
@@ -410,7 +419,8 @@ bool repo_check(Repo *repo, const RepoCheckOptions *opts, RepoCheckReport *repor
 
             repo_pack_key(cl->id, key);
             log_info("note: pack \"%s\" is not in the index (left by an interrupted backup or "
-                     "prune; \"coffer prune\" removes it)", key);
+                     "prune; \"coffer prune\" removes it)",
+                     key);
             report->unreferenced_packs++;
         }
     }

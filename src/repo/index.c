@@ -41,8 +41,10 @@ bool repo_index_add_record(Repo *repo, const unsigned char *rec, size_t len, siz
     n = read_u32le(rec + 32 + REPO_KID_LEN + 8);
     repo_pack_key(rec, pk);
     if (n > (len - REPO_RECORD_HEAD) / REPO_ENTRY_LEN)
-        return error_set(err, ERR_FAILURE, "%s is corrupt: pack \"%s\" lists %" PRIu32
-                         " chunks, more than the object holds", what, pk, n);
+        return error_set(err, ERR_FAILURE,
+                         "%s is corrupt: pack \"%s\" lists %" PRIu32
+                         " chunks, more than the object holds",
+                         what, pk, n);
     e = rec + REPO_RECORD_HEAD;
     /* validate the whole record before touching the tables */
     for (uint32_t i = 0; i < n; i++, e += REPO_ENTRY_LEN)
@@ -51,8 +53,10 @@ bool repo_index_add_record(Repo *repo, const unsigned char *rec, size_t len, siz
         uint64_t l = read_u32le(e + 36);
 
         if (l < CODEC_SEAL_OVERHEAD || off + l > size)
-            return error_set(err, ERR_FAILURE, "%s is corrupt: chunk %" PRIu32 " of pack \"%s\" "
-                             "lies outside the pack", what, i, pk);
+            return error_set(err, ERR_FAILURE,
+                             "%s is corrupt: chunk %" PRIu32 " of pack \"%s\" "
+                             "lies outside the pack",
+                             what, i, pk);
     }
     pidx = repo_table_find(&repo->packs, rec);
     if (pidx == REPO_NONE)
@@ -95,8 +99,8 @@ bool repo_index_add_record(Repo *repo, const unsigned char *rec, size_t len, siz
 }
 
 /* Adds every pack record of an index object body. Caller holds mu. */
-static bool repo_index_add_body(Repo *repo, const unsigned char *body, size_t len,
-                                const char *what, Error *err)
+static bool repo_index_add_body(Repo *repo, const unsigned char *body, size_t len, const char *what,
+                                Error *err)
 {
     uint32_t npacks;
     size_t pos = 4;
@@ -139,9 +143,8 @@ static int repo_name_cmp(const void *a, const void *b)
 
 static bool repo_index_has_name(const Repo *repo, const char *name)
 {
-    return repo->n_index_names > 0 &&
-           bsearch(&name, repo->index_names, repo->n_index_names, sizeof(char *),
-                   repo_name_cmp) != NULL;
+    return repo->n_index_names > 0 && bsearch(&name, repo->index_names, repo->n_index_names,
+                                              sizeof(char *), repo_name_cmp) != NULL;
 }
 
 static void repo_index_add_name(Repo *repo, const char *name)
@@ -192,10 +195,10 @@ static bool repo_index_load_new(Repo *repo, const StorageList *list, Error *err)
             if (!(repo->flags & REPO_OPEN_TOLERANT))
                 return false;
             /* repo_check reports it */
-            repo->index_failed = xrealloc(repo->index_failed, (repo->index_errors + 1) *
-                                                                  sizeof(char *));
-            repo->index_failed_msg = xrealloc(repo->index_failed_msg,
-                                              (repo->index_errors + 1) * sizeof(char *));
+            repo->index_failed =
+                xrealloc(repo->index_failed, (repo->index_errors + 1) * sizeof(char *));
+            repo->index_failed_msg =
+                xrealloc(repo->index_failed_msg, (repo->index_errors + 1) * sizeof(char *));
             repo->index_failed[repo->index_errors] = xstrdup(key);
             repo->index_failed_msg[repo->index_errors] = xstrdup(err->message);
             repo->index_errors++;
@@ -385,8 +388,7 @@ static bool repo_index_damaged(const char *msg)
            strstr(msg, "is truncated") != NULL || strstr(msg, "bad magic") != NULL;
 }
 
-bool repo_index_rebuild(Repo *repo, uint64_t *packs_added, uint64_t *damaged_removed,
-                        Error *err)
+bool repo_index_rebuild(Repo *repo, uint64_t *packs_added, uint64_t *damaged_removed, Error *err)
 {
     StorageList list;
     Buf rec;

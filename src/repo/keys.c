@@ -110,8 +110,9 @@ bool repo_master_load(Repo *repo, const char *passphrase, Error *err)
     if (json_integer_value(json_object_get(doc, "format")) != REPO_FORMAT_VERSION)
     {
         error_set(err, ERR_FAILURE,
-                  "repository \"%s\": master key \"keys/master\" has unknown format version %"
-                  JSON_INTEGER_FORMAT, loc, json_integer_value(json_object_get(doc, "format")));
+                  "repository \"%s\": master key \"keys/master\" has unknown format version "
+                  "%" JSON_INTEGER_FORMAT,
+                  loc, json_integer_value(json_object_get(doc, "format")));
         error_hint(err, "upgrade coffer to read this repository");
         goto done;
     }
@@ -120,14 +121,16 @@ bool repo_master_load(Repo *repo, const char *passphrase, Error *err)
     if (!json_is_string(key) || json_string_length(key) % 2 != 0 ||
         (repo->encrypted && !json_is_object(kdf)))
     {
-        error_set(err, ERR_FAILURE, "repository \"%s\": master key \"keys/master\" is damaged", loc);
+        error_set(err, ERR_FAILURE, "repository \"%s\": master key \"keys/master\" is damaged",
+                  loc);
         goto done;
     }
     slen = json_string_length(key) / 2;
     sealed = xmalloc(slen + 1);
     if (hex_decode(json_string_value(key), sealed, slen) != 0)
     {
-        error_set(err, ERR_FAILURE, "repository \"%s\": master key \"keys/master\" is damaged", loc);
+        error_set(err, ERR_FAILURE, "repository \"%s\": master key \"keys/master\" is damaged",
+                  loc);
         goto done;
     }
     if (repo->encrypted)
@@ -137,8 +140,8 @@ bool repo_master_load(Repo *repo, const char *passphrase, Error *err)
 
         if (passphrase == NULL)
         {
-            error_set(err, ERR_FAILURE, "repository \"%s\" is encrypted and no passphrase was given",
-                      loc);
+            error_set(err, ERR_FAILURE,
+                      "repository \"%s\" is encrypted and no passphrase was given", loc);
             error_hint(err, "set COFFER_PASSPHRASE or repository.passphrase_file");
             goto done;
         }
@@ -291,7 +294,8 @@ static RepoOwner *repo_owner_fetch(Repo *repo, const unsigned char kid[REPO_KID_
     dk = json_object_get(doc, "data_key");
     ik = json_object_get(doc, "id_key");
     if (!json_is_string(name) || !json_is_string(dk) || !json_is_string(ik) ||
-        json_string_length(dk) != 2 * CODEC_KEY_LEN || json_string_length(ik) != 2 * CODEC_KEY_LEN ||
+        json_string_length(dk) != 2 * CODEC_KEY_LEN ||
+        json_string_length(ik) != 2 * CODEC_KEY_LEN ||
         hex_decode(json_string_value(dk), o->data_key, CODEC_KEY_LEN) != 0 ||
         hex_decode(json_string_value(ik), o->id_key, CODEC_KEY_LEN) != 0)
     {

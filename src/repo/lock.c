@@ -100,8 +100,8 @@ static bool lock_break(Repo *repo, const char *key, const LockInfo *li, Error *e
 {
     if (!storage_remove(repo->st, key, err))
         return false;
-    log_warning("removed stale lock \"%s\" of process %ld that no longer exists (%s since %s)",
-                key, li->pid, li->command, li->time);
+    log_warning("removed stale lock \"%s\" of process %ld that no longer exists (%s since %s)", key,
+                li->pid, li->command, li->time);
     return true;
 }
 
@@ -145,7 +145,8 @@ RepoLock *repo_lock(Repo *repo, RepoLockMode mode, const char *command, Error *e
         if (!lock_read(repo, key, &li, &gone, err))
         {
             /* an unreadable lock is a lock: respect it */
-            error_hint(err, "if no coffer process uses the repository, run \"coffer unlock --all\"");
+            error_hint(err,
+                       "if no coffer process uses the repository, run \"coffer unlock --all\"");
             storage_list_free(&list);
             goto fail;
         }
@@ -162,8 +163,10 @@ RepoLock *repo_lock(Repo *repo, RepoLockMode mode, const char *command, Error *e
         }
         if (mode == REPO_LOCK_EXCLUSIVE || li.exclusive)
         {
-            error_set(err, ERR_FAILURE, "repository \"%s\" is locked by process %ld on %s since "
-                      "%s (%s)", storage_location(repo->st), li.pid, li.host, li.time, li.command);
+            error_set(err, ERR_FAILURE,
+                      "repository \"%s\" is locked by process %ld on %s since "
+                      "%s (%s)",
+                      storage_location(repo->st), li.pid, li.host, li.time, li.command);
             if (strcmp(li.host, host) == 0)
                 error_hint(err, "wait for it to finish; if that process is gone, run "
                                 "\"coffer unlock\"");
@@ -182,12 +185,12 @@ RepoLock *repo_lock(Repo *repo, RepoLockMode mode, const char *command, Error *e
               mode == REPO_LOCK_EXCLUSIVE ? "exclusive" : "shared", lock->key);
     return lock;
 fail:
-    {
-        Error e2;
+{
+    Error e2;
 
-        error_clear(&e2);
-        storage_remove(repo->st, lock->key, &e2);
-    }
+    error_clear(&e2);
+    storage_remove(repo->st, lock->key, &e2);
+}
     free(lock);
     return NULL;
 }
@@ -245,7 +248,8 @@ bool repo_unlock_stale(Repo *repo, bool all, int *removed, Error *err)
         }
         else
             log_info("lock \"%s\" of process %ld on %s (%s since %s) is in use or on another "
-                     "host; kept", key, li.pid, li.host, li.command, li.time);
+                     "host; kept",
+                     key, li.pid, li.host, li.command, li.time);
     }
     storage_list_free(&list);
     return ok;

@@ -92,16 +92,15 @@ static void repo_envelope_header(unsigned char hdr[REPO_ENVELOPE_LEN], const cha
 
 /* AAD of an envelope: its header and its object key, so that an object
  * copied under another name no longer opens. */
-static void repo_envelope_aad(Buf *aad, const unsigned char hdr[REPO_ENVELOPE_LEN],
-                              const char *key)
+static void repo_envelope_aad(Buf *aad, const unsigned char hdr[REPO_ENVELOPE_LEN], const char *key)
 {
     buf_reset(aad);
     buf_append(aad, hdr, REPO_ENVELOPE_LEN);
     buf_append_str(aad, key);
 }
 
-bool repo_object_put(Repo *repo, const char *key, const char magic[4], const void *body,
-                     size_t len, bool compress, Error *err)
+bool repo_object_put(Repo *repo, const char *key, const char magic[4], const void *body, size_t len,
+                     bool compress, Error *err)
 {
     unsigned char hdr[REPO_ENVELOPE_LEN];
     Buf z, aad, out;
@@ -116,8 +115,8 @@ bool repo_object_put(Repo *repo, const char *key, const char magic[4], const voi
     repo_envelope_header(hdr, magic, compressed ? 1 : 0, len);
     repo_envelope_aad(&aad, hdr, key);
     buf_append(&out, hdr, sizeof(hdr));
-    if (!repo_seal(repo->encrypted, repo->master_enc, aad.data, aad.len,
-                   compressed ? z.data : body, compressed ? z.len : len, &out, err))
+    if (!repo_seal(repo->encrypted, repo->master_enc, aad.data, aad.len, compressed ? z.data : body,
+                   compressed ? z.len : len, &out, err))
         goto done;
     ok = storage_put(repo->st, key, out.data, out.len, err);
 done:
@@ -141,8 +140,8 @@ bool repo_get(Repo *repo, const char *key, const char *what, unsigned char **dat
     return false;
 }
 
-bool repo_object_get(Repo *repo, const char *key, const char magic[4], const char *what,
-                     Buf *out, Error *err)
+bool repo_object_get(Repo *repo, const char *key, const char magic[4], const char *what, Buf *out,
+                     Error *err)
 {
     unsigned char *data = NULL;
     size_t len = 0;
@@ -173,8 +172,9 @@ bool repo_object_get(Repo *repo, const char *key, const char magic[4], const cha
     raw_len = read_u64le(data + 12);
     if (version != REPO_FORMAT_VERSION)
     {
-        error_set(err, ERR_FAILURE, "%s \"%s\" has unknown format version %" PRIu32
-                  " (this coffer reads version %d)", what, key, version, REPO_FORMAT_VERSION);
+        error_set(err, ERR_FAILURE,
+                  "%s \"%s\" has unknown format version %" PRIu32 " (this coffer reads version %d)",
+                  what, key, version, REPO_FORMAT_VERSION);
         error_hint(err, "upgrade coffer to read this repository");
         goto done;
     }

@@ -119,10 +119,11 @@ bool pack_header_read(Repo *repo, const unsigned char packid[32], uint64_t size,
     buf_init(&plain);
     repo_pack_key(packid, key);
     if (size < REPO_PACK_TRAILER_LEN + CODEC_SEAL_OVERHEAD + PACK_HEADER_HEAD)
-        return error_set(err, ERR_FAILURE, "pack \"%s\" is truncated: %" PRIu64
-                         " bytes, too short for a pack", key, size);
-    if (!storage_get_range(repo->st, key, size - REPO_PACK_TRAILER_LEN, REPO_PACK_TRAILER_LEN,
-                           &tr, err))
+        return error_set(err, ERR_FAILURE,
+                         "pack \"%s\" is truncated: %" PRIu64 " bytes, too short for a pack", key,
+                         size);
+    if (!storage_get_range(repo->st, key, size - REPO_PACK_TRAILER_LEN, REPO_PACK_TRAILER_LEN, &tr,
+                           err))
         return false;
     if (memcmp(tr + 8, REPO_PACK_MAGIC, 8) != 0)
     {
@@ -134,15 +135,19 @@ bool pack_header_read(Repo *repo, const unsigned char packid[32], uint64_t size,
     version = read_u32le(tr + 4);
     if (version != REPO_FORMAT_VERSION)
     {
-        error_set(err, ERR_FAILURE, "pack \"%s\" has unknown format version %" PRIu32
-                  " (this coffer reads version %d)", key, version, REPO_FORMAT_VERSION);
+        error_set(err, ERR_FAILURE,
+                  "pack \"%s\" has unknown format version %" PRIu32
+                  " (this coffer reads version %d)",
+                  key, version, REPO_FORMAT_VERSION);
         goto done;
     }
     if ((uint64_t)hlen + REPO_PACK_TRAILER_LEN > size ||
         hlen < CODEC_SEAL_OVERHEAD + PACK_HEADER_HEAD)
     {
-        error_set(err, ERR_FAILURE, "pack \"%s\" is corrupt: its trailer gives a header of %"
-                  PRIu32 " bytes in a %" PRIu64 "-byte object", key, hlen, size);
+        error_set(err, ERR_FAILURE,
+                  "pack \"%s\" is corrupt: its trailer gives a header of %" PRIu32
+                  " bytes in a %" PRIu64 "-byte object",
+                  key, hlen, size);
         goto done;
     }
     h->data_end = size - REPO_PACK_TRAILER_LEN - hlen;
@@ -165,8 +170,10 @@ bool pack_header_read(Repo *repo, const unsigned char packid[32], uint64_t size,
     h->count = read_u32le(plain.data + 4 + REPO_KID_LEN);
     if ((uint64_t)h->count * REPO_ENTRY_LEN != plain.len - PACK_HEADER_HEAD)
     {
-        error_set(err, ERR_FAILURE, "pack \"%s\": header is corrupt (%" PRIu32 " chunks in %zu "
-                  "bytes)", key, h->count, plain.len);
+        error_set(err, ERR_FAILURE,
+                  "pack \"%s\": header is corrupt (%" PRIu32 " chunks in %zu "
+                  "bytes)",
+                  key, h->count, plain.len);
         goto done;
     }
     h->entries = xmalloc((size_t)h->count * REPO_ENTRY_LEN + 1);
@@ -177,8 +184,9 @@ bool pack_header_read(Repo *repo, const unsigned char packid[32], uint64_t size,
 
         if ((uint64_t)read_u32le(e + 32) + read_u32le(e + 36) > h->data_end)
         {
-            error_set(err, ERR_FAILURE, "pack \"%s\": header is corrupt (chunk %" PRIu32
-                      " lies outside the data)", key, i);
+            error_set(err, ERR_FAILURE,
+                      "pack \"%s\": header is corrupt (chunk %" PRIu32 " lies outside the data)",
+                      key, i);
             goto done;
         }
     }

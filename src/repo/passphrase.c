@@ -50,8 +50,10 @@ static char *repo_pass_from_file(const char *path, Error *err)
     if (sb.st_mode & (S_IRWXG | S_IRWXO))
     {
         close(fd);
-        error_set(err, ERR_USAGE, "passphrase file \"%s\" is accessible by group or others "
-                  "(mode %04o)", path, (unsigned)(sb.st_mode & 07777));
+        error_set(err, ERR_USAGE,
+                  "passphrase file \"%s\" is accessible by group or others "
+                  "(mode %04o)",
+                  path, (unsigned)(sb.st_mode & 07777));
         error_hint(err, "run \"chmod 600 %s\"", path);
         return NULL;
     }

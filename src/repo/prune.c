@@ -83,9 +83,10 @@ static bool prune_mark(Repo *repo, uint64_t *nsnap, Error *err)
             const char *id = json_string_value(json_object_get(doc, "id"));
 
             if (pm.missing > 0)
-                error_set(err, ERR_FAILURE, "snapshot \"%s\" references %" PRIu64 " chunk%s "
-                          "missing from the index (the first is \"%s\")", id, pm.missing,
-                          pm.missing == 1 ? "" : "s", pm.first_missing);
+                error_set(err, ERR_FAILURE,
+                          "snapshot \"%s\" references %" PRIu64 " chunk%s "
+                          "missing from the index (the first is \"%s\")",
+                          id, pm.missing, pm.missing == 1 ? "" : "s", pm.first_missing);
             else
                 error_prefix(err, "snapshot \"%s\"", id);
             error_hint(err, "prune deletes nothing while snapshots are damaged; run \"coffer "
@@ -99,8 +100,8 @@ static bool prune_mark(Repo *repo, uint64_t *nsnap, Error *err)
 }
 
 /* Appends the index record of a kept pack: its live entries only. */
-static void prune_keep_record(Repo *repo, uint32_t p, const uint32_t *first,
-                              const uint32_t *order, Buf *out, uint32_t *npacks)
+static void prune_keep_record(Repo *repo, uint32_t p, const uint32_t *first, const uint32_t *order,
+                              Buf *out, uint32_t *npacks)
 {
     RepoPack *rp = repo_table_at(&repo->packs, p);
     uint32_t n = 0;
@@ -217,7 +218,8 @@ static bool prune_locked(Repo *repo, RepoPruneStats *stats, Error *err)
     buf_init(&body);
     repo_table_init(&listed, sizeof(PruneListed), 32);
     if (repo->pending_packs > 0)
-        return error_set(err, ERR_FAILURE, "cannot prune while this process has packs not yet "
+        return error_set(err, ERR_FAILURE,
+                         "cannot prune while this process has packs not yet "
                          "in an index object");
     if (!prune_mark(repo, &nsnap, err))
         goto done;
@@ -357,9 +359,10 @@ static bool prune_locked(Repo *repo, RepoPruneStats *stats, Error *err)
         repo_crash_point("prune-pack-delete");
     }
     stats->bytes_freed = freed > new_bytes ? freed - new_bytes : 0;
-    log_info("pruned repository \"%s\": %" PRIu64 " packs deleted, %" PRIu64 " repacked, %"
-             PRIu64 " bytes freed", storage_location(repo->st), stats->packs_deleted,
-             stats->packs_repacked, stats->bytes_freed);
+    log_info("pruned repository \"%s\": %" PRIu64 " packs deleted, %" PRIu64 " repacked, %" PRIu64
+             " bytes freed",
+             storage_location(repo->st), stats->packs_deleted, stats->packs_repacked,
+             stats->bytes_freed);
     ok = true;
 done:
     repo_table_free(&listed);

@@ -96,9 +96,10 @@ static bool repo_config_parse(Repo *repo, const unsigned char *data, size_t len,
     }
     if (json_integer_value(fmt) != REPO_FORMAT_VERSION)
     {
-        error_set(err, ERR_FAILURE, "repository \"%s\" has unknown format version %"
-                  JSON_INTEGER_FORMAT " (this coffer reads version %d)", loc,
-                  json_integer_value(fmt), REPO_FORMAT_VERSION);
+        error_set(err, ERR_FAILURE,
+                  "repository \"%s\" has unknown format version %" JSON_INTEGER_FORMAT
+                  " (this coffer reads version %d)",
+                  loc, json_integer_value(fmt), REPO_FORMAT_VERSION);
         error_hint(err, "upgrade coffer to read this repository");
         json_decref(doc);
         return false;
@@ -134,8 +135,10 @@ static bool repo_config_parse(Repo *repo, const unsigned char *data, size_t len,
         ok = false;
     json_decref(doc);
     if (!ok)
-        return error_set(err, ERR_FAILURE, "repository \"%s\": \"config\" is damaged: missing or "
-                         "bad members", loc);
+        return error_set(err, ERR_FAILURE,
+                         "repository \"%s\": \"config\" is damaged: missing or "
+                         "bad members",
+                         loc);
     if (!chunker_params_valid(&repo->chunker, err))
         return error_prefix(err, "repository \"%s\": \"config\"", loc);
     return true;
@@ -217,12 +220,11 @@ bool repo_init(Storage *st, const char *passphrase, const RepoInitOptions *opts,
     }
     if (!repo_master_create(repo, passphrase, opts->kdf, err))
         goto done;
-    doc = json_pack("{s:i, s:s, s:s, s:i, s:{s:i, s:i, s:i}, s:i}", "format",
-                    REPO_FORMAT_VERSION, "id", repo->id, "encryption",
-                    repo->encrypted ? "aes-256-gcm" : "none", "compression", repo->compression,
-                    "chunker", "min", (int)repo->chunker.min_size, "avg",
-                    (int)repo->chunker.avg_size, "max", (int)repo->chunker.max_size, "pack_size",
-                    (int)repo->pack_size);
+    doc = json_pack("{s:i, s:s, s:s, s:i, s:{s:i, s:i, s:i}, s:i}", "format", REPO_FORMAT_VERSION,
+                    "id", repo->id, "encryption", repo->encrypted ? "aes-256-gcm" : "none",
+                    "compression", repo->compression, "chunker", "min", (int)repo->chunker.min_size,
+                    "avg", (int)repo->chunker.avg_size, "max", (int)repo->chunker.max_size,
+                    "pack_size", (int)repo->pack_size);
     text = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
     ok = storage_put(st, REPO_CONFIG_KEY, text, strlen(text), err);
     if (ok)

@@ -42,11 +42,11 @@ typedef struct Config Config;
 
 typedef struct RepoInitOptions
 {
-    bool encryption;      /* false = "encryption: none", recorded in config */
-    int compression;      /* zstd level, default 3 */
+    bool encryption;       /* false = "encryption: none", recorded in config */
+    int compression;       /* zstd level, default 3 */
     ChunkerParams chunker; /* zero = chunker_default_params() */
-    uint32_t pack_size;   /* target pack size in bytes, 0 = 32 MiB */
-    KdfParams *kdf;       /* NULL = codec_kdf_default(); tests pass cheap params */
+    uint32_t pack_size;    /* target pack size in bytes, 0 = 32 MiB */
+    KdfParams *kdf;        /* NULL = codec_kdf_default(); tests pass cheap params */
 } RepoInitOptions;
 
 /* Creates a new repository on st. Refuses (ERR_FAILURE, "repository ...
@@ -186,8 +186,7 @@ bool repo_index_sync(Repo *repo, Error *err);
  * a newer format) are removed. The caller holds an exclusive lock. Sets the
  * number of packs indexed and of damaged index objects removed. Packs left
  * by interrupted backups get indexed too; prune removes them as before. */
-bool repo_index_rebuild(Repo *repo, uint64_t *packs_added, uint64_t *damaged_removed,
-                        Error *err);
+bool repo_index_rebuild(Repo *repo, uint64_t *packs_added, uint64_t *damaged_removed, Error *err);
 
 /* ---- reading ------------------------------------------------------------ */
 
@@ -225,7 +224,7 @@ bool repo_snapshot_forget(Repo *repo, const char *id, Error *err);
 
 typedef struct RepoCheckOptions
 {
-    bool read_data;       /* also read, decrypt and re-hash chunk data */
+    bool read_data;        /* also read, decrypt and re-hash chunk data */
     int read_data_percent; /* 1..100: subset of packs read (100 = all) */
 } RepoCheckOptions;
 
@@ -235,7 +234,7 @@ typedef struct RepoCheckReport
     uint64_t packs;
     uint64_t chunks;
     uint64_t packs_read;
-    uint64_t errors;            /* problems found; each is logged with its object */
+    uint64_t errors;             /* problems found; each is logged with its object */
     uint64_t unreferenced_packs; /* harmless leftovers of crashes; prune removes them */
     uint64_t index_objects;      /* index objects read */
     uint64_t duplicates;         /* chunks indexed twice (left by an interrupted prune) */

@@ -168,21 +168,21 @@ struct Repo
     pthread_mutex_t mu; /* guards everything below */
 
     /* index */
-    RepoTable entries;   /* RepoEntry, keyed by chunk id */
-    RepoTable packs;     /* RepoPack, keyed by pack id */
-    RepoTable kids;      /* RepoKid, keyed by kid */
-    char **index_names;  /* index objects loaded, sorted */
+    RepoTable entries;  /* RepoEntry, keyed by chunk id */
+    RepoTable packs;    /* RepoPack, keyed by pack id */
+    RepoTable kids;     /* RepoKid, keyed by kid */
+    char **index_names; /* index objects loaded, sorted */
     size_t n_index_names;
     uint64_t index_dups;   /* entries skipped because their chunk was already indexed */
     uint64_t index_errors; /* index objects that failed to load (tolerant mode) */
-    char **index_failed;     /* their keys, and below the errors, for repo_check */
+    char **index_failed;   /* their keys, and below the errors, for repo_check */
     char **index_failed_msg;
-    Buf pending;           /* pack records of committed packs not yet in an index object */
+    Buf pending; /* pack records of committed packs not yet in an index object */
     uint32_t pending_packs;
 
     /* owners */
-    RepoTable keyinfo; /* RepoKeyInfo, keyed by owner id, from one listing of keys/ */
-    RepoTable current; /* RepoCurrent, keyed by owner id */
+    RepoTable keyinfo;  /* RepoKeyInfo, keyed by owner id, from one listing of keys/ */
+    RepoTable current;  /* RepoCurrent, keyed by owner id */
     RepoOwner **owners; /* every owner loaded, freed at close */
     size_t n_owners;
 };
@@ -198,11 +198,11 @@ bool repo_unseal(bool encrypted, const unsigned char key[CODEC_KEY_LEN], const v
                  size_t aad_len, const void *in, size_t len, Buf *out, Error *err);
 
 /* Writes an envelope object sealed by the master encryption key. */
-bool repo_object_put(Repo *repo, const char *key, const char magic[4], const void *body,
-                     size_t len, bool compress, Error *err);
+bool repo_object_put(Repo *repo, const char *key, const char magic[4], const void *body, size_t len,
+                     bool compress, Error *err);
 /* Reads an envelope object into out; errors name what ("index", ...) and key. */
-bool repo_object_get(Repo *repo, const char *key, const char magic[4], const char *what,
-                     Buf *out, Error *err);
+bool repo_object_get(Repo *repo, const char *key, const char magic[4], const char *what, Buf *out,
+                     Error *err);
 /* storage_get with a "WHAT "KEY" is missing" error for a missing object. */
 bool repo_get(Repo *repo, const char *key, const char *what, unsigned char **data, size_t *len,
               Error *err);
@@ -265,8 +265,8 @@ typedef struct PackWriter
     unsigned char id[32];
     char key[80];
     StorageWrite *sw;
-    uint64_t size;     /* bytes written so far */
-    Buf entries;       /* serialized header entries */
+    uint64_t size; /* bytes written so far */
+    Buf entries;   /* serialized header entries */
     uint32_t count;
     RepoTable ids;     /* chunk ids in this pack (stride 32) */
     uint64_t last_use; /* writer's LRU tick */

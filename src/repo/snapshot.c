@@ -45,7 +45,8 @@ bool repo_snapshot_walk(json_t *doc, RepoChunkVisit fn, void *arg, Error *err)
                 json_array_foreach(v, i, c)
                 {
                     if (!json_is_string(c))
-                        return error_set(err, ERR_FAILURE, "a \"chunks\" array holds a "
+                        return error_set(err, ERR_FAILURE,
+                                         "a \"chunks\" array holds a "
                                          "non-string");
                     if (!fn(arg, json_string_value(c), err))
                         return false;
@@ -57,9 +58,7 @@ bool repo_snapshot_walk(json_t *doc, RepoChunkVisit fn, void *arg, Error *err)
     }
     else if (json_is_array(doc))
     {
-        json_array_foreach(doc, i, v)
-            if (!repo_snapshot_walk(v, fn, arg, err))
-                return false;
+        json_array_foreach(doc, i, v) if (!repo_snapshot_walk(v, fn, arg, err)) return false;
     }
     return true;
 }

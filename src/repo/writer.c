@@ -152,8 +152,8 @@ static bool repo_stream_chunk(void *arg, const unsigned char *data, size_t len, 
     memcpy(aad + 1, id, 32);
     aad[33] = compressed ? REPO_ENTRY_COMPRESSED : 0;
     buf_reset(&w->sbuf);
-    if (!repo_seal(repo->encrypted, s->owner->data_key, aad, sizeof(aad), w->zbuf.data,
-                   w->zbuf.len, &w->sbuf, err))
+    if (!repo_seal(repo->encrypted, s->owner->data_key, aad, sizeof(aad), w->zbuf.data, w->zbuf.len,
+                   &w->sbuf, err))
         return false;
     pw = repo_writer_pack(w, s->owner, err);
     if (pw == NULL)
@@ -228,8 +228,8 @@ void repo_stream_abort(RepoStream *s)
 }
 
 /* Names the pack problem of a failed range read: missing or truncated. */
-static void repo_read_range_error(Repo *repo, const char *pk, const char *cs,
-                                  const RepoEntry *e, Error *err)
+static void repo_read_range_error(Repo *repo, const char *pk, const char *cs, const RepoEntry *e,
+                                  Error *err)
 {
     bool exists = true;
     uint64_t size = 0;
@@ -245,8 +245,10 @@ static void repo_read_range_error(Repo *repo, const char *pk, const char *cs,
     }
     else if (size < (uint64_t)e->offset + e->length)
     {
-        error_set(err, ERR_FAILURE, "pack \"%s\" is truncated: chunk \"%s\" ends at byte %" PRIu64
-                  ", the object has %" PRIu64, pk, cs, (uint64_t)e->offset + e->length, size);
+        error_set(err, ERR_FAILURE,
+                  "pack \"%s\" is truncated: chunk \"%s\" ends at byte %" PRIu64
+                  ", the object has %" PRIu64,
+                  pk, cs, (uint64_t)e->offset + e->length, size);
         error_hint(err, "run \"coffer check\" to list damaged objects");
     }
 }
@@ -280,8 +282,10 @@ bool repo_read_chunks(Repo *repo, json_t *chunks, RepoReadFn fn, void *arg, Erro
         repo_chunk_str(id, cs);
         if (!repo_index_lookup(repo, id, &e, &p))
         {
-            ok = error_set(err, ERR_FAILURE, "chunk \"%s\" is not in the index of repository "
-                           "\"%s\"", cs, storage_location(repo->st));
+            ok = error_set(err, ERR_FAILURE,
+                           "chunk \"%s\" is not in the index of repository "
+                           "\"%s\"",
+                           cs, storage_location(repo->st));
             error_hint(err, "run \"coffer check\" to list damaged objects");
             break;
         }

@@ -124,8 +124,9 @@ static bool tenancy_run_query(const Config *cfg, PGconn *conn, const char *secon
         error_set(err, ERR_USAGE, "discovery query returned no column \"%s\"",
                   out->col_tenant < 0 ? "tenant" : second);
         error_detail(err, "columns returned: %s", n > 0 ? cols : "(none)");
-        error_hint(err, "name the columns with AS: tenant%s%s[, class] (tenancy.discover.query in "
-                        "\"%s\")",
+        error_hint(err,
+                   "name the columns with AS: tenant%s%s[, class] (tenancy.discover.query in "
+                   "\"%s\")",
                    second ? ", " : "", second ? second : "", cfg->path);
         PQclear(out->res);
         out->res = NULL;
@@ -190,14 +191,13 @@ static bool tenancy_schema_exists(PGresult *schemas, const char *name)
 static bool tenancy_measure_schemas(PGconn *conn, TenantList *list, Error *err)
 {
     /* one row per schema: its tables and the bytes of its relations */
-    static const char sql[] =
-        "SELECT n.nspname,"
-        "       count(c.oid) FILTER (WHERE c.relkind IN ('r', 'p')),"
-        "       coalesce(sum(pg_catalog.pg_total_relation_size(c.oid))"
-        "                FILTER (WHERE c.relkind IN ('r', 'm')), 0)"
-        "  FROM pg_catalog.pg_namespace n"
-        "  LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid"
-        " GROUP BY n.nspname";
+    static const char sql[] = "SELECT n.nspname,"
+                              "       count(c.oid) FILTER (WHERE c.relkind IN ('r', 'p')),"
+                              "       coalesce(sum(pg_catalog.pg_total_relation_size(c.oid))"
+                              "                FILTER (WHERE c.relkind IN ('r', 'm')), 0)"
+                              "  FROM pg_catalog.pg_namespace n"
+                              "  LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid"
+                              " GROUP BY n.nspname";
     PGresult *res = pg_query(conn, "measure schemas", sql, 0, NULL, err);
 
     if (res == NULL)
@@ -221,13 +221,13 @@ static bool tenancy_measure_schemas(PGconn *conn, TenantList *list, Error *err)
     return true;
 }
 
-static bool tenancy_discover_schema(const Config *cfg, PGconn *conn, bool measure,
-                                    TenantList *list, Error *err)
+static bool tenancy_discover_schema(const Config *cfg, PGconn *conn, bool measure, TenantList *list,
+                                    Error *err)
 {
     /* every user schema, in a stable byte order */
-    static const char schemas_sql[] = "SELECT n.nspname FROM pg_catalog.pg_namespace n"
-                                      " WHERE " PG_SQL_USER_SCHEMA
-                                      " ORDER BY n.nspname COLLATE \"C\"";
+    static const char schemas_sql[] =
+        "SELECT n.nspname FROM pg_catalog.pg_namespace n"
+        " WHERE " PG_SQL_USER_SCHEMA " ORDER BY n.nspname COLLATE \"C\"";
     const char *db = pg_dbname(conn);
     PGresult *schemas = pg_query(conn, "list schemas", schemas_sql, 0, NULL, err);
 
@@ -269,8 +269,9 @@ static bool tenancy_discover_schema(const Config *cfg, PGconn *conn, bool measur
                 schema = name;
             if (!tenancy_schema_exists(schemas, schema))
             {
-                tenancy_warn(list, "tenant \"%s\": schema \"%s\" does not exist in database "
-                                   "\"%s\"; skipped",
+                tenancy_warn(list,
+                             "tenant \"%s\": schema \"%s\" does not exist in database "
+                             "\"%s\"; skipped",
                              name, schema, db);
                 continue;
             }
@@ -298,13 +299,12 @@ static bool tenancy_discover_schema(const Config *cfg, PGconn *conn, bool measur
 static bool tenancy_measure_database(const Config *cfg, TenantList *list, Tenant *t)
 {
     /* tables and bytes of every user relation in the current database */
-    static const char sql[] =
-        "SELECT count(*) FILTER (WHERE c.relkind IN ('r', 'p')),"
-        "       coalesce(sum(pg_catalog.pg_total_relation_size(c.oid))"
-        "                FILTER (WHERE c.relkind IN ('r', 'm')), 0)"
-        "  FROM pg_catalog.pg_class c"
-        "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-        " WHERE " PG_SQL_USER_SCHEMA;
+    static const char sql[] = "SELECT count(*) FILTER (WHERE c.relkind IN ('r', 'p')),"
+                              "       coalesce(sum(pg_catalog.pg_total_relation_size(c.oid))"
+                              "                FILTER (WHERE c.relkind IN ('r', 'm')), 0)"
+                              "  FROM pg_catalog.pg_class c"
+                              "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+                              " WHERE " PG_SQL_USER_SCHEMA;
     Error err;
     PGconn *conn;
     PGresult *res;
@@ -376,12 +376,11 @@ static bool tenancy_discover_database(const Config *cfg, PGconn *conn, bool meas
             }
             if (!tenancy_db_exists(dbs, db))
             {
-                tenancy_warn(list, "tenant \"%s\": database \"%s\" does not exist; skipped",
-                             name, db);
+                tenancy_warn(list, "tenant \"%s\": database \"%s\" does not exist; skipped", name,
+                             db);
                 continue;
             }
-            tenancy_add_checked(cfg, list, name, tenancy_value(dr.res, i, dr.col_class), db,
-                                NULL);
+            tenancy_add_checked(cfg, list, name, tenancy_value(dr.res, i, dr.col_class), db, NULL);
         }
         PQclear(dr.res);
     }

@@ -71,8 +71,7 @@ int main(void)
                 "    query: \"SELECT a AS tenant, b AS database FROM r\"\n"
                 "repository:\n  encryption: none\n",
                 &err);
-    ok(cfg != NULL && cfg->model == TENANCY_DATABASE && cfg->n_shared == 1 &&
-           !cfg->repo_encryption,
+    ok(cfg != NULL && cfg->model == TENANCY_DATABASE && cfg->n_shared == 1 && !cfg->repo_encryption,
        "database model, scalar shared, encryption none");
     config_free(cfg);
 
@@ -80,8 +79,7 @@ int main(void)
             "line 4: key \"tenancy.bogus\": unknown key", "unknown key names line and key");
     rejects("tenancy:\n  model: galaxy\n", "line 2: key \"tenancy.model\": must be one of",
             "bad model value");
-    rejects("postgres: {conninfo: x}\n", "key \"tenancy.model\": is required",
-            "model is required");
+    rejects("postgres: {conninfo: x}\n", "key \"tenancy.model\": is required", "model is required");
     rejects("tenancy:\n  model: schema\n", "key \"tenancy.discover\": is required",
             "discover is required");
     rejects("tenancy:\n  model: schema\n  discover: {pattern: a, query: b}\n",
@@ -93,8 +91,9 @@ int main(void)
     rejects("tenancy:\n  model: schema\n  discover: {pattern: a}\nrepository:\n  compression: 99\n",
             "line 5: key \"repository.compression\": must be a whole number from 1 to 19",
             "compression out of range");
-    rejects("tenancy:\n  model: schema\n  discover: {pattern: a}\nrepository:\n  encryption: rot13\n",
-            "key \"repository.encryption\"", "unknown encryption");
+    rejects(
+        "tenancy:\n  model: schema\n  discover: {pattern: a}\nrepository:\n  encryption: rot13\n",
+        "key \"repository.encryption\"", "unknown encryption");
     rejects("tenancy: [1, 2]\n", "key \"tenancy\": must be a mapping", "section not a mapping");
     rejects("tenancy:\n  model: schema\n   discover: x\n", "invalid YAML", "bad indentation");
     rejects("", "is empty", "empty file");

@@ -55,8 +55,8 @@ static uint64_t rng(void)
 /* COPY-like text: compressible, but with enough variety for CDC to cut. */
 static void gen_lines(Buf *b, size_t size, uint64_t seed)
 {
-    static const char *words[] = {"alpha", "bravo", "charlie", "delta", "echo", "foxtrot",
-                                  "golf", "hotel", "india", "juliet", "kilo", "lima"};
+    static const char *words[] = {"alpha", "bravo", "charlie", "delta",  "echo", "foxtrot",
+                                  "golf",  "hotel", "india",   "juliet", "kilo", "lima"};
     uint64_t n = 0;
 
     rng_state = seed * 2654435761u + 1;
@@ -571,17 +571,17 @@ static void test_snapshots(void)
     ok(doc == NULL && strstr(err.message, "invalid snapshot id") != NULL,
        "too short a prefix is refused");
     error_clear(&err);
-    doc = repo_snapshot_load(repo, "0000000000000000000000000000000000000000000000000000000000000000",
-                             &err);
+    doc = repo_snapshot_load(
+        repo, "0000000000000000000000000000000000000000000000000000000000000000", &err);
     ok(doc == NULL && strstr(err.message, "no snapshot") != NULL, "unknown id is a clear error");
     /* two ids with a common prefix: ambiguous */
     {
-        json_t *d1 = json_pack("{s:s, s:[]}", "id",
-                               "abcd000000000000000000000000000000000000000000000000000000000001",
-                               "chunks");
-        json_t *d2 = json_pack("{s:s, s:[]}", "id",
-                               "abcd000000000000000000000000000000000000000000000000000000000002",
-                               "chunks");
+        json_t *d1 =
+            json_pack("{s:s, s:[]}", "id",
+                      "abcd000000000000000000000000000000000000000000000000000000000001", "chunks");
+        json_t *d2 =
+            json_pack("{s:s, s:[]}", "id",
+                      "abcd000000000000000000000000000000000000000000000000000000000002", "chunks");
 
         ok(repo_snapshot_write(repo, d1, NULL, &err) && repo_snapshot_write(repo, d2, NULL, &err),
            "write two snapshots with given ids");
@@ -919,8 +919,7 @@ static void test_destroy(void)
     error_clear(&err);
     ok(!read_back(repo, ia, &out, &err), "data of the destroyed owner cannot be read");
     like(err.message, "were destroyed", "destroyed: clear error");
-    ok(read_back(repo, ib, &out, &err) && same(&out, b.data, b.len),
-       "the other owner still reads");
+    ok(read_back(repo, ib, &out, &err) && same(&out, b.data, b.len), "the other owner still reads");
     error_clear(&err);
     ok(repo_owner_get(repo, "erase_me", false, &err) == NULL &&
            strstr(err.message, "were destroyed") != NULL,
@@ -1003,7 +1002,8 @@ static void test_locks(void)
 
         gethostname(host, sizeof(host));
         text = xasprintf("{\"mode\":\"exclusive\",\"host\":\"%s\",\"pid\":%d,\"time\":\"t\","
-                         "\"command\":\"prune\"}", host, (int)child);
+                         "\"command\":\"prune\"}",
+                         host, (int)child);
         ok(storage_put(st, "locks/deadbeef", text, strlen(text), &err), "plant a dead lock");
         free(text);
         l1 = repo_lock(repo, REPO_LOCK_SHARED, "backup", &err);
@@ -1221,9 +1221,8 @@ static void test_crash_points(void)
         json_t *list = repo_snapshot_list(repo, &err);
 
         for (size_t i = 0; list != NULL && i < json_array_size(list); i += 2)
-            repo_snapshot_forget(repo,
-                                 json_string_value(json_object_get(json_array_get(list, i), "id")),
-                                 &err);
+            repo_snapshot_forget(
+                repo, json_string_value(json_object_get(json_array_get(list, i), "id")), &err);
         json_decref(list);
         repo_close(repo);
     }
@@ -1263,9 +1262,9 @@ static void test_crash_points(void)
         bool all = list != NULL;
 
         buf_init(&out);
-        json_array_foreach(list, i, doc)
-            all = all && read_back(repo, json_object_get(doc, "chunks"), &out, &err) &&
-                  out.len == 700 * 1024;
+        json_array_foreach(list, i, doc) all =
+            all && read_back(repo, json_object_get(doc, "chunks"), &out, &err) &&
+            out.len == 700 * 1024;
         ok(all, "every remaining snapshot reads back whole");
         json_decref(list);
         buf_free(&out);
@@ -1324,7 +1323,10 @@ static void *thread_read(void *arg)
 
 static void test_threads(void)
 {
-    enum { NT = 6 };
+    enum
+    {
+        NT = 6
+    };
     static const char *owners[NT] = {"a", "b", "a", "c", "shared", "a"};
     char *dir = new_dir("threads");
     ThreadJob jobs[NT];

@@ -49,9 +49,9 @@ static json_t *list_find_tenant(json_t *snap, const char *name)
     json_t *u;
     size_t i;
 
-    json_array_foreach(json_object_get(snap, "tenants"), i,
-                       u) if (!json_is_true(json_object_get(u, "shared")) &&
-                              strcmp(list_str(u, "name"), name) == 0) return u;
+    json_array_foreach (json_object_get(snap, "tenants"), i, u)
+        if (!json_is_true(json_object_get(u, "shared")) && strcmp(list_str(u, "name"), name) == 0)
+            return u;
     return NULL;
 }
 
@@ -66,7 +66,7 @@ static json_t *list_strip(json_t *v)
         json_t *val;
 
         out = json_object();
-        json_object_foreach(v, key, val)
+        json_object_foreach (v, key, val)
         {
             if (strcmp(key, "chunks") == 0)
                 json_object_set_new(out, "chunk_count",
@@ -82,7 +82,8 @@ static json_t *list_strip(json_t *v)
         json_t *val;
 
         out = json_array();
-        json_array_foreach(v, i, val) json_array_append_new(out, list_strip(val));
+        json_array_foreach (v, i, val)
+            json_array_append_new(out, list_strip(val));
         return out;
     }
     return json_incref(v);
@@ -101,8 +102,9 @@ static void list_tags(json_t *snap, char *out, size_t len)
     size_t i, n = 0;
 
     out[0] = '\0';
-    json_array_foreach(json_object_get(snap, "tags"), i, t) n += (size_t)snprintf(
-        out + n, n < len ? len - n : 0, "%s%s", i ? "," : "", json_string_value(t));
+    json_array_foreach (json_object_get(snap, "tags"), i, t)
+        n += (size_t)snprintf(out + n, n < len ? len - n : 0, "%s%s", i ? "," : "",
+                              json_string_value(t));
     if (out[0] == '\0')
         snprintf(out, len, "-");
 }
@@ -130,7 +132,7 @@ bool cmd_list(CliContext *ctx, int argc, char **argv, Error *err)
     if (!ctx->json)
         printf("%-12s  %-20s  %-16s  %7s  %7s  %10s  %10s\n", "ID", "TIME", "TAGS", "TENANTS",
                "TABLES", "SIZE", "ADDED");
-    json_array_foreach(snaps, i, s)
+    json_array_foreach (snaps, i, s)
     {
         json_t *st = json_object_get(s, "stats");
         json_t *u = a.tenant ? list_find_tenant(s, a.tenant) : NULL;
@@ -237,11 +239,11 @@ bool cmd_info(CliContext *ctx, int argc, char **argv, Error *err)
         json_t *f;
 
         printf("  failed:\n");
-        json_array_foreach(json_object_get(snap, "failed"), i, f)
+        json_array_foreach (json_object_get(snap, "failed"), i, f)
             printf("    %s: %s\n", list_str(f, "name"), list_str(f, "error"));
     }
     printf("\n");
-    json_array_foreach(json_object_get(snap, "tenants"), i, u)
+    json_array_foreach (json_object_get(snap, "tenants"), i, u)
     {
         char name[256], b[32];
 
@@ -258,7 +260,7 @@ bool cmd_info(CliContext *ctx, int argc, char **argv, Error *err)
             json_t *t;
             size_t k;
 
-            json_array_foreach(json_object_get(u, "tables"), k, t)
+            json_array_foreach (json_object_get(u, "tables"), k, t)
             {
                 char tn[256];
 

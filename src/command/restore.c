@@ -655,7 +655,7 @@ static bool restore_load(Restore *r, Target *t, PGconn *shared, Error *err)
     l.shared = shared;
     pthread_mutex_init(&l.lock, NULL);
     l.jobs = xcalloc(json_array_size(tables) + 1, sizeof(LoadJob));
-    json_array_foreach(tables, idx, tab)
+    json_array_foreach (tables, idx, tab)
     {
         LoadJob *j;
 
@@ -732,7 +732,7 @@ static bool restore_seq_of_tables(Restore *r, Target *t, PGconn *conn, const cha
     size_t i;
 
     *mine = false;
-    json_array_foreach(json_object_get(t->unit, "tables"), i, o)
+    json_array_foreach (json_object_get(t->unit, "tables"), i, o)
     {
         char *qt;
         const char *params[2];
@@ -767,7 +767,7 @@ static bool restore_finish(Restore *r, Target *t, PGconn *conn, Error *err)
     json_t *o;
     size_t i;
 
-    json_array_foreach(seqs, i, o)
+    json_array_foreach (seqs, i, o)
     {
         json_t *v = json_object_get(o, "last_value");
         json_t *called = json_object_get(o, "is_called");
@@ -825,7 +825,7 @@ static bool restore_finish(Restore *r, Target *t, PGconn *conn, Error *err)
             return false;
         PQclear(res);
     }
-    json_array_foreach(mvs, i, o)
+    json_array_foreach (mvs, i, o)
     {
         char *q = pg_quote_qualified(conn, t->schema ? t->schema : jstr(o, "schema"),
                                      jstr(o, "name"), err);
@@ -841,7 +841,7 @@ static bool restore_finish(Restore *r, Target *t, PGconn *conn, Error *err)
         if (!ok)
             return false;
     }
-    json_array_foreach(tables, i, o)
+    json_array_foreach (tables, i, o)
     {
         char *q;
         char *sql;
@@ -964,7 +964,7 @@ static bool restore_db_extras(PGconn *c, const char *db, json_t *dbdoc, Error *e
         /* explicit grants replace the defaults: start from none */
         ok = restore_exec_ident(c, "revoke defaults", "REVOKE ALL ON DATABASE %s FROM PUBLIC", db,
                                 NULL, err);
-        json_array_foreach(acl, i, o)
+        json_array_foreach (acl, i, o)
         {
             const char *priv = json_string_value(json_object_get(o, "privilege"));
             const char *grantee = json_string_value(json_object_get(o, "grantee"));
@@ -981,9 +981,11 @@ static bool restore_db_extras(PGconn *c, const char *db, json_t *dbdoc, Error *e
             ok = restore_exec_ident(c, "grant on database", tmpl, db, grantee, err);
         }
     }
-    json_array_foreach(json_object_get(dbdoc, "role_settings"), i, o)
-        json_array_foreach(json_object_get(o, "settings"), k, v) if (ok) ok = restore_apply_setting(
-            c, db, json_string_value(json_object_get(o, "role")), json_string_value(v), err);
+    json_array_foreach (json_object_get(dbdoc, "role_settings"), i, o)
+        json_array_foreach (json_object_get(o, "settings"), k, v)
+            if (ok)
+                ok = restore_apply_setting(c, db, json_string_value(json_object_get(o, "role")),
+                                           json_string_value(v), err);
     return ok;
 }
 
@@ -1013,8 +1015,9 @@ static bool restore_create_db(Restore *r, const char *db, json_t *dbdoc, Error *
     if (ok && jstr(dbdoc, "dba")[0] != '\0')
         ok = restore_exec_ident(c, "set database owner", "ALTER DATABASE %s OWNER TO %s", db,
                                 jstr(dbdoc, "dba"), err);
-    json_array_foreach(settings, i, s) if (ok) ok =
-        restore_apply_setting(c, db, NULL, json_string_value(s), err);
+    json_array_foreach (settings, i, s)
+        if (ok)
+            ok = restore_apply_setting(c, db, NULL, json_string_value(s), err);
     if (ok)
         ok = restore_db_extras(c, db, dbdoc, err);
     free(qdb);
@@ -1047,9 +1050,10 @@ static char *restore_scratch(Restore *r, Target *t, const char *archive, Error *
     PGconn *sc = NULL;
     Buf pat;
 
-    json_array_foreach(units, i, u) if (json_is_true(json_object_get(u, "shared")) &&
-                                        strcmp(jstr(u, "database"), t->src_db) == 0) schemas[n++] =
-        jstr(u, "schema");
+    json_array_foreach (units, i, u)
+        if (json_is_true(json_object_get(u, "shared")) &&
+            strcmp(jstr(u, "database"), t->src_db) == 0)
+            schemas[n++] = jstr(u, "schema");
     schemas[n++] = t->src_schema;
     log_info("preparing schema \"%s\" as \"%s\" in a scratch database", t->src_schema, t->schema);
     if (!restore_create_db(r, scratch, t->dbdoc, err))
@@ -1185,7 +1189,7 @@ static bool restore_truncate(PGconn *conn, Restore *r, Target *t, Error *err)
 
     buf_init(&sql);
     buf_append_str(&sql, "TRUNCATE ");
-    json_array_foreach(tables, i, o)
+    json_array_foreach (tables, i, o)
     {
         const char *schema = t->schema ? t->schema : jstr(o, "schema");
         char *q;
@@ -1204,7 +1208,8 @@ static bool restore_truncate(PGconn *conn, Restore *r, Target *t, Error *err)
         buf_printf(&sql, "%sONLY %s", any ? ", " : "", q);
         any = true;
         free(q);
-        json_array_foreach(schemas, k, v) seen = seen || strcmp(json_string_value(v), schema) == 0;
+        json_array_foreach (schemas, k, v)
+            seen = seen || strcmp(json_string_value(v), schema) == 0;
         if (!seen)
             json_array_append_new(schemas, json_string(schema));
     }
@@ -1212,7 +1217,7 @@ static bool restore_truncate(PGconn *conn, Restore *r, Target *t, Error *err)
     {
         json_t *v;
 
-        json_array_foreach(schemas, i, v)
+        json_array_foreach (schemas, i, v)
         {
             const char *params[1] = {json_string_value(v)};
             PGresult *res = pg_query(conn, "list partitioned tables",
@@ -1318,14 +1323,15 @@ static bool restore_data_only(Restore *r, Target *t, PGconn *conn, Error *err)
         log_warning("not a superuser: foreign keys are checked and triggers fire while loading");
     /* one result per loaded table, one per schema (at most as many) */
     held = xcalloc(2 * json_array_size(tables) + 1, sizeof(PGresult *));
-    json_array_foreach(tables, i, o)
+    json_array_foreach (tables, i, o)
     {
         const char *schema = t->schema ? t->schema : jstr(o, "schema");
         const char *params[2] = {schema, jstr(o, "name")};
         bool seen = false;
         size_t k;
 
-        json_array_foreach(schemas, k, v) seen = seen || strcmp(json_string_value(v), schema) == 0;
+        json_array_foreach (schemas, k, v)
+            seen = seen || strcmp(json_string_value(v), schema) == 0;
         if (!seen)
             json_array_append_new(schemas, json_string(schema));
         if (!restore_table_selected(r, jstr(o, "name")))
@@ -1337,7 +1343,7 @@ static bool restore_data_only(Restore *r, Target *t, PGconn *conn, Error *err)
         if (!restore_exec_rows(conn, res, 0, err))
             goto done;
     }
-    json_array_foreach(schemas, i, v)
+    json_array_foreach (schemas, i, v)
     {
         const char *params[1] = {json_string_value(v)};
 
@@ -1666,9 +1672,10 @@ static json_t *restore_find_unit(json_t *snap, const char *name, bool shared)
     json_t *u;
     size_t i;
 
-    json_array_foreach(units, i,
-                       u) if (strcmp(jstr(u, "name"), name) == 0 &&
-                              json_is_true(json_object_get(u, "shared")) == shared) return u;
+    json_array_foreach (units, i, u)
+        if (strcmp(jstr(u, "name"), name) == 0 &&
+            json_is_true(json_object_get(u, "shared")) == shared)
+            return u;
     return NULL;
 }
 
@@ -1678,7 +1685,9 @@ static json_t *restore_find_db(json_t *snap, const char *db)
     json_t *d;
     size_t i;
 
-    json_array_foreach(dbs, i, d) if (strcmp(jstr(d, "name"), db) == 0) return d;
+    json_array_foreach (dbs, i, d)
+        if (strcmp(jstr(d, "name"), db) == 0)
+            return d;
     return NULL;
 }
 
@@ -1854,10 +1863,10 @@ static bool restore_safety_backup(Restore *r, Target *targets, size_t n, Error *
             size_t k;
 
             t->keep_aside = true;
-            json_array_foreach(json_object_get(doc, "tenants"), k,
-                               u) if (strcmp(jstr(u, "name"), t->name) == 0 &&
-                                      json_is_true(json_object_get(u, "shared")) == shared)
-                t->keep_aside = false;
+            json_array_foreach (json_object_get(doc, "tenants"), k, u)
+                if (strcmp(jstr(u, "name"), t->name) == 0 &&
+                    json_is_true(json_object_get(u, "shared")) == shared)
+                    t->keep_aside = false;
             if (t->keep_aside)
                 log_warning("%s \"%s\" is not in the safety backup (not discovered now, or its "
                             "backup failed): what the restore replaces is kept, renamed aside",
@@ -1973,9 +1982,9 @@ static Target *restore_plan(Restore *r, size_t *n_out, Error *err)
     if (r->a->all)
     {
         for (int pass = 0; pass < 2; pass++)
-            json_array_foreach(units, i,
-                               u) if (json_is_true(json_object_get(u, "shared")) == (pass == 0))
-                restore_target_init(r, &targets[n++], u, err);
+            json_array_foreach (units, i, u)
+                if (json_is_true(json_object_get(u, "shared")) == (pass == 0))
+                    restore_target_init(r, &targets[n++], u, err);
         *n_out = n;
         return targets;
     }
@@ -1996,8 +2005,8 @@ static Target *restore_plan(Restore *r, size_t *n_out, Error *err)
             size_t j;
             bool found = false;
 
-            json_array_foreach(json_object_get(u, "tables"), j, tab) found =
-                found || strcmp(jstr(tab, "name"), r->a->tables[t]) == 0;
+            json_array_foreach (json_object_get(u, "tables"), j, tab)
+                found = found || strcmp(jstr(tab, "name"), r->a->tables[t]) == 0;
             if (!found)
             {
                 error_set(err, ERR_FAILURE, "tenant \"%s\" has no table \"%s\" in snapshot %.12s",
@@ -2046,7 +2055,7 @@ static bool restore_add_shared(Restore *r, Target **targets, size_t *n, Error *e
         return false;
     *targets = xrealloc(*targets, sizeof(Target) * (*n + json_array_size(units) + 1));
     memmove(*targets + json_array_size(units), *targets, sizeof(Target) * *n);
-    json_array_foreach(units, i, u)
+    json_array_foreach (units, i, u)
     {
         bool exists = true;
 
@@ -2078,8 +2087,9 @@ static bool restore_is_safety(json_t *snap)
     json_t *t;
     size_t i;
 
-    json_array_foreach(json_object_get(snap, "tags"), i,
-                       t) if (strcmp(json_string_value(t), "safety") == 0) return true;
+    json_array_foreach (json_object_get(snap, "tags"), i, t)
+        if (strcmp(json_string_value(t), "safety") == 0)
+            return true;
     return false;
 }
 
@@ -2108,7 +2118,7 @@ static json_t *restore_pick_snapshot(Restore *r, Error *err)
     all = repo_snapshot_list(r->repo, err);
     if (all == NULL)
         return NULL;
-    json_array_foreach(all, i, s)
+    json_array_foreach (all, i, s)
     {
         bool has_all = !restore_is_safety(s);
 
@@ -2137,8 +2147,8 @@ static size_t restore_count_selected(Restore *r, Target *t)
     json_t *o;
     size_t i, n = 0;
 
-    json_array_foreach(json_object_get(t->unit, "tables"), i, o) n +=
-        restore_table_selected(r, jstr(o, "name"));
+    json_array_foreach (json_object_get(t->unit, "tables"), i, o)
+        n += restore_table_selected(r, jstr(o, "name"));
     return n;
 }
 

@@ -74,7 +74,7 @@ static bool prune_mark(Repo *repo, uint64_t *nsnap, Error *err)
     for (uint32_t e = 0; e < repo->entries.count; e++)
         ((RepoEntry *)repo_table_at(&repo->entries, e))->mark = 0;
     *nsnap = json_array_size(snaps);
-    json_array_foreach(snaps, i, doc)
+    json_array_foreach (snaps, i, doc)
     {
         PruneMark pm = {repo, 0, ""};
 

@@ -36,13 +36,13 @@ bool repo_snapshot_walk(json_t *doc, RepoChunkVisit fn, void *arg, Error *err)
 
     if (json_is_object(doc))
     {
-        json_object_foreach(doc, key, v)
+        json_object_foreach (doc, key, v)
         {
             if (strcmp(key, "chunks") == 0 && json_is_array(v))
             {
                 json_t *c;
 
-                json_array_foreach(v, i, c)
+                json_array_foreach (v, i, c)
                 {
                     if (!json_is_string(c))
                         return error_set(err, ERR_FAILURE,
@@ -58,7 +58,9 @@ bool repo_snapshot_walk(json_t *doc, RepoChunkVisit fn, void *arg, Error *err)
     }
     else if (json_is_array(doc))
     {
-        json_array_foreach(doc, i, v) if (!repo_snapshot_walk(v, fn, arg, err)) return false;
+        json_array_foreach (doc, i, v)
+            if (!repo_snapshot_walk(v, fn, arg, err))
+                return false;
     }
     return true;
 }

@@ -264,7 +264,7 @@ bool repo_read_chunks(Repo *repo, json_t *chunks, RepoReadFn fn, void *arg, Erro
         return error_set(err, ERR_FAILURE, "chunk list is not an array");
     buf_init(&plain);
     buf_init(&tmp);
-    json_array_foreach(chunks, i, v)
+    json_array_foreach (chunks, i, v)
     {
         unsigned char id[32];
         unsigned char *blob = NULL;

@@ -1262,9 +1262,9 @@ static void test_crash_points(void)
         bool all = list != NULL;
 
         buf_init(&out);
-        json_array_foreach(list, i, doc) all =
-            all && read_back(repo, json_object_get(doc, "chunks"), &out, &err) &&
-            out.len == 700 * 1024;
+        json_array_foreach (list, i, doc)
+            all = all && read_back(repo, json_object_get(doc, "chunks"), &out, &err) &&
+                  out.len == 700 * 1024;
         ok(all, "every remaining snapshot reads back whole");
         json_decref(list);
         buf_free(&out);

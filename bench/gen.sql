@@ -37,7 +37,7 @@ CREATE FUNCTION pg_temp.w(i bigint) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL
                   'solid','bright','clear','urban','coastal'])[1 + (i % 40)::int]
 $$;
 
-CREATE FUNCTION pg_temp.create_tables(s text, central_fk boolean) RETURNS void LANGUAGE plpgsql AS $f$
+CREATE FUNCTION pg_temp.create_tables(s text) RETURNS void LANGUAGE plpgsql AS $f$
 BEGIN
     EXECUTE format($$
         CREATE SCHEMA IF NOT EXISTS %1$I;
@@ -77,9 +77,6 @@ BEGIN
             key text PRIMARY KEY, value jsonb NOT NULL,
             updated_at timestamptz NOT NULL DEFAULT now());
     $$, s);
-    IF central_fk THEN
-        EXECUTE format('ALTER TABLE %I.subscription ADD FOREIGN KEY (plan_id) REFERENCES central.plans (id)', s);
-    END IF;
 END $f$;
 
 -- Row makers: each inserts ids lo..hi, timestamps spread from ts0 over span.
@@ -200,7 +197,7 @@ DECLARE
     ts0 timestamptz := now() - interval '3 years 1 day';
     span interval := interval '3 years';
 BEGIN
-    PERFORM pg_temp.create_tables(s, central_fk);
+    PERFORM pg_temp.create_tables(s);
     PERFORM pg_temp.ins_customers(s, 1, nc, ts0, span);
     PERFORM pg_temp.ins_products(s, 1, np, ts0, span);
     PERFORM pg_temp.ins_orders(s, 1, no, nc, ts0, span);
@@ -235,6 +232,10 @@ BEGIN
     PERFORM setval(pg_get_serial_sequence(format('%I.%I', s, t), 'id'), n)
     FROM (VALUES ('customers', nc), ('products', np), ('orders', no), ('order_items', ni),
                  ('events', ne), ('invoices', nv)) v(t, n);
+    -- Last: the FK locks central.plans against the other sessions' FKs until commit.
+    IF central_fk THEN
+        EXECUTE format('ALTER TABLE %I.subscription ADD FOREIGN KEY (plan_id) REFERENCES central.plans (id)', s);
+    END IF;
 END $f$;
 
 -- A day of churn for one tenant: about frac_new new rows in every growing table

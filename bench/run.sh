@@ -342,6 +342,7 @@ run_skewed()
         measure pgbackrest skewed "pgBackRest full (zst, process-max $JOBS)" pgbackrest_fresh pgbackrest_full || true
         R_BYTES[pgbackrest]=$(dir_bytes "$BENCH_TMP/pgbackrest/repo/backup")
         note pgbackrest "whole cluster, physical; WAL archived with archive-push"
+        bench_as_owner pgbackrest --config="$PGBR_CONF" --stanza=bench info >"$LOGS/pgbackrest_info.log" 2>&1 || true
     else
         unavailable pgbackrest skewed "pgBackRest full" "setup failed, see $LOGS/pgbackrest_setup.log"
         tail -5 "$LOGS/pgbackrest_setup.log" >&2
@@ -525,6 +526,8 @@ TARGETS=(
     "tiny set vs per-schema pg_dump loop|coffer_tiny|loop_tiny|0.01"
     "tiny set vs pg_dump -Fd -j 2|coffer_tiny|fd_tiny|0.8"
     "restore one mid-size tenant vs pg_restore -n -j 2|coffer_restore|restore_pg|1.0"
+    "(info) full backup vs pg_dump -Fc|coffer_full|fc_skewed|"
+    "(info) dbs set vs per-database pg_dump loop|coffer_dbs|loop_dbs|"
 )
 
 declare -A T_RATIO T_STATUS
@@ -563,10 +566,11 @@ evaluate()
 
 has_median() { [ "${R_STATUS[$1]:-}" = ok ] && [ -n "${R_MEDIAN[$1]:-}" ]; }
 
-judge()   # NAME LIMIT
+judge()   # NAME LIMIT (empty: no target, informational)
 {
     local r=${T_RATIO[$1]}
     [ -n "$r" ] || return 0
+    if [ -z "$2" ]; then T_STATUS[$1]=info; return 0; fi
     if awk -v r="$r" -v l="$2" 'BEGIN { exit !(r <= l) }'; then T_STATUS[$1]=PASS; else T_STATUS[$1]=MISS; fi
 }
 
@@ -596,7 +600,7 @@ print_report()
     local t name c a lim
     for t in "${TARGETS[@]}"; do
         IFS='|' read -r name c a lim <<<"$t"
-        printf '%-55s %10s %8s  %s\n' "$name" "${T_RATIO[$name]:--}" "<= $lim" "${T_STATUS[$name]}"
+        printf '%-55s %10s %8s  %s\n' "$name" "${T_RATIO[$name]:--}" "${lim:+<= $lim}" "${T_STATUS[$name]}"
     done
     if [ ${#MICRO[@]} -gt 0 ]; then
         echo
@@ -655,7 +659,7 @@ write_json()
             first=0
             printf '\n    {"name": %s, "coffer": %s, "alternative": %s, "value": %s, "limit": %s, "status": %s}' \
                 "$(json_str "$name")" "$(json_str "$c")" "$(json_str "$a")" \
-                "$(json_num "${T_RATIO[$name]}")" "$lim" "$(json_str "${T_STATUS[$name]}")"
+                "$(json_num "${T_RATIO[$name]}")" "$(json_num "$lim")" "$(json_str "${T_STATUS[$name]}")"
         done
         printf '\n  ],\n  "micro": {'
         first=1

@@ -93,7 +93,11 @@ typedef struct Backup
     char server_version[32];
 
     pthread_mutex_t lock;
-    Job *queue;
+    pthread_cond_t wake; /* a job was queued or finished, or the backup stops */
+    Job *queue;          /* opening databases and copying tables: the -j workers */
+    Job *dumps;          /* pg_dumpall and pg_dump --schema-only: one thread of its own */
+    int opens_queued;    /* JOB_OPEN jobs in the queue */
+    int opens_running;   /* ... and being run: they may still queue more work */
     int jobs_running;
     bool stop; /* fatal: stop handing out jobs */
     Error fatal;
@@ -120,6 +124,7 @@ typedef struct Worker
     PGconn *conn;
     Session *joined;
     RepoWriter *writer;
+    bool dumps; /* the thread that runs pg_dump and pg_dumpall */
 } Worker;
 
 /* ---- job queue ----------------------------------------------------------- */
@@ -205,6 +210,18 @@ static int job_cmp_size(const void *a, const void *b)
     return x->est_bytes < y->est_bytes ? 1 : x->est_bytes > y->est_bytes ? -1 : 0;
 }
 
+/* Appends a dump job (schema dump or globals) to its queue; lock held. */
+static void backup_push_dump(Backup *b, Job *j)
+{
+    Job **tail = &b->dumps;
+
+    while (*tail != NULL)
+        tail = &(*tail)->next;
+    j->next = NULL;
+    *tail = j;
+    pthread_cond_broadcast(&b->wake);
+}
+
 /* Puts jobs at the front of the queue, largest first; lock held. */
 static void backup_push_front(Backup *b, Job **jobs, size_t n)
 {
@@ -214,6 +231,7 @@ static void backup_push_front(Backup *b, Job **jobs, size_t n)
         jobs[i]->next = b->queue;
         b->queue = jobs[i];
     }
+    pthread_cond_broadcast(&b->wake);
 }
 
 static void backup_unit_fail(Backup *b, Unit *u, const Error *err)
@@ -717,10 +735,10 @@ static bool backup_open(Backup *b, Session *s, Error *err)
     b->tables_total += n;
     pthread_mutex_unlock(&b->lock);
     n = backup_bundle(jobs, n);
-    jobs[n++] = job_new(JOB_DDL, s, NULL, NULL, NULL, INT64_MAX);
     pthread_mutex_lock(&b->lock);
-    s->pending += (int)n;
+    s->pending += (int)n + 1;
     backup_push_front(b, jobs, n);
+    backup_push_dump(b, job_new(JOB_DDL, s, NULL, NULL, NULL, 0));
     pthread_mutex_unlock(&b->lock);
     free(jobs);
     return true;
@@ -963,15 +981,38 @@ static bool backup_run_table(Worker *w, Job *j, Error *err)
     return true;
 }
 
-static Job *backup_next_job(Backup *b)
+/* The next job for a -j worker (dumps false) or for the dump thread. An
+ * empty queue ends a worker only when no database is still being opened:
+ * opening one queues its tables (and its schema dump). */
+static Job *backup_next_job(Backup *b, bool dumps)
 {
     Job *j = NULL;
 
     pthread_mutex_lock(&b->lock);
-    while (!b->stop && b->queue != NULL)
+    while (!b->stop)
     {
-        j = b->queue;
-        b->queue = j->next;
+        Job **q = dumps ? &b->dumps : &b->queue;
+
+        if (*q == NULL)
+        {
+            struct timespec until;
+            bool more = dumps ? b->opens_queued > 0 || b->opens_running > 0
+                              : b->opens_running > 0;
+
+            if (!more)
+                break;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_nsec += 100 * 1000 * 1000;
+            if (until.tv_nsec >= 1000000000L)
+            {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&b->wake, &b->lock, &until);
+            continue;
+        }
+        j = *q;
+        *q = j->next;
         /* skip work for units or databases that already failed */
         if ((j->kind == JOB_TABLE && j->unit->failed) || (j->kind == JOB_DDL && j->session->failed))
         {
@@ -985,6 +1026,11 @@ static Job *backup_next_job(Backup *b)
             backup_session_done(b, s);
             pthread_mutex_lock(&b->lock);
             continue;
+        }
+        if (j->kind == JOB_OPEN)
+        {
+            b->opens_queued--;
+            b->opens_running++;
         }
         break;
     }
@@ -1028,7 +1074,7 @@ static void *backup_worker(void *arg)
     Backup *b = w->b;
     Job *j;
 
-    while ((j = backup_next_job(b)) != NULL)
+    while ((j = backup_next_job(b, w->dumps)) != NULL)
     {
         Error err;
         bool ok = true;
@@ -1081,6 +1127,9 @@ static void *backup_worker(void *arg)
         }
         pthread_mutex_lock(&b->lock);
         b->jobs_running--;
+        if (j->kind == JOB_OPEN)
+            b->opens_running--;
+        pthread_cond_broadcast(&b->wake);
         pthread_mutex_unlock(&b->lock);
         job_free(j);
     }
@@ -1326,17 +1375,19 @@ static void backup_free(Backup *b)
         json_decref(s->doc);
     }
     free(b->sessions);
-    while (b->queue != NULL)
-    {
-        Job *j = b->queue;
+    for (Job **q = &b->queue; q != NULL; q = q == &b->queue ? &b->dumps : NULL)
+        while (*q != NULL)
+        {
+            Job *j = *q;
 
-        b->queue = j->next;
-        job_free(j);
-    }
+            *q = j->next;
+            job_free(j);
+        }
     json_decref(b->globals);
     free(b->pg_dump);
     free(b->pg_dumpall);
     pthread_mutex_destroy(&b->lock);
+    pthread_cond_destroy(&b->wake);
 }
 
 /* Finds the server version and the client programs matching it. */
@@ -1360,14 +1411,18 @@ static bool backup_prepare_tools(Backup *b, Error *err)
 /* Runs the workers and waits, showing progress. */
 static void backup_run_workers(Backup *b, int njobs, double started)
 {
-    pthread_t *threads = xcalloc((size_t)njobs, sizeof(pthread_t));
-    Worker *workers = xcalloc((size_t)njobs, sizeof(Worker));
+    /* -j workers copy tables; one more thread runs the client programs,
+     * which mostly wait on the server: a worker must not idle behind them */
+    int nthreads = njobs + 1;
+    pthread_t *threads = xcalloc((size_t)nthreads, sizeof(pthread_t));
+    Worker *workers = xcalloc((size_t)nthreads, sizeof(Worker));
     double last = fmt_now();
 
-    for (int i = 0; i < njobs; i++)
+    for (int i = 0; i < nthreads; i++)
     {
         workers[i].b = b;
         workers[i].id = i;
+        workers[i].dumps = i == njobs;
         workers[i].writer = repo_writer_new(b->repo);
         pthread_create(&threads[i], NULL, backup_worker, &workers[i]);
     }
@@ -1377,7 +1432,7 @@ static void backup_run_workers(Backup *b, int njobs, double started)
         struct timespec ts = {0, 200 * 1000 * 1000};
 
         pthread_mutex_lock(&b->lock);
-        busy = (b->queue != NULL && !b->stop) || b->jobs_running > 0;
+        busy = ((b->queue != NULL || b->dumps != NULL) && !b->stop) || b->jobs_running > 0;
         pthread_mutex_unlock(&b->lock);
         if (!busy)
             break;
@@ -1388,10 +1443,10 @@ static void backup_run_workers(Backup *b, int njobs, double started)
             last = fmt_now();
         }
     }
-    for (int i = 0; i < njobs; i++)
+    for (int i = 0; i < nthreads; i++)
         pthread_join(threads[i], NULL);
     backup_progress(b, started, true);
-    for (int i = 0; i < njobs; i++)
+    for (int i = 0; i < nthreads; i++)
     {
         Error err;
 
@@ -1454,6 +1509,7 @@ bool backup_execute(CliContext *ctx, Repo *repo, BackupArgs *a, char id_out[65],
 
     memset(&b, 0, sizeof(b));
     pthread_mutex_init(&b.lock, NULL);
+    pthread_cond_init(&b.wake, NULL);
     b.cfg = ctx->config;
     b.repo = repo;
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
@@ -1482,9 +1538,8 @@ bool backup_execute(CliContext *ctx, Repo *repo, BackupArgs *a, char id_out[65],
             b.est_total += b.sessions[i].est_bytes;
         }
         backup_push_front(&b, open, b.n_sessions);
-        open[0] = job_new(JOB_GLOBALS, NULL, NULL, NULL, NULL, 0);
-        open[0]->next = b.queue;
-        b.queue = open[0];
+        b.opens_queued = (int)b.n_sessions;
+        backup_push_dump(&b, job_new(JOB_GLOBALS, NULL, NULL, NULL, NULL, 0));
         free(open);
     }
     log_info("backing up %zu part%s in %zu database%s with %d worker%s", b.n_units,

@@ -498,13 +498,134 @@ static bool restore_load_write(void *arg, const void *data, size_t len, Error *e
 
     codec_hash_update(s->hash, data, len);
     /* in COPY text format every row ends with a newline; embedded ones are escaped */
-    for (size_t i = 0; i < len; i++)
-        s->rows += p[i] == '\n';
+    for (const char *q = memchr(p, '\n', len); q != NULL;
+         q = memchr(q + 1, '\n', len - (size_t)(q + 1 - p)))
+        s->rows++;
     s->bytes += len;
     pthread_mutex_lock(&s->r->lock);
     s->r->bytes += len;
     pthread_mutex_unlock(&s->r->lock);
     return pg_copy_in_write(s->conn, data, len, err);
+}
+
+/* Reading a table's chunks (fetch, decrypt, decompress, verify) runs on a
+ * thread of its own and hands plaintext over through a few slots, so that
+ * preparing the next chunk overlaps sending this one to the server. Memory
+ * stays bounded: RESTORE_PREFETCH chunks per loading worker. */
+#define RESTORE_PREFETCH 4
+
+typedef struct Prefetch
+{
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    Buf slots[RESTORE_PREFETCH];
+    size_t head;  /* the slot the sender takes next */
+    size_t count; /* filled slots */
+    bool done;    /* the reader finished (see failed) */
+    bool failed;
+    bool cancel; /* the sender gave up: the reader stops */
+    Error err;
+    Repo *repo;
+    json_t *chunks;
+} Prefetch;
+
+static bool restore_prefetch_put(void *arg, const void *data, size_t len, Error *err)
+{
+    Prefetch *p = arg;
+    Buf *slot;
+
+    pthread_mutex_lock(&p->mu);
+    while (p->count == RESTORE_PREFETCH && !p->cancel)
+        pthread_cond_wait(&p->cond, &p->mu);
+    if (p->cancel)
+    {
+        pthread_mutex_unlock(&p->mu);
+        return error_set(err, ERR_FAILURE, "loading the table was cancelled");
+    }
+    /* the slot after the filled ones is never the one being sent */
+    slot = &p->slots[(p->head + p->count) % RESTORE_PREFETCH];
+    pthread_mutex_unlock(&p->mu);
+    buf_reset(slot);
+    buf_append(slot, data, len);
+    pthread_mutex_lock(&p->mu);
+    p->count++;
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->mu);
+    return true;
+}
+
+static void *restore_prefetch_run(void *arg)
+{
+    Prefetch *p = arg;
+    Error err;
+    bool ok;
+
+    error_clear(&err);
+    ok = repo_read_chunks(p->repo, p->chunks, restore_prefetch_put, p, &err);
+    pthread_mutex_lock(&p->mu);
+    p->done = true;
+    if (!ok)
+    {
+        p->failed = true;
+        p->err = err;
+    }
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+/* Streams the table's chunks into the open COPY; false with err when
+ * reading or sending failed. */
+static bool restore_send_chunks(Loader *l, LoadJob *j, LoadSink *sink, Error *err)
+{
+    Prefetch p;
+    pthread_t reader;
+    bool ok = true;
+
+    memset(&p, 0, sizeof(p));
+    pthread_mutex_init(&p.mu, NULL);
+    pthread_cond_init(&p.cond, NULL);
+    for (int i = 0; i < RESTORE_PREFETCH; i++)
+        buf_init(&p.slots[i]);
+    p.repo = l->r->repo;
+    p.chunks = json_object_get(j->table, "chunks");
+    pthread_create(&reader, NULL, restore_prefetch_run, &p);
+    for (;;)
+    {
+        Buf *slot;
+
+        pthread_mutex_lock(&p.mu);
+        while (p.count == 0 && !p.done)
+            pthread_cond_wait(&p.cond, &p.mu);
+        if (p.count == 0)
+        {
+            pthread_mutex_unlock(&p.mu);
+            break;
+        }
+        slot = &p.slots[p.head];
+        pthread_mutex_unlock(&p.mu);
+        ok = restore_load_write(sink, slot->data, slot->len, err);
+        pthread_mutex_lock(&p.mu);
+        p.head = (p.head + 1) % RESTORE_PREFETCH;
+        p.count--;
+        if (!ok)
+            p.cancel = true;
+        pthread_cond_broadcast(&p.cond);
+        pthread_mutex_unlock(&p.mu);
+        if (!ok)
+            break;
+    }
+    pthread_join(reader, NULL);
+    if (ok && p.failed)
+    {
+        *err = p.err;
+        ok = false;
+    }
+    for (int i = 0; i < RESTORE_PREFETCH; i++)
+        buf_free(&p.slots[i]);
+    pthread_cond_destroy(&p.cond);
+    pthread_mutex_destroy(&p.mu);
+    return ok;
 }
 
 static bool restore_load_table(Loader *l, PGconn *conn, LoadJob *j, Error *err)
@@ -519,8 +640,7 @@ static bool restore_load_table(Loader *l, PGconn *conn, LoadJob *j, Error *err)
         codec_hash_final(s.hash, hash);
         return false;
     }
-    if (!repo_read_chunks(l->r->repo, json_object_get(j->table, "chunks"), restore_load_write, &s,
-                          err))
+    if (!restore_send_chunks(l, j, &s, err))
     {
         Error ignore;
 
@@ -2218,9 +2338,16 @@ bool cmd_restore(CliContext *ctx, int argc, char **argv, Error *err)
         goto out;
     r.major = pg_server_major(r.admin);
     r.pg_restore = pg_tool_find(ctx->config->pg_bindir, "pg_restore", r.major, err);
-    r.pg_dump = r.pg_restore ? pg_tool_find(ctx->config->pg_bindir, "pg_dump", r.major, err) : NULL;
-    if (r.pg_dump == NULL)
+    if (r.pg_restore == NULL)
         goto out;
+    /* pg_dump is only needed to rename a schema (--as in the schema model);
+     * it is looked up now so that a missing one fails before any change */
+    if (a.as != NULL && ctx->config->model == TENANCY_SCHEMA)
+    {
+        r.pg_dump = pg_tool_find(ctx->config->pg_bindir, "pg_dump", r.major, err);
+        if (r.pg_dump == NULL)
+            goto out;
+    }
     targets = restore_plan(&r, &n, err);
     if (targets == NULL || !restore_preflight(&r, targets, n, &replaces, err))
         goto out;

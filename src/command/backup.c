@@ -993,6 +993,12 @@ static Job *backup_next_job(Backup *b, bool dumps)
     {
         Job **q = dumps ? &b->dumps : &b->queue;
 
+        /* with no table left to copy, a worker helps with the schema dumps
+         * before opening another database: every open database holds a
+         * connection until its dump is done, and opening them faster than
+         * they are dumped runs the server out of connections */
+        if (!dumps && b->dumps != NULL && (b->queue == NULL || b->queue->kind == JOB_OPEN))
+            q = &b->dumps;
         if (*q == NULL)
         {
             struct timespec until;

@@ -1507,8 +1507,7 @@ bool backup_execute(CliContext *ctx, Repo *repo, BackupArgs *a, char id_out[65],
     Backup b;
     TenantList list;
     double started = fmt_now();
-    char when[32];
-    time_t now = time(NULL);
+    char when[40];
     json_t *doc;
     size_t nfailed = 0, ntenants = 0;
     bool ok = false;
@@ -1518,7 +1517,7 @@ bool backup_execute(CliContext *ctx, Repo *repo, BackupArgs *a, char id_out[65],
     pthread_cond_init(&b.wake, NULL);
     b.cfg = ctx->config;
     b.repo = repo;
-    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    fmt_utc_now(when);
     if (b.cfg->model == TENANCY_ROW)
     {
         error_set(err, ERR_USAGE, "backup does not support the row model yet");

@@ -160,7 +160,7 @@ bool cmd_list(CliContext *ctx, int argc, char **argv, Error *err)
         fmt_bytes((uint64_t)(u ? list_int(u, "bytes") : list_int(st, "bytes_read")), size,
                   sizeof(size));
         fmt_bytes((uint64_t)list_int(st, "bytes_added"), added, sizeof(added));
-        printf("%-12.12s  %-20s  %-16.16s  %7lld  %7lld  %10s  %10s\n", list_str(s, "id"),
+        printf("%-12.12s  %-19.19sZ  %-16.16s  %7lld  %7lld  %10s  %10s\n", list_str(s, "id"),
                list_str(s, "time"), tags, u ? 1LL : (long long)list_int(st, "tenants"),
                u ? (long long)json_array_size(json_object_get(u, "tables"))
                  : (long long)list_int(st, "tables"),

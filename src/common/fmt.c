@@ -4,6 +4,7 @@
 #include "common/fmt.h"
 
 #include <stdio.h>
+#include <sys/time.h>
 #include <time.h>
 
 void fmt_bytes(uint64_t bytes, char *out, size_t len)
@@ -56,4 +57,16 @@ double fmt_now(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void fmt_utc_now(char out[40])
+{
+    struct timeval tv;
+    struct tm tm;
+    char base[32];
+
+    gettimeofday(&tv, NULL);
+    gmtime_r(&tv.tv_sec, &tm);
+    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, 40, "%s.%06ldZ", base, (long)tv.tv_usec);
 }

@@ -18,6 +18,10 @@ void fmt_seconds(double seconds, char *out, size_t len);
  * '?', so that a hostile name cannot rewrite the terminal. */
 void fmt_printable(const char *s, char *out, size_t len);
 
+/* The current UTC time as "2026-11-21T21:43:05.123456Z" (out holds 40):
+ * microseconds, so that snapshots taken within one second still order. */
+void fmt_utc_now(char out[40]);
+
 /* Monotonic clock in seconds. */
 double fmt_now(void);
 

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/fmt.h"
 #include "common/mem.h"
 #include "repo/repo_intern.h"
 
@@ -225,14 +226,7 @@ void repo_random_id(char out[65])
 
 void repo_time_now(char out[40])
 {
-    struct timeval tv;
-    struct tm tm;
-    char base[32];
-
-    gettimeofday(&tv, NULL);
-    gmtime_r(&tv.tv_sec, &tm);
-    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, 40, "%s.%06ldZ", base, (long)tv.tv_usec);
+    fmt_utc_now(out);
 }
 
 void repo_pack_key(const unsigned char id[32], char out[80])

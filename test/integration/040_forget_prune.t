@@ -34,6 +34,13 @@ pg_psql -d saas_schema -c "INSERT INTO tenant_globex.orders (customer_id, amount
 t_ok "second backup" "$COFFER" backup --json
 second=$(sed -n 's/.*"id": "\([0-9a-f]*\)".*/\1/p' <<<"$T_OUT")
 want=$(pg_psql -d saas_schema -c "SELECT md5(string_agg(c::text, ',' ORDER BY c::text)) FROM tenant_acme.customers c")
+# snapshots taken within the same second must still order: latest is the second one
+t_ok "a third backup right away" "$COFFER" backup --json
+third=$(sed -n 's/.*"id": "\([0-9a-f]*\)".*/\1/p' <<<"$T_OUT")
+t_ok "info latest" "$COFFER" info latest --json
+t_like "$T_OUT" "\"id\": \"$third\"" "  ... is the backup just taken"
+t_like "$T_OUT" '"time": "[0-9T:-]+\.[0-9]{6}Z"' "  ... whose time has microseconds"
+t_ok "forget it again" "$COFFER" forget "$third"
 
 packs_before=$(find "$T_TMP/repo/data" -type f | wc -l)
 t_exit 2 "forget without an id is a usage error" "$COFFER" forget

@@ -255,23 +255,16 @@ static void toc_ids_read(const char *listing, TocIds *ids)
         qsort(ids->ids, ids->n, sizeof(long), toc_id_cmp);
 }
 
-static bool toc_keep(const TocFilter *f, const TocExact *x, const TocIds *sel, const char *line,
-                     size_t len)
+/* Where the entry type starts in a listing line "ID; CATOID OID TYPE ...",
+ * or NULL for a comment line or a line too short to hold one. */
+static const char *toc_after_ids(const char *line, size_t len)
 {
     const char *p = memchr(line, ';', len);
     const char *end = line + len;
-    const char *type;
-    size_t tlen = 0;
     int spaces = 0;
-    long id;
 
     if (p == NULL || line[0] == ';')
-        return false;
-    /* an object inside a wanted schema, as pg_restore --schema chose it */
-    if (x != NULL && x->selected != NULL && sel->n > 0 && toc_line_id(line, len, &id) &&
-        bsearch(&id, sel->ids, sel->n, sizeof(long), toc_id_cmp) != NULL)
-        return true;
-    /* skip "; CATOID OID " */
+        return NULL;
     p++;
     while (p < end && spaces < 3)
     {
@@ -279,8 +272,24 @@ static bool toc_keep(const TocFilter *f, const TocExact *x, const TocIds *sel, c
             spaces++;
         p++;
     }
-    if (p >= end)
+    return p < end ? p : NULL;
+}
+
+static bool toc_keep(const TocFilter *f, const TocExact *x, const TocIds *sel, const char *line,
+                     size_t len)
+{
+    const char *p = toc_after_ids(line, len);
+    const char *end = line + len;
+    const char *type;
+    size_t tlen = 0;
+    long id;
+
+    if (p == NULL)
         return false;
+    /* an object inside a wanted schema, as pg_restore --schema chose it */
+    if (x != NULL && x->selected != NULL && sel->n > 0 && toc_line_id(line, len, &id) &&
+        bsearch(&id, sel->ids, sel->n, sizeof(long), toc_id_cmp) != NULL)
+        return true;
     type = toc_type_at(p, (size_t)(end - p), &tlen);
     if (type == NULL)
         return false;
@@ -345,21 +354,10 @@ size_t toc_filter_exact(const char *listing, const TocFilter *filter, const TocE
 /* The entry type of a listing line, or NULL for comments and unknown types. */
 static const char *toc_line_type(const char *line, size_t len)
 {
-    const char *p = memchr(line, ';', len);
-    const char *end = line + len;
+    const char *p = toc_after_ids(line, len);
     size_t tlen;
-    int spaces = 0;
 
-    if (p == NULL || line[0] == ';')
-        return NULL;
-    p++;
-    while (p < end && spaces < 3)
-    {
-        if (*p == ' ')
-            spaces++;
-        p++;
-    }
-    return p < end ? toc_type_at(p, (size_t)(end - p), &tlen) : NULL;
+    return p != NULL ? toc_type_at(p, (size_t)(line + len - p), &tlen) : NULL;
 }
 
 size_t toc_select_types(const char *listing, const char *const *types, size_t n_types, bool want,

@@ -249,6 +249,16 @@ t_isnt() {
     fi
 }
 
+# t_same GOT EXPECTED NAME: passes if the two texts are equal; on failure
+# shows a unified diff (expected first).
+t_same() {
+    if [ "$1" == "$2" ]; then
+        t_pass "$3"
+    else
+        t_fail "$3" "$(diff -u <(printf '%s\n' "$2") <(printf '%s\n' "$1") | head -40)"
+    fi
+}
+
 # t_like GOT REGEX NAME: bash extended regex match ([[ =~ ]]) anywhere in GOT.
 t_like() {
     if [[ $1 =~ $2 ]]; then

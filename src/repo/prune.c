@@ -359,7 +359,7 @@ static bool prune_locked(Repo *repo, RepoPruneStats *stats, Error *err)
         repo_crash_point("prune-pack-delete");
     }
     stats->bytes_freed = freed > new_bytes ? freed - new_bytes : 0;
-    log_info("pruned repository \"%s\": %" PRIu64 " packs deleted, %" PRIu64 " repacked, %" PRIu64
+    log_debug("pruned repository \"%s\": %" PRIu64 " packs deleted, %" PRIu64 " repacked, %" PRIu64
              " bytes freed",
              storage_location(repo->st), stats->packs_deleted, stats->packs_repacked,
              stats->bytes_freed);

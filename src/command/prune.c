@@ -112,10 +112,12 @@ bool cmd_prune(CliContext *ctx, int argc, char **argv, Error *err)
     ok = repo_prune(repo, &st, err);
     if (ok && ctx->json)
     {
-        json_t *o = json_pack("{s:I, s:I, s:I, s:I}", "packs_deleted", (json_int_t)st.packs_deleted,
-                              "packs_repacked", (json_int_t)st.packs_repacked, "bytes_freed",
+        json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I}", "packs_deleted",
+                              (json_int_t)st.packs_deleted, "packs_repacked",
+                              (json_int_t)st.packs_repacked, "bytes_freed",
                               (json_int_t)st.bytes_freed, "index_rewritten",
-                              (json_int_t)st.index_rewritten);
+                              (json_int_t)st.index_rewritten, "temp_files_removed",
+                              (json_int_t)st.temp_removed);
 
         json_dumpf(o, stdout, JSON_INDENT(2));
         fputc('\n', stdout);
@@ -126,8 +128,12 @@ bool cmd_prune(CliContext *ctx, int argc, char **argv, Error *err)
         char freed[32];
 
         fmt_bytes(st.bytes_freed, freed, sizeof(freed));
-        printf("pruned: %llu packs deleted, %llu repacked, %s freed\n",
+        printf("pruned: %llu packs deleted, %llu repacked, %s freed",
                (unsigned long long)st.packs_deleted, (unsigned long long)st.packs_repacked, freed);
+        if (st.temp_removed > 0)
+            printf(", %llu temp files of interrupted writes removed",
+                   (unsigned long long)st.temp_removed);
+        putchar('\n');
     }
     repo_close(repo);
     return ok;

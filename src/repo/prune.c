@@ -374,6 +374,34 @@ done:
     return ok;
 }
 
+/*
+ * Removes the temp files of writes that a crash or kill -9 cut short. Under
+ * the exclusive lock no other process writes data, index, snapshot or key
+ * objects, so every temp file there is a leftover. A process that is taking
+ * a lock right now writes one under locks/, so those go only once they are
+ * older than any lock write could take.
+ */
+#define PRUNE_LOCK_TEMP_AGE 600
+
+static bool prune_sweep(Repo *repo, RepoPruneStats *stats, Error *err)
+{
+    static const char *const prefixes[] = {"data/", "index/", "snapshots/", "keys/", "config"};
+    uint64_t n;
+
+    for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+    {
+        if (!storage_sweep(repo->st, prefixes[i], 0, &n, err))
+            return false;
+        stats->temp_removed += n;
+    }
+    if (!storage_sweep(repo->st, "locks/", PRUNE_LOCK_TEMP_AGE, &n, err))
+        return false;
+    stats->temp_removed += n;
+    if (stats->temp_removed > 0)
+        log_debug("removed %" PRIu64 " temp files left by interrupted writes", stats->temp_removed);
+    return true;
+}
+
 bool repo_prune(Repo *repo, RepoPruneStats *stats, Error *err)
 {
     RepoPruneStats local;
@@ -390,7 +418,8 @@ bool repo_prune(Repo *repo, RepoPruneStats *stats, Error *err)
     /* decide on a fresh, complete index: a damaged index object must stop
      * prune, or its packs would look unreferenced */
     repo->flags &= ~(unsigned)REPO_OPEN_TOLERANT;
-    ok = repo_index_load(repo, err) && prune_locked(repo, stats, err);
+    ok = repo_index_load(repo, err) && prune_locked(repo, stats, err) &&
+         prune_sweep(repo, stats, err);
     if (ok)
         ok = repo_index_load(repo, err);
     repo->flags = saved;

@@ -254,6 +254,7 @@ typedef struct RepoPruneStats
     uint64_t packs_repacked;
     uint64_t bytes_freed;
     uint64_t index_rewritten;
+    uint64_t temp_removed; /* temp files that interrupted writes left */
 } RepoPruneStats;
 
 /* Under an exclusive lock: deletes packs with no chunk referenced by any
@@ -263,7 +264,8 @@ typedef struct RepoPruneStats
  * itself (failing when another process holds any lock) and reloads the index
  * under it. Refuses to delete anything when a snapshot cannot be read or
  * references a chunk missing from the index (run check). Repacking copies
- * sealed blobs as they are: it needs no owner key. */
+ * sealed blobs as they are: it needs no owner key. Last, it removes the temp
+ * files that interrupted writes left (under locks/ only when old). */
 bool repo_prune(Repo *repo, RepoPruneStats *stats, Error *err);
 
 #endif

@@ -372,6 +372,15 @@ void storage_list_free(StorageList *list)
     list->count = 0;
 }
 
+bool storage_sweep(Storage *st, const char *prefix, unsigned max_age, uint64_t *removed,
+                   Error *err)
+{
+    *removed = 0;
+    if (!storage_check_name(prefix, true, err))
+        return false;
+    return st->driver->sweep == NULL || st->driver->sweep(st, prefix, max_age, removed, err);
+}
+
 bool storage_remove(Storage *st, const char *key, Error *err)
 {
     if (!storage_check_name(key, false, err))

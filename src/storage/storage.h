@@ -62,6 +62,10 @@ typedef struct StorageDriver
     long (*get_read)(StorageRead *r, void *buf, size_t len, Error *err);
     void (*get_end)(StorageRead *r);
     bool (*list)(Storage *st, const char *prefix, StorageList *out, Error *err);
+    /* Removes what interrupted writes left under prefix (temp files, unfinished
+     * uploads) older than max_age seconds; NULL when a driver leaves none. */
+    bool (*sweep)(Storage *st, const char *prefix, unsigned max_age, uint64_t *removed,
+                  Error *err);
     bool (*remove)(Storage *st, const char *key, Error *err); /* a missing key is not an error */
     /* Sets *exists; *size when non-NULL and the object exists. */
     bool (*exists)(Storage *st, const char *key, bool *exists, uint64_t *size, Error *err);
@@ -124,6 +128,14 @@ bool storage_get_range(Storage *st, const char *key, uint64_t offset, uint64_t l
  * end in "/". storage_list_free frees the entries and empties the list. */
 bool storage_list(Storage *st, const char *prefix, StorageList *out, Error *err);
 void storage_list_free(StorageList *list);
+
+/* Removes what writes interrupted by a crash or kill -9 left behind under
+ * prefix ("" for all), when older than max_age seconds; such leftovers are
+ * never listed, so only this reclaims their space. Sets *removed. Call it
+ * with max_age 0 only where no other writer can be active (an exclusive
+ * lock), since a write in progress looks the same. */
+bool storage_sweep(Storage *st, const char *prefix, unsigned max_age, uint64_t *removed,
+                   Error *err);
 
 /* Removes an object; a missing object is not an error. */
 bool storage_remove(Storage *st, const char *key, Error *err);

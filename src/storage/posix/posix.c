@@ -442,14 +442,43 @@ static void posix_get_end(StorageRead *r)
     storage_read_free(r);
 }
 
+/* A sweep in progress: temp files last modified before cutoff are removed. */
+typedef struct PosixSweep
+{
+    time_t cutoff; /* 0: any age */
+    uint64_t removed;
+} PosixSweep;
+
+/* Removes the temp file name in d when it is older than the sweep's cutoff;
+ * one that vanished meanwhile (its writer finished) is fine. */
+static bool posix_sweep_one(DIR *d, const char *path, const char *name, PosixSweep *sweep,
+                            Error *err)
+{
+    struct stat sb;
+
+    if (fstatat(dirfd(d), name, &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(sb.st_mode) ||
+        (sweep->cutoff != 0 && sb.st_mtime >= sweep->cutoff))
+        return true;
+    if (unlinkat(dirfd(d), name, 0) != 0)
+    {
+        if (errno == ENOENT)
+            return true;
+        return error_set(err, ERR_FAILURE, "could not remove temp file \"%s/%s\": %s", path, name,
+                         strerror(errno));
+    }
+    sweep->removed++;
+    return true;
+}
+
 /*
  * Walks dir (a path relative to the root, "" or ending in "/") and adds every
  * regular file whose key starts with prefix. Subdirectories that cannot hold
  * such a key are not entered. A directory that vanishes mid-walk (a concurrent
- * remove or prune) is simply empty.
+ * remove or prune) is simply empty. With a sweep, nothing is listed: temp
+ * files under the prefix are removed instead when old enough.
  */
 static bool posix_list_dir(Storage *st, const char *rel, const char *prefix, int depth,
-                           StorageList *out, Error *err)
+                           StorageList *out, PosixSweep *sweep, Error *err)
 {
     char *path = rel[0] == '\0' ? xstrdup(posix_root(st)) : posix_path(st, rel);
     DIR *d;
@@ -495,7 +524,13 @@ static bool posix_list_dir(Storage *st, const char *rel, const char *prefix, int
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
         if (strstr(de->d_name, POSIX_TMP_MARK) != NULL)
+        {
+            key = xasprintf("%s%s", rel, de->d_name);
+            if (sweep != NULL && strncmp(key, prefix, prefix_len) == 0)
+                ok = posix_sweep_one(d, path, de->d_name, sweep, err);
+            free(key);
             continue;
+        }
 
         key = xasprintf("%s%s", rel, de->d_name);
         key_len = strlen(key);
@@ -523,10 +558,10 @@ static bool posix_list_dir(Storage *st, const char *rel, const char *prefix, int
             char *sub = xasprintf("%s/", key);
 
             if (strncmp(sub, prefix, n) == 0)
-                ok = posix_list_dir(st, sub, prefix, depth + 1, out, err);
+                ok = posix_list_dir(st, sub, prefix, depth + 1, out, sweep, err);
             free(sub);
         }
-        else if (S_ISREG(sb.st_mode) && strncmp(key, prefix, prefix_len) == 0)
+        else if (sweep == NULL && S_ISREG(sb.st_mode) && strncmp(key, prefix, prefix_len) == 0)
             storage_list_add(out, key, (uint64_t)sb.st_size);
         free(key);
     }
@@ -535,13 +570,30 @@ static bool posix_list_dir(Storage *st, const char *rel, const char *prefix, int
     return ok;
 }
 
-static bool posix_list(Storage *st, const char *prefix, StorageList *out, Error *err)
+/* Lists (sweep NULL) or sweeps everything under prefix. */
+static bool posix_walk(Storage *st, const char *prefix, StorageList *out, PosixSweep *sweep,
+                       Error *err)
 {
     const char *slash = strrchr(prefix, '/');
     char *rel = slash == NULL ? xstrdup("") : xstrndup(prefix, (size_t)(slash - prefix + 1));
-    bool ok = posix_list_dir(st, rel, prefix, 0, out, err);
+    bool ok = posix_list_dir(st, rel, prefix, 0, out, sweep, err);
 
     free(rel);
+    return ok;
+}
+
+static bool posix_list(Storage *st, const char *prefix, StorageList *out, Error *err)
+{
+    return posix_walk(st, prefix, out, NULL, err);
+}
+
+static bool posix_sweep(Storage *st, const char *prefix, unsigned max_age, uint64_t *removed,
+                        Error *err)
+{
+    PosixSweep sweep = {.cutoff = max_age == 0 ? 0 : time(NULL) - (time_t)max_age, .removed = 0};
+    bool ok = posix_walk(st, prefix, NULL, &sweep, err);
+
+    *removed = sweep.removed;
     return ok;
 }
 
@@ -603,6 +655,7 @@ static const StorageDriver posix_driver = {
     .get_read = posix_get_read,
     .get_end = posix_get_end,
     .list = posix_list,
+    .sweep = posix_sweep,
     .remove = posix_remove,
     .exists = posix_exists,
     .free = posix_free,

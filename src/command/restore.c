@@ -469,17 +469,27 @@ typedef struct LoadJob
     int64_t bytes;
 } LoadJob;
 
+/* What the workers do with each table: load its data, or ANALYZE it. */
+typedef enum
+{
+    LOAD_DATA,
+    LOAD_ANALYZE,
+} LoadKind;
+
 typedef struct Loader
 {
     Restore *r;
     Target *t;
+    LoadKind kind;
     LoadJob *jobs;
     size_t n_jobs;
     size_t next;
+    int running; /* workers not yet finished */
     bool failed;
-    PGconn *shared; /* data-only: load on this connection, in its transaction */
+    PGconn *shared; /* data-only: work on this connection, in its transaction */
     Error err;
     pthread_mutex_t lock;
+    pthread_cond_t done; /* signalled as each worker finishes */
 } Loader;
 
 typedef struct LoadSink
@@ -669,6 +679,21 @@ static bool restore_load_table(Loader *l, PGconn *conn, LoadJob *j, Error *err)
     return true;
 }
 
+static bool restore_analyze_table(PGconn *conn, LoadJob *j, Error *err)
+{
+    char *q = pg_quote_qualified(conn, j->schema, j->name, err);
+    char *sql;
+    bool ok;
+
+    if (q == NULL)
+        return false;
+    sql = xasprintf("ANALYZE %s", q);
+    ok = pg_command(conn, "analyze", sql, err);
+    free(sql);
+    free(q);
+    return ok;
+}
+
 static void *restore_load_worker(void *arg)
 {
     Loader *l = arg;
@@ -692,22 +717,27 @@ static void *restore_load_worker(void *arg)
         pthread_mutex_unlock(&l->lock);
         if (j == NULL)
             break;
+        if (l->kind == LOAD_ANALYZE)
+        {
+            if (!restore_analyze_table(conn, j, &err))
+                break;
+            continue;
+        }
         if (!restore_load_table(l, conn, j, &err))
             break;
         pthread_mutex_lock(&l->r->lock);
         l->r->tables_done++;
         pthread_mutex_unlock(&l->r->lock);
     }
-    if (error_is_set(&err))
+    pthread_mutex_lock(&l->lock);
+    if (error_is_set(&err) && !l->failed)
     {
-        pthread_mutex_lock(&l->lock);
-        if (!l->failed)
-        {
-            l->failed = true;
-            l->err = err;
-        }
-        pthread_mutex_unlock(&l->lock);
+        l->failed = true;
+        l->err = err;
     }
+    l->running--;
+    pthread_cond_broadcast(&l->done);
+    pthread_mutex_unlock(&l->lock);
     if (l->shared == NULL)
         PQfinish(conn);
     return NULL;
@@ -757,10 +787,11 @@ static void restore_progress(Restore *r)
     pthread_mutex_unlock(&r->lock);
 }
 
-/* Loads the target's tables in parallel; schema = the target schema (schema
- * model) or the table's own schema (database model). With shared, one
- * table after another on that connection (inside its transaction). */
-static bool restore_load(Restore *r, Target *t, PGconn *shared, Error *err)
+/* Loads (or, with kind LOAD_ANALYZE, analyzes) the target's selected
+ * tables in parallel, the biggest first; schema = the target schema (schema
+ * model) or the table's own schema (database model). With shared, one table
+ * after another on that connection (inside its transaction). */
+static bool restore_tables(Restore *r, Target *t, LoadKind kind, PGconn *shared, Error *err)
 {
     json_t *tables = json_object_get(t->unit, "tables");
     Loader l;
@@ -772,8 +803,10 @@ static bool restore_load(Restore *r, Target *t, PGconn *shared, Error *err)
     memset(&l, 0, sizeof(l));
     l.r = r;
     l.t = t;
+    l.kind = kind;
     l.shared = shared;
     pthread_mutex_init(&l.lock, NULL);
+    pthread_cond_init(&l.done, NULL);
     l.jobs = xcalloc(json_array_size(tables) + 1, sizeof(LoadJob));
     json_array_foreach (tables, idx, tab)
     {
@@ -788,35 +821,49 @@ static bool restore_load(Restore *r, Target *t, PGconn *shared, Error *err)
         j->bytes = json_integer_value(json_object_get(tab, "bytes"));
     }
     qsort(l.jobs, l.n_jobs, sizeof(LoadJob), restore_job_cmp);
-    pthread_mutex_lock(&r->lock);
-    r->tables_total += l.n_jobs;
-    for (size_t k = 0; k < l.n_jobs; k++)
-        r->bytes_total += (uint64_t)l.jobs[k].bytes;
-    pthread_mutex_unlock(&r->lock);
+    if (kind == LOAD_DATA)
+    {
+        pthread_mutex_lock(&r->lock);
+        r->tables_total += l.n_jobs;
+        for (size_t k = 0; k < l.n_jobs; k++)
+            r->bytes_total += (uint64_t)l.jobs[k].bytes;
+        pthread_mutex_unlock(&r->lock);
+    }
     njobs = r->a->jobs < (int)l.n_jobs ? r->a->jobs : (int)l.n_jobs;
     if (shared != NULL && njobs > 1)
         njobs = 1;
     threads = xcalloc((size_t)njobs + 1, sizeof(pthread_t));
+    l.running = njobs;
     for (int i = 0; i < njobs; i++)
         pthread_create(&threads[i], NULL, restore_load_worker, &l);
-    for (;;)
+    /* progress four times a second, and no waiting once the last worker is done */
+    pthread_mutex_lock(&l.lock);
+    while (l.running > 0)
     {
-        bool done;
-        struct timespec ts = {0, 250 * 1000 * 1000};
+        struct timespec until;
 
-        pthread_mutex_lock(&l.lock);
-        done = l.failed || l.next >= l.n_jobs;
-        pthread_mutex_unlock(&l.lock);
-        if (done)
-            break;
-        nanosleep(&ts, NULL);
-        restore_progress(r);
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 250 * 1000 * 1000;
+        if (until.tv_nsec >= 1000 * 1000 * 1000)
+        {
+            until.tv_sec++;
+            until.tv_nsec -= 1000 * 1000 * 1000;
+        }
+        if (pthread_cond_timedwait(&l.done, &l.lock, &until) != 0 && kind == LOAD_DATA)
+        {
+            pthread_mutex_unlock(&l.lock);
+            restore_progress(r);
+            pthread_mutex_lock(&l.lock);
+        }
     }
+    pthread_mutex_unlock(&l.lock);
     for (int i = 0; i < njobs; i++)
         pthread_join(threads[i], NULL);
-    log_status("%s", "");
+    if (kind == LOAD_DATA)
+        log_status("%s", "");
     free(threads);
     free(l.jobs);
+    pthread_cond_destroy(&l.done);
     pthread_mutex_destroy(&l.lock);
     if (l.failed)
     {
@@ -878,12 +925,12 @@ static bool restore_seq_of_tables(Restore *r, Target *t, PGconn *conn, const cha
     return true;
 }
 
-/* Sequence values, materialized views and statistics. */
+/* Sequence values and materialized views; restore_tables(LOAD_ANALYZE)
+ * then gathers statistics. */
 static bool restore_finish(Restore *r, Target *t, PGconn *conn, Error *err)
 {
     json_t *seqs = json_object_get(t->unit, "sequences");
     json_t *mvs = json_object_get(t->unit, "matviews");
-    json_t *tables = json_object_get(t->unit, "tables");
     json_t *o;
     size_t i;
 
@@ -956,25 +1003,6 @@ static bool restore_finish(Restore *r, Target *t, PGconn *conn, Error *err)
             return false;
         sql = xasprintf("REFRESH MATERIALIZED VIEW %s", q);
         ok = pg_command(conn, "refresh materialized view", sql, err);
-        free(sql);
-        free(q);
-        if (!ok)
-            return false;
-    }
-    json_array_foreach (tables, i, o)
-    {
-        char *q;
-        char *sql;
-        bool ok;
-
-        if (!restore_table_selected(r, jstr(o, "name")))
-            continue;
-        q = pg_quote_qualified(conn, t->schema ? t->schema : jstr(o, "schema"), jstr(o, "name"),
-                               err);
-        if (q == NULL)
-            return false;
-        sql = xasprintf("ANALYZE %s", q);
-        ok = pg_command(conn, "analyze", sql, err);
         free(sql);
         free(q);
         if (!ok)
@@ -1476,13 +1504,14 @@ static bool restore_data_only(Restore *r, Target *t, PGconn *conn, Error *err)
     }
     if (r->a->clean && !restore_truncate(conn, r, t, err))
         goto done;
-    if (!restore_load(r, t, conn, err))
+    if (!restore_tables(r, t, LOAD_DATA, conn, err))
         goto done;
     for (i = n_held; i-- > 0;)
         for (int col = 1; col < PQnfields(held[i]); col++)
             if (!restore_exec_rows(conn, held[i], col, err))
                 goto done;
-    ok = restore_finish(r, t, conn, err) && pg_command(conn, "commit", "COMMIT", err);
+    ok = restore_finish(r, t, conn, err) && restore_tables(r, t, LOAD_ANALYZE, conn, err) &&
+         pg_command(conn, "commit", "COMMIT", err);
 done:
     if (!ok && PQtransactionStatus(conn) != PQTRANS_IDLE)
     {
@@ -1497,6 +1526,17 @@ done:
     return ok;
 }
 
+/* Logs (at debug) how long a step of a target took, and restarts the clock. */
+static bool restore_step(Target *t, const char *step, double *t0, bool ok)
+{
+    double now = fmt_now();
+
+    if (ok)
+        log_debug("%s: %s took %.3fs", t->name, step, now - *t0);
+    *t0 = now;
+    return ok;
+}
+
 static bool restore_target(Restore *r, Target *t, Error *err)
 {
     const RestoreArgs *a = r->a;
@@ -1505,9 +1545,10 @@ static bool restore_target(Restore *r, Target *t, Error *err)
     bool exists = false, ok = false;
     bool db_model = t->schema == NULL;
     bool new_db = strcmp(t->db, t->src_db) != 0;
+    double t0 = fmt_now();
 
     archive = restore_fetch(r, json_object_get(t->dbdoc, "ddl"), "ddl", err);
-    if (archive == NULL)
+    if (!restore_step(t, "fetching the DDL", &t0, archive != NULL))
         goto done;
     if (db_model)
     {
@@ -1589,7 +1630,7 @@ static bool restore_target(Restore *r, Target *t, Error *err)
             else
                 schemas[0] = t->src_schema;
             list = restore_list(r, renamed ? renamed : archive, schemas, 1, new_db, err);
-            if (list == NULL)
+            if (!restore_step(t, "listing the DDL", &t0, list != NULL))
                 goto fail;
             if (!restore_run_pg_restore(r, renamed ? renamed : archive, list, "pre-data", t->db,
                                         false, 0, err))
@@ -1602,9 +1643,14 @@ static bool restore_target(Restore *r, Target *t, Error *err)
         if (!restore_data_only(r, t, conn, err))
             goto fail;
     }
-    else if ((!a->schema_only && !restore_load(r, t, NULL, err)) ||
-             !restore_post_data(r, renamed ? renamed : archive, list, t->db, err) ||
-             (!a->schema_only && !restore_finish(r, t, conn, err)))
+    else if (!restore_step(t, "pre-data", &t0, true) ||
+             !restore_step(t, "data", &t0,
+                           a->schema_only || restore_tables(r, t, LOAD_DATA, NULL, err)) ||
+             !restore_step(t, "post-data", &t0,
+                           restore_post_data(r, renamed ? renamed : archive, list, t->db, err)) ||
+             !restore_step(t, "sequences and statistics", &t0,
+                           a->schema_only || (restore_finish(r, t, conn, err) &&
+                                              restore_tables(r, t, LOAD_ANALYZE, NULL, err))))
         goto fail;
     /* what was renamed aside is dropped when every target succeeded */
     ok = true;

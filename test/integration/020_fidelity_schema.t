@@ -211,6 +211,12 @@ t_same "$(sseq "$DB" "$new")" "${SEQ0[$rich]}" "  ... sequences are where they w
 t_same "$(facts "$DB" "$new" | renamed "$new" "$rich")" "${FACTS0[$rich]}" \
     "  ... populated materialized views, RLS, trigger states, policies, comment, grants, default privileges"
 t_is "$(crossdeps "$DB" "$new" "$rich")" "" "  ... self-contained: no dependency between the copy and the original"
+t_is "$(pg_psql -d "$DB" -c "SELECT string_agg(c.relname, ',' ORDER BY c.relname) FROM pg_class c
+        WHERE c.relnamespace = '$new'::regnamespace AND c.relkind = 'r' AND c.reltuples > 0
+          AND NOT EXISTS (SELECT FROM pg_statistic s WHERE s.starelid = c.oid)")" "" \
+    "  ... every table that has rows was analyzed"
+t_like "$(pg_psql -d "$DB" -c "SELECT count(*) FROM pg_class c WHERE c.relnamespace = '$new'::regnamespace
+        AND c.relkind = 'r' AND c.reltuples > 0")" '^([5-9]|1[0-5])$' "  ... (most of its 15 tables have rows)"
 t_like "$(crossdeps "$DB" "$new" central)" "constraint customers_plan_id_fkey on table $new\.customers -> column plan_id of table central\.plans" \
     "  ... (the same query does see its foreign keys into the shared schema)"
 t_is "$(pg_psql -d "$DB" -c "SELECT count(*) FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid WHERE c.relnamespace = '$new'::regnamespace")" \

@@ -166,7 +166,7 @@ static bool bench_pipeline_chunk(void *arg, const unsigned char *data, size_t le
     unsigned char id[CODEC_ID_LEN];
     bool compressed;
 
-    codec_chunk_id(b->key, data, len, id);
+    codec_chunk_id(b->key, data, len, id, NULL);
     if (!codec_compress(BENCH_ZSTD_LEVEL, data, len, &b->zbuf, &compressed, err))
         return false;
     buf_reset(&b->sbuf);
@@ -225,7 +225,7 @@ static bool bench_stage_hmac(Bench *b)
     {
         unsigned char id[CODEC_ID_LEN];
 
-        codec_chunk_id(b->key, b->data + off, b->cuts[i], id);
+        codec_chunk_id(b->key, b->data + off, b->cuts[i], id, NULL);
     }
     return true;
 }

@@ -260,7 +260,7 @@ static int tool_restore(int argc, char **argv)
     if (lock != NULL)
         doc = repo_snapshot_load(repo, argv[3], &err);
     if (doc != NULL &&
-        repo_read_chunks(repo, json_object_get(doc, "chunks"), tool_write_out, NULL, &err) &&
+        repo_read_chunks(repo, json_object_get(doc, "chunks"), tool_write_out, NULL, NULL, &err) &&
         fflush(stdout) == 0)
         rc = 0;
     else
@@ -447,7 +447,7 @@ static bool tool_pipe_chunk(void *arg, const unsigned char *data, size_t len, Er
     unsigned char id[CODEC_ID_LEN];
     bool compressed;
 
-    codec_chunk_id(p->key, data, len, id);
+    codec_chunk_id(p->key, data, len, id, NULL);
     if (!codec_compress(p->level, data, len, &p->z, &compressed, err))
         return false;
     buf_reset(&p->sealed);

@@ -16,6 +16,7 @@
 
 #define CODEC_KEY_LEN 32   /* AES-256 key, HMAC key */
 #define CODEC_ID_LEN 32    /* HMAC-SHA-256 chunk id */
+#define CODEC_DIGEST_LEN 32 /* SHA-256 of a chunk's bytes */
 #define CODEC_NONCE_LEN 12 /* GCM nonce */
 #define CODEC_TAG_LEN 16   /* GCM tag */
 /* Sealed blob layout: nonce(12) | ciphertext | tag(16). */
@@ -64,11 +65,17 @@ size_t chunker_find_cut(const ChunkerParams *p, const unsigned char *data, size_
 
 /* ---- hashing ------------------------------------------------------------ */
 
-/* id = HMAC-SHA-256(key, data). */
-void codec_chunk_id(const unsigned char key[CODEC_KEY_LEN], const void *data, size_t len,
-                    unsigned char id[CODEC_ID_LEN]);
+/* out = HMAC-SHA-256(key, data). */
+void codec_mac(const unsigned char key[CODEC_KEY_LEN], const void *data, size_t len,
+               unsigned char out[CODEC_ID_LEN]);
 
-/* Incremental SHA-256 (content hash of a COPY stream, for the manifest). */
+/* A chunk's digest = SHA-256(data) and its id = HMAC-SHA-256(key, digest):
+ * the bytes are hashed once for both. digest may be NULL. The content hash of
+ * a stream is the SHA-256 of its chunks' digests in order (see CodecHash). */
+void codec_chunk_id(const unsigned char key[CODEC_KEY_LEN], const void *data, size_t len,
+                    unsigned char id[CODEC_ID_LEN], unsigned char digest[CODEC_DIGEST_LEN]);
+
+/* Incremental SHA-256 (a stream's content hash over its chunk digests). */
 typedef struct CodecHash CodecHash;
 CodecHash *codec_hash_new(void);
 void codec_hash_update(CodecHash *h, const void *data, size_t len);

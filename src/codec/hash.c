@@ -1,9 +1,11 @@
 /*
- * hash.c - chunk ids (HMAC-SHA-256 under the tenant key), stream content
- * hashes (SHA-256) and random bytes, all from OpenSSL libcrypto.
+ * hash.c - chunk digests and ids, stream content hashes and random bytes,
+ * all from OpenSSL libcrypto.
  *
- * Chunk ids are computed once per chunk on the hot path, so the HMAC context
- * is kept per thread and only re-keyed per call.
+ * A chunk's bytes are hashed once: its SHA-256 digest feeds both its id
+ * (HMAC-SHA-256 of the digest under the tenant key) and its stream's content
+ * hash (SHA-256 of the digests in order). The HMAC context is kept per thread
+ * and only re-keyed per call.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -42,8 +44,8 @@ static EVP_MAC_CTX *codec_mac_ctx(void)
     return t->mac_ctx;
 }
 
-void codec_chunk_id(const unsigned char key[CODEC_KEY_LEN], const void *data, size_t len,
-                    unsigned char id[CODEC_ID_LEN])
+void codec_mac(const unsigned char key[CODEC_KEY_LEN], const void *data, size_t len,
+               unsigned char out[CODEC_ID_LEN])
 {
     EVP_MAC_CTX *ctx = codec_mac_ctx();
     size_t out_len = 0;
@@ -52,8 +54,22 @@ void codec_chunk_id(const unsigned char key[CODEC_KEY_LEN], const void *data, si
         codec_fatal("could not key HMAC");
     if (!EVP_MAC_update(ctx, data, len))
         codec_fatal("could not compute HMAC");
-    if (!EVP_MAC_final(ctx, id, &out_len, CODEC_ID_LEN) || out_len != CODEC_ID_LEN)
+    if (!EVP_MAC_final(ctx, out, &out_len, CODEC_ID_LEN) || out_len != CODEC_ID_LEN)
         codec_fatal("could not finish HMAC");
+}
+
+void codec_chunk_id(const unsigned char key[CODEC_KEY_LEN], const void *data, size_t len,
+                    unsigned char id[CODEC_ID_LEN], unsigned char digest[CODEC_DIGEST_LEN])
+{
+    unsigned char local[CODEC_DIGEST_LEN];
+    unsigned int md_len = 0;
+
+    if (digest == NULL)
+        digest = local;
+    if (!EVP_Digest(data, len, digest, &md_len, EVP_sha256(), NULL) ||
+        md_len != CODEC_DIGEST_LEN)
+        codec_fatal("could not compute SHA-256");
+    codec_mac(key, digest, CODEC_DIGEST_LEN, id);
 }
 
 CodecHash *codec_hash_new(void)

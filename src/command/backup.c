@@ -756,7 +756,6 @@ typedef struct CopySink
 {
     Backup *b;
     RepoStream *stream;
-    CodecHash *hash;
     uint64_t bytes;
 } CopySink;
 
@@ -764,8 +763,6 @@ static bool backup_sink(void *arg, const void *data, size_t len, Error *err)
 {
     CopySink *k = arg;
 
-    if (k->hash != NULL)
-        codec_hash_update(k->hash, data, len);
     k->bytes += len;
     pthread_mutex_lock(&k->b->lock);
     k->b->bytes_read += len;
@@ -782,7 +779,7 @@ static bool backup_copy_sink(void *arg, const char *data, size_t len, Error *err
 static json_t *backup_tool_stream(Worker *w, RepoOwner *owner, char *const argv[],
                                   const char *dbname, PGconn *env_conn, Error *err)
 {
-    CopySink sink = {w->b, NULL, NULL, 0};
+    CopySink sink = {w->b, NULL, 0};
     RepoStreamStats st;
     json_t *chunks;
 
@@ -800,7 +797,8 @@ static json_t *backup_tool_stream(Worker *w, RepoOwner *owner, char *const argv[
     pthread_mutex_lock(&w->b->lock);
     w->b->bytes_added += st.bytes_stored;
     pthread_mutex_unlock(&w->b->lock);
-    return json_pack("{s:o, s:I}", "chunks", chunks, "bytes", (json_int_t)sink.bytes);
+    return json_pack("{s:o, s:I, s:s}", "chunks", chunks, "bytes", (json_int_t)sink.bytes, "hash",
+                     st.hash);
 }
 
 /* A pg_dump pattern that matches exactly this name: inside double quotes
@@ -934,11 +932,10 @@ static bool backup_join(Worker *w, Session *s, Error *err)
 static bool backup_run_table(Worker *w, Job *j, Error *err)
 {
     Backup *b = w->b;
-    CopySink sink = {b, NULL, NULL, 0};
+    CopySink sink = {b, NULL, 0};
     RepoStreamStats st;
     uint64_t rows = 0;
     json_t *chunks;
-    char hash[65];
     bool copied = false;
 
     if (!backup_join(w, j->session, err))
@@ -955,9 +952,7 @@ static bool backup_run_table(Worker *w, Job *j, Error *err)
     sink.stream = repo_stream_begin(w->writer, j->unit->owner, err);
     if (sink.stream != NULL)
     {
-        sink.hash = codec_hash_new();
         copied = pg_copy_out(w->conn, j->schema, j->table, backup_copy_sink, &sink, &rows, err);
-        codec_hash_final(sink.hash, hash);
         if (!copied)
             repo_stream_abort(sink.stream);
     }
@@ -972,7 +967,7 @@ static bool backup_run_table(Worker *w, Job *j, Error *err)
     json_array_append_new(j->unit->tables,
                           json_pack("{s:s, s:s, s:I, s:I, s:s, s:o}", "schema", j->schema, "name",
                                     j->table, "rows", (json_int_t)rows, "bytes",
-                                    (json_int_t)sink.bytes, "hash", hash, "chunks", chunks));
+                                    (json_int_t)sink.bytes, "hash", st.hash, "chunks", chunks));
     j->unit->rows += rows;
     j->unit->bytes += sink.bytes;
     b->rows += rows;

@@ -239,6 +239,8 @@ static char *restore_fetch(Restore *r, json_t *stream, const char *label, Error 
 {
     char *path = xasprintf("%s/%d-%s", r->tmpdir, ++r->tmpseq, label);
     FileSink f = {-1, path};
+    const char *want = jstr(stream, "hash");
+    char hash[65];
 
     f.fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (f.fd < 0)
@@ -247,10 +249,22 @@ static char *restore_fetch(Restore *r, json_t *stream, const char *label, Error 
         free(path);
         return NULL;
     }
-    if (!repo_read_chunks(r->repo, json_object_get(stream, "chunks"), restore_file_write, &f, err))
+    if (!repo_read_chunks(r->repo, json_object_get(stream, "chunks"), restore_file_write, &f, hash,
+                          err))
     {
         close(f.fd);
+        unlink(path);
         free(path);
+        return NULL;
+    }
+    if (want != NULL && strcmp(hash, want) != 0)
+    {
+        close(f.fd);
+        unlink(path);
+        free(path);
+        error_set(err, ERR_FAILURE, "the %s read back does not match the snapshot (hash %.12s; "
+                  "manifest says %.12s)", label, hash, want);
+        error_hint(err, "run \"coffer check --read-data\" on the repository");
         return NULL;
     }
     if (close(f.fd) != 0)
@@ -496,7 +510,6 @@ typedef struct LoadSink
 {
     Restore *r;
     PGconn *conn;
-    CodecHash *hash;
     uint64_t rows;
     uint64_t bytes;
 } LoadSink;
@@ -506,7 +519,6 @@ static bool restore_load_write(void *arg, const void *data, size_t len, Error *e
     LoadSink *s = arg;
     const char *p = data;
 
-    codec_hash_update(s->hash, data, len);
     /* in COPY text format every row ends with a newline; embedded ones are escaped */
     for (const char *q = memchr(p, '\n', len); q != NULL;
          q = memchr(q + 1, '\n', len - (size_t)(q + 1 - p)))
@@ -537,6 +549,7 @@ typedef struct Prefetch
     Error err;
     Repo *repo;
     json_t *chunks;
+    char hash[65]; /* content hash of what was read, once done */
 } Prefetch;
 
 static bool restore_prefetch_put(void *arg, const void *data, size_t len, Error *err)
@@ -571,7 +584,7 @@ static void *restore_prefetch_run(void *arg)
     bool ok;
 
     error_clear(&err);
-    ok = repo_read_chunks(p->repo, p->chunks, restore_prefetch_put, p, &err);
+    ok = repo_read_chunks(p->repo, p->chunks, restore_prefetch_put, p, p->hash, &err);
     pthread_mutex_lock(&p->mu);
     p->done = true;
     if (!ok)
@@ -584,9 +597,10 @@ static void *restore_prefetch_run(void *arg)
     return NULL;
 }
 
-/* Streams the table's chunks into the open COPY; false with err when
- * reading or sending failed. */
-static bool restore_send_chunks(Loader *l, LoadJob *j, LoadSink *sink, Error *err)
+/* Streams the table's chunks into the open COPY and sets hash to the
+ * content hash of what was sent; false with err when reading or sending
+ * failed. */
+static bool restore_send_chunks(Loader *l, LoadJob *j, LoadSink *sink, char hash[65], Error *err)
 {
     Prefetch p;
     pthread_t reader;
@@ -631,6 +645,8 @@ static bool restore_send_chunks(Loader *l, LoadJob *j, LoadSink *sink, Error *er
         *err = p.err;
         ok = false;
     }
+    if (ok)
+        memcpy(hash, p.hash, sizeof(p.hash));
     for (int i = 0; i < RESTORE_PREFETCH; i++)
         buf_free(&p.slots[i]);
     pthread_cond_destroy(&p.cond);
@@ -640,25 +656,20 @@ static bool restore_send_chunks(Loader *l, LoadJob *j, LoadSink *sink, Error *er
 
 static bool restore_load_table(Loader *l, PGconn *conn, LoadJob *j, Error *err)
 {
-    LoadSink s = {l->r, conn, codec_hash_new(), 0, 0};
+    LoadSink s = {l->r, conn, 0, 0};
     const char *want_hash = jstr(j->table, "hash");
     uint64_t want_rows = (uint64_t)json_integer_value(json_object_get(j->table, "rows"));
     char hash[65];
 
     if (!pg_copy_in_begin(conn, j->schema, j->name, err))
-    {
-        codec_hash_final(s.hash, hash);
         return false;
-    }
-    if (!restore_send_chunks(l, j, &s, err))
+    if (!restore_send_chunks(l, j, &s, hash, err))
     {
         Error ignore;
 
-        codec_hash_final(s.hash, hash);
         pg_copy_in_end(conn, "restore aborted", &ignore);
         return error_prefix(err, "table \"%s\".\"%s\"", j->schema, j->name);
     }
-    codec_hash_final(s.hash, hash);
     if (s.rows != want_rows || strcmp(hash, want_hash) != 0)
     {
         Error ignore;

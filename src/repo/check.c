@@ -302,7 +302,7 @@ static void check_read_pack(Repo *repo, uint32_t pidx, uint64_t size, const uint
         }
         pos = (uint64_t)off + len;
         if (!repo_blob_open(repo, owner, he, he[44], read_u32le(he + 40), blob.data, len, &plain,
-                            &tmp, &err))
+                            &tmp, NULL, &err))
         {
             check_error(r, "pack \"%s\": chunk \"%s\" at offset %" PRIu32 ": %s", key, cs, off,
                         err.message);

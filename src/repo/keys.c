@@ -401,7 +401,7 @@ static void repo_ownerid(const Repo *repo, const char *name, unsigned char out[R
 {
     unsigned char mac[CODEC_ID_LEN];
 
-    codec_chunk_id(repo->master_id, name, strlen(name), mac);
+    codec_mac(repo->master_id, name, strlen(name), mac);
     memcpy(out, mac, REPO_OWNERID_LEN);
 }
 

@@ -209,7 +209,7 @@ void pack_header_free(PackHeader *h)
 
 bool repo_blob_open(Repo *repo, const RepoOwner *owner, const unsigned char id[32], uint8_t flags,
                     uint32_t raw_len, const void *blob, size_t len, Buf *plain, Buf *tmp,
-                    Error *err)
+                    unsigned char digest[CODEC_DIGEST_LEN], Error *err)
 {
     unsigned char aad[34];
     unsigned char check[CODEC_ID_LEN];
@@ -229,7 +229,7 @@ bool repo_blob_open(Repo *repo, const RepoOwner *owner, const unsigned char id[3
     else if (plain->len != raw_len)
         return error_set(err, ERR_FAILURE, "length mismatch: %zu bytes, index says %" PRIu32,
                          plain->len, raw_len);
-    codec_chunk_id(owner->id_key, plain->data, plain->len, check);
+    codec_chunk_id(owner->id_key, plain->data, plain->len, check, digest);
     if (memcmp(check, id, CODEC_ID_LEN) != 0)
         return error_set(err, ERR_FAILURE, "content does not match its id");
     return true;

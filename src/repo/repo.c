@@ -96,11 +96,18 @@ static bool repo_config_parse(Repo *repo, const unsigned char *data, size_t len,
     }
     if (json_integer_value(fmt) != REPO_FORMAT_VERSION)
     {
+        bool older = json_integer_value(fmt) < REPO_FORMAT_VERSION;
+
         error_set(err, ERR_FAILURE,
-                  "repository \"%s\" has unknown format version %" JSON_INTEGER_FORMAT
+                  "repository \"%s\" has %s format version %" JSON_INTEGER_FORMAT
                   " (this coffer reads version %d)",
-                  loc, json_integer_value(fmt), REPO_FORMAT_VERSION);
-        error_hint(err, "upgrade coffer to read this repository");
+                  loc, older ? "the older" : "unknown", json_integer_value(fmt),
+                  REPO_FORMAT_VERSION);
+        if (older)
+            error_hint(err, "it was written by a development version of coffer; read it with "
+                            "that version, or start a new repository with \"coffer init\"");
+        else
+            error_hint(err, "upgrade coffer to read this repository");
         json_decref(doc);
         return false;
     }

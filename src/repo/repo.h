@@ -29,7 +29,9 @@
 #include "common/error.h"
 #include "storage/storage.h"
 
-#define REPO_FORMAT_VERSION 1
+/* 2: chunk ids are HMAC-SHA-256 of the chunk's SHA-256, and content
+ * hashes are over chunk digests */
+#define REPO_FORMAT_VERSION 2
 
 typedef struct Repo Repo;
 typedef struct RepoOwner RepoOwner;
@@ -145,6 +147,7 @@ typedef struct RepoStreamStats
     uint64_t chunks;       /* chunks in the stream */
     uint64_t chunks_new;   /* chunks not already in the repository */
     uint64_t bytes_stored; /* bytes added to packs (after compression/encryption) */
+    char hash[65];         /* content hash: SHA-256 of the chunks' SHA-256 digests, hex */
 } RepoStreamStats;
 
 /* A writer belongs to one thread. It keeps a few open packs (one per owner,
@@ -195,10 +198,12 @@ typedef bool (*RepoReadFn)(void *arg, const void *data, size_t len, Error *err);
 
 /* Reads the chunks (a JSON array of hex ids, as returned by repo_stream_end)
  * in order, checks each one (decrypts, decompresses, re-computes its id) and
- * hands the plaintext to fn. Errors name the chunk and pack and say what is
+ * hands the plaintext to fn. When hash is not NULL it receives the content
+ * hash of what was read (as RepoStreamStats.hash) once all chunks are read. Errors name the chunk and pack and say what is
  * wrong (missing, truncated, authentication failed, id mismatch, keys
  * destroyed). Memory: one chunk at a time. Thread-safe. */
-bool repo_read_chunks(Repo *repo, json_t *chunks, RepoReadFn fn, void *arg, Error *err);
+bool repo_read_chunks(Repo *repo, json_t *chunks, RepoReadFn fn, void *arg, char hash[65],
+                      Error *err);
 
 /* ---- snapshots (manifests) --------------------------------------------- */
 

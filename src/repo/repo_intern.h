@@ -295,11 +295,12 @@ bool pack_header_read(Repo *repo, const unsigned char packid[32], uint64_t size,
                       Error *err);
 void pack_header_free(PackHeader *h);
 
-/* Opens a blob: unseal with the owner's data key, decompress, re-hash. On
- * failure err says what is wrong (the caller names pack and chunk). */
+/* Opens a blob: unseal with the owner's data key, decompress, re-hash. Sets
+ * digest (when not NULL) to the plaintext's SHA-256. On failure err says
+ * what is wrong (the caller names pack and chunk). */
 bool repo_blob_open(Repo *repo, const RepoOwner *owner, const unsigned char id[32], uint8_t flags,
                     uint32_t raw_len, const void *blob, size_t len, Buf *plain, Buf *tmp,
-                    Error *err);
+                    unsigned char digest[CODEC_DIGEST_LEN], Error *err);
 
 /* ---- snapshot.c -------------------------------------------------------- */
 

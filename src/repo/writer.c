@@ -32,6 +32,8 @@ struct RepoStream
     RepoOwner *owner;
     Chunker *chunker;
     json_t *ids;
+    CodecHash *content; /* over the chunks' digests */
+    uint64_t chunked;   /* bytes the chunker handed out */
     RepoStreamStats stats;
     bool failed;
 };
@@ -135,12 +137,15 @@ static bool repo_stream_chunk(void *arg, const unsigned char *data, size_t len, 
     RepoWriter *w = s->w;
     Repo *repo = w->repo;
     unsigned char id[CODEC_ID_LEN];
+    unsigned char digest[CODEC_DIGEST_LEN];
     unsigned char aad[34];
     char hex[65];
     bool compressed;
     PackWriter *pw;
 
-    codec_chunk_id(s->owner->id_key, data, len, id);
+    codec_chunk_id(s->owner->id_key, data, len, id, digest);
+    codec_hash_update(s->content, digest, sizeof(digest));
+    s->chunked += len;
     hex_encode(id, sizeof(id), hex);
     json_array_append_new(s->ids, json_string(hex));
     s->stats.chunks++;
@@ -184,6 +189,7 @@ RepoStream *repo_stream_begin(RepoWriter *w, RepoOwner *owner, Error *err)
     s->w = w;
     s->owner = owner;
     s->ids = json_array();
+    s->content = codec_hash_new();
     s->chunker = chunker_new(&w->repo->chunker, repo_stream_chunk, s);
     return s;
 }
@@ -204,13 +210,25 @@ bool repo_stream_write(RepoStream *s, const void *data, size_t len, Error *err)
 json_t *repo_stream_end(RepoStream *s, RepoStreamStats *stats, Error *err)
 {
     json_t *ids = NULL;
+    bool ok;
 
     if (s->failed)
-        error_set(err, ERR_FAILURE, "stream already failed");
-    else if (chunker_finish(s->chunker, err))
+        ok = error_set(err, ERR_FAILURE, "stream already failed");
+    else
+        ok = chunker_finish(s->chunker, err);
+    /* the chunks must add up to the stream: a cheap end-to-end check on the
+     * chunker, since the content hash is computed over what it emitted */
+    if (ok && s->chunked != s->stats.bytes_in)
+        ok = error_set(err, ERR_FAILURE,
+                       "internal error: %" PRIu64 " bytes were written to the stream but %" PRIu64
+                       " were chunked",
+                       s->stats.bytes_in, s->chunked);
+    if (ok)
     {
         ids = s->ids;
         s->ids = NULL;
+        codec_hash_final(s->content, s->stats.hash);
+        s->content = NULL;
         if (stats != NULL)
             *stats = s->stats;
     }
@@ -224,6 +242,12 @@ void repo_stream_abort(RepoStream *s)
         return;
     chunker_free(s->chunker);
     json_decref(s->ids);
+    if (s->content != NULL)
+    {
+        char ignore[65];
+
+        codec_hash_final(s->content, ignore);
+    }
     free(s);
 }
 
@@ -253,20 +277,24 @@ static void repo_read_range_error(Repo *repo, const char *pk, const char *cs, co
     }
 }
 
-bool repo_read_chunks(Repo *repo, json_t *chunks, RepoReadFn fn, void *arg, Error *err)
+bool repo_read_chunks(Repo *repo, json_t *chunks, RepoReadFn fn, void *arg, char hash[65],
+                      Error *err)
 {
     Buf plain, tmp;
     size_t i;
     json_t *v;
     bool ok = true;
+    CodecHash *content;
 
     if (!json_is_array(chunks))
         return error_set(err, ERR_FAILURE, "chunk list is not an array");
+    content = codec_hash_new();
     buf_init(&plain);
     buf_init(&tmp);
     json_array_foreach (chunks, i, v)
     {
         unsigned char id[32];
+        unsigned char digest[CODEC_DIGEST_LEN];
         unsigned char *blob = NULL;
         char pk[80], cs[20];
         RepoEntry e;
@@ -303,7 +331,7 @@ bool repo_read_chunks(Repo *repo, json_t *chunks, RepoReadFn fn, void *arg, Erro
             break;
         }
         ok = repo_blob_open(repo, owner, id, e.flags, e.raw_length, blob, e.length, &plain, &tmp,
-                            err);
+                            digest, err);
         free(blob);
         if (!ok)
         {
@@ -311,6 +339,7 @@ bool repo_read_chunks(Repo *repo, json_t *chunks, RepoReadFn fn, void *arg, Erro
             error_hint(err, "run \"coffer check --read-data\" to list damaged objects");
             break;
         }
+        codec_hash_update(content, digest, sizeof(digest));
         if (!fn(arg, plain.data, plain.len, err))
         {
             ok = false;
@@ -321,5 +350,12 @@ bool repo_read_chunks(Repo *repo, json_t *chunks, RepoReadFn fn, void *arg, Erro
         mem_wipe(plain.data, plain.cap);
     buf_free(&plain);
     buf_free(&tmp);
+    {
+        char hex[65];
+
+        codec_hash_final(content, hex);
+        if (ok && hash != NULL)
+            memcpy(hash, hex, sizeof(hex));
+    }
     return ok;
 }

@@ -290,7 +290,7 @@ static size_t shared_chunks(const unsigned char *da, const size_t *la, size_t na
 
     for (i = 0; i < na; i++)
     {
-        codec_chunk_id(key, da + off, la[i], ids[i]);
+        codec_chunk_id(key, da + off, la[i], ids[i], NULL);
         off += la[i];
     }
     off = 0;
@@ -298,7 +298,7 @@ static size_t shared_chunks(const unsigned char *da, const size_t *la, size_t na
     {
         unsigned char id[CODEC_ID_LEN];
 
-        codec_chunk_id(key, db + off, lb[j], id);
+        codec_chunk_id(key, db + off, lb[j], id, NULL);
         off += lb[j];
         for (i = 0; i < na; i++)
         {

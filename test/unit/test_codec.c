@@ -60,15 +60,25 @@ static void test_chunk_id(void)
     unsigned char id2[CODEC_ID_LEN];
     char hex[2 * CODEC_ID_LEN + 1];
 
-    codec_chunk_id(key, data, strlen(data), id);
-    hex_encode(id, CODEC_ID_LEN, hex);
+    unsigned char digest[CODEC_DIGEST_LEN];
+    unsigned char mac[CODEC_ID_LEN];
+
+    codec_mac(key, data, strlen(data), mac);
+    hex_encode(mac, CODEC_ID_LEN, hex);
     is_str(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
-           "chunk id matches RFC 4231 test case 2");
-    codec_chunk_id(key, data, strlen(data), id2);
+           "HMAC matches RFC 4231 test case 2");
+    codec_chunk_id(key, "abc", 3, id, digest);
+    hex_encode(digest, CODEC_DIGEST_LEN, hex);
+    is_str(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+           "a chunk's digest is its SHA-256 (FIPS 180-2 \"abc\")");
+    codec_mac(key, digest, sizeof(digest), mac);
+    ok(memcmp(id, mac, CODEC_ID_LEN) == 0, "a chunk's id is the HMAC of its digest");
+    codec_chunk_id(key, data, strlen(data), id, NULL);
+    codec_chunk_id(key, data, strlen(data), id2, NULL);
     ok(memcmp(id, id2, CODEC_ID_LEN) == 0, "same key and data give the same id");
-    codec_chunk_id(key2, data, strlen(data), id2);
+    codec_chunk_id(key2, data, strlen(data), id2, NULL);
     ok(memcmp(id, id2, CODEC_ID_LEN) != 0, "a different key gives a different id");
-    codec_chunk_id(key, data, strlen(data) - 1, id2);
+    codec_chunk_id(key, data, strlen(data) - 1, id2, NULL);
     ok(memcmp(id, id2, CODEC_ID_LEN) != 0, "different data gives a different id");
 }
 
@@ -322,7 +332,7 @@ static void *thread_work(void *arg)
 
     buf_init(&a);
     buf_init(&b);
-    codec_chunk_id(key, "row", 3, id);
+    codec_chunk_id(key, "row", 3, id, NULL);
     *good = codec_compress(3, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 32, &a, &compressed, &err) &&
             codec_decompress(a.data, a.len, 32, &b, &err) &&
             codec_seal(key, NULL, 0, b.data, b.len, &a, &err) &&

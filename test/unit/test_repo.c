@@ -111,7 +111,7 @@ static bool make_repo(const char *dir, bool enc, uint32_t pack_size, Error *err)
     memset(&o, 0, sizeof(o));
     o.encryption = enc;
     o.compression = 3;
-    o.chunker.min_size = 16 * 1024;
+    o.chunker.min_size = 16 * 1024; /* test_roundtrip_dedup recomputes cuts with these */
     o.chunker.avg_size = 64 * 1024;
     o.chunker.max_size = 256 * 1024;
     o.pack_size = pack_size;
@@ -188,7 +188,7 @@ static bool collect(void *arg, const void *data, size_t len, Error *err)
 static bool read_back(Repo *repo, json_t *ids, Buf *out, Error *err)
 {
     buf_reset(out);
-    return repo_read_chunks(repo, ids, collect, out, err);
+    return repo_read_chunks(repo, ids, collect, out, NULL, err);
 }
 
 static bool same(const Buf *a, const void *b, size_t len)
@@ -399,9 +399,34 @@ static void test_roundtrip_dedup(void)
     ok(s1.bytes_stored < data.len / 2, "text compresses");
     ok(read_back(repo, a, &out, &err) && same(&out, data.data, data.len),
        "read back is byte-equal");
+    {
+        /* the content hash: SHA-256 over the chunks' SHA-256 digests, in
+         * order; recomputed here from the chunker's cut points */
+        ChunkerParams cp = {.min_size = 16 * 1024, .avg_size = 64 * 1024, .max_size = 256 * 1024};
+        CodecHash *h = codec_hash_new();
+        unsigned char zero[CODEC_KEY_LEN] = {0};
+        char want[65], got[65] = "";
+        size_t off = 0;
+
+        buf_reset(&out);
+        ok(repo_read_chunks(repo, a, collect, &out, got, &err), "read back with its content hash");
+        is_str(got, s1.hash, "the hash read back is the one the store recorded");
+        while (off < data.len)
+        {
+            size_t n = chunker_find_cut(&cp, (const unsigned char *)data.data + off, data.len - off);
+            unsigned char id[CODEC_ID_LEN], digest[CODEC_DIGEST_LEN];
+
+            codec_chunk_id(zero, data.data + off, n, id, digest);
+            codec_hash_update(h, digest, sizeof(digest));
+            off += n;
+        }
+        codec_hash_final(h, want);
+        is_str(s1.hash, want, "the content hash is SHA-256 over the chunks' digests");
+    }
 
     b = store(repo, "tenant_a", data.data, data.len, &s2, &err);
     ok(b != NULL && json_equal(a, b), "same stream again: same chunk ids");
+    is_str(s2.hash, s1.hash, "same stream again: same content hash");
     is_int((long long)s2.chunks_new, 0, "same stream again: no new chunk");
     is_int((long long)s2.bytes_stored, 0, "same stream again: no bytes stored");
 
@@ -821,22 +846,28 @@ static void test_corruption(void)
     json_decref(ids);
     free(dir);
 
-    /* unknown format version */
-    dir = new_dir("version");
-    ok(corrupt_setup(dir, &ids, &data), "setup for format version");
+    /* an unknown (newer) and an older format version */
+    for (int v = 0; v < 2; v++)
     {
-        char *path = xasprintf("%s/config", dir);
-        FILE *f = fopen(path, "r");
+        const char digit = v == 0 ? '7' : '1';
+        char *path;
+        FILE *f;
         char buf[4096];
-        size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+        size_t n;
         char *p;
 
+        dir = new_dir(v == 0 ? "version-new" : "version-old");
+        ok(corrupt_setup(dir, &ids, &data), v == 0 ? "setup for a newer format" : "setup for an older format");
+        path = xasprintf("%s/config", dir);
+        f = fopen(path, "r");
+        n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
         if (f != NULL)
             fclose(f);
         buf[n] = '\0';
-        p = strstr(buf, "\"format\": 1");
+        p = strstr(buf, "\"format\": 2");
+        ok(p != NULL, "the config names format 2");
         if (p != NULL)
-            p[10] = '7';
+            p[10] = digit;
         f = fopen(path, "w");
         if (f != NULL)
         {
@@ -844,14 +875,22 @@ static void test_corruption(void)
             fclose(f);
         }
         free(path);
+        error_clear(&err);
+        repo = open_repo(dir, PASS, &err);
+        ok(repo == NULL, v == 0 ? "open of a newer format fails" : "open of an older format fails");
+        if (v == 0)
+        {
+            like(err.message, "unknown format version 7", "format version: names the version");
+            like(err.hint, "upgrade", "format version: hint to upgrade");
+        }
+        else
+        {
+            like(err.message, "the older format version 1", "older format: names the version");
+            like(err.hint, "coffer init", "older format: hint to start a new repository");
+        }
+        json_decref(ids);
+        free(dir);
     }
-    error_clear(&err);
-    repo = open_repo(dir, PASS, &err);
-    ok(repo == NULL, "open of an unknown format version fails");
-    like(err.message, "unknown format version 7", "format version: names the version");
-    like(err.hint, "upgrade", "format version: hint to upgrade");
-    json_decref(ids);
-    free(dir);
 
     /* a snapshot object with a flipped byte */
     dir = new_dir("badsnap");

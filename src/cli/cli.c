@@ -87,12 +87,14 @@ static const CliCommand cli_commands[] = {
      "\n"
      "Under an exclusive lock, deletes packs no snapshot references (left by\n"
      "forgotten snapshots or interrupted backups), repacks packs that are mostly\n"
-     "unused, and rewrites the index. Safe to interrupt: a kill at any point\n"
-     "leaves a repository that \"coffer check\" calls clean.\n"
+     "unused, and rewrites the index. It also removes the temp files that\n"
+     "writes cut short by a crash left behind (under locks/ only once they are\n"
+     "ten minutes old). Safe to interrupt: a kill at any point leaves a\n"
+     "repository that \"coffer check\" calls clean.\n"
      "\n"
      "options:\n"
      "  --json          print packs_deleted, packs_repacked, bytes_freed,\n"
-     "                  index_rewritten\n",
+     "                  index_rewritten, temp_files_removed\n",
      cmd_prune},
     {"restore", "bring one tenant back: in place, beside the live one, or elsewhere",
      "usage: coffer restore --tenant NAME [--snapshot ID|latest]\n"

@@ -473,6 +473,160 @@ done:
     return ok;
 }
 
+/* ---- roles ------------------------------------------------------------------ */
+
+/* The length of the SQL identifier at p as pg_dumpall writes it: "quoted"
+ * (with "" for a quote) or plain up to a space or semicolon; 0 if none. */
+static size_t restore_ident_len(const char *p)
+{
+    size_t n = 0;
+
+    if (p[0] != '"')
+    {
+        while (p[n] != '\0' && p[n] != ' ' && p[n] != ';' && p[n] != '\n')
+            n++;
+        return n;
+    }
+    for (n = 1; p[n] != '\0' && p[n] != '\n'; n++)
+        if (p[n] == '"' && p[++n] != '"')
+            return n;
+    return 0;
+}
+
+/* The role name an identifier of restore_ident_len's spells (unquoted). */
+static char *restore_ident_name(const char *p, size_t len)
+{
+    char *out = xmalloc(len + 1);
+    size_t o = 0;
+
+    if (p[0] != '"')
+        memcpy(out, p, o = len);
+    else
+        for (size_t i = 1; i + 1 < len; i++)
+        {
+            out[o++] = p[i];
+            if (p[i] == '"')
+                i++;
+        }
+    out[o] = '\0';
+    return out;
+}
+
+/* Does line start with prefix followed by one of the identifiers in
+ * created (as the dump spells them)? Returns the identifier's length or 0. */
+static size_t restore_line_names(const char *line, const char *prefix, char **created, size_t n)
+{
+    size_t plen = strlen(prefix), len;
+
+    if (strncmp(line, prefix, plen) != 0)
+        return 0;
+    len = restore_ident_len(line + plen);
+    for (size_t i = 0; len > 0 && i < n; i++)
+        if (strlen(created[i]) == len && strncmp(created[i], line + plen, len) == 0)
+            return len;
+    return 0;
+}
+
+/*
+ * Creates the roles of the snapshot's globals that this server lacks (a
+ * fresh cluster, or a role dropped since the backup), with their attributes,
+ * settings and memberships, so that owners and grants of the restored
+ * objects resolve. Roles that exist are never altered. Without the right to
+ * create roles, each is a warning, and pg_restore names what it then lacks.
+ */
+static bool restore_missing_roles(Restore *r, Error *err)
+{
+    json_t *globals = json_object_get(r->snap, "globals");
+    char **created = NULL;
+    size_t n_created = 0;
+    char *path;
+    Buf text;
+    bool ok = true;
+
+    if (!json_is_object(globals))
+        return true; /* nothing to go by */
+    if (!restore_roles(r, err))
+        return false;
+    path = restore_fetch(r, globals, "globals", err);
+    if (path == NULL)
+        return error_prefix(err, "could not read the snapshot's roles");
+    buf_init(&text);
+    ok = restore_read_file(path, &text, err);
+    unlink(path);
+    free(path);
+    buf_append(&text, "", 1);
+    /* pass 1: which roles are missing */
+    for (char *line = (char *)text.data; ok && line != NULL && *line != '\0';)
+    {
+        char *next = strchr(line, '\n');
+        size_t len = strncmp(line, "CREATE ROLE ", 12) == 0 ? restore_ident_len(line + 12) : 0;
+
+        if (len > 0)
+        {
+            char *name = restore_ident_name(line + 12, len);
+            bool exists = false;
+
+            for (size_t i = 0; i < r->n_roles && !exists; i++)
+                exists = strcmp(r->roles[i], name) == 0;
+            if (!exists)
+            {
+                created = xrealloc(created, (n_created + 1) * sizeof(char *));
+                created[n_created++] = xstrndup(line + 12, len);
+            }
+            free(name);
+        }
+        line = next ? next + 1 : NULL;
+    }
+    /* pass 2: their statements, in the dump's order */
+    for (char *line = (char *)text.data; ok && n_created > 0 && line != NULL && *line != '\0';)
+    {
+        char *next = strchr(line, '\n');
+        size_t role_len = 0;
+        size_t create_len = restore_line_names(line, "CREATE ROLE ", created, n_created);
+        bool run;
+        Error e2;
+
+        if (next != NULL)
+            *next = '\0';
+        run = create_len > 0 || restore_line_names(line, "ALTER ROLE ", created, n_created) > 0;
+        if (!run && strncmp(line, "GRANT ", 6) == 0 &&
+            (role_len = restore_ident_len(line + 6)) > 0)
+        {
+            const char *to = line + 6 + role_len;
+
+            /* a membership "GRANT role TO member ...": one of them is new */
+            run = strncmp(to, " TO ", 4) == 0 &&
+                  (restore_line_names(line, "GRANT ", created, n_created) > 0 ||
+                   restore_line_names(to, " TO ", created, n_created) > 0);
+        }
+        if (run)
+        {
+            error_clear(&e2);
+            if (!pg_command(r->admin, "create role", line, &e2))
+                log_warning("could not apply \"%s\" from the snapshot's roles: %s", line,
+                            e2.message);
+            else if (create_len > 0)
+                log_info("created role %.*s from the snapshot: it was missing", (int)create_len,
+                         line + 12);
+        }
+        line = next ? next + 1 : NULL;
+    }
+    if (n_created > 0)
+    {
+        /* the role list feeds the DDL filter: read it again */
+        for (size_t i = 0; i < r->n_roles; i++)
+            free(r->roles[i]);
+        free(r->roles);
+        r->roles = NULL;
+        r->n_roles = 0;
+    }
+    for (size_t i = 0; i < n_created; i++)
+        free(created[i]);
+    free(created);
+    buf_free(&text);
+    return ok;
+}
+
 /* ---- parallel data load ----------------------------------------------------- */
 
 typedef struct LoadJob
@@ -2417,7 +2571,8 @@ bool cmd_restore(CliContext *ctx, int argc, char **argv, Error *err)
         error_set(err, ERR_FAILURE, "could not create a temporary directory: %s", strerror(errno));
         goto out;
     }
-    if (!restore_add_shared(&r, &targets, &n, err))
+    if (!restore_add_shared(&r, &targets, &n, err) ||
+        (!a.data_only && !restore_missing_roles(&r, err)))
         goto out;
     for (size_t i = 0; i < n; i++)
     {

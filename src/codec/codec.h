@@ -81,6 +81,8 @@ CodecHash *codec_hash_new(void);
 void codec_hash_update(CodecHash *h, const void *data, size_t len);
 /* Writes the 64-hex-digit digest (+NUL) and frees h. */
 void codec_hash_final(CodecHash *h, char hex[65]);
+/* Frees h without finishing it; NULL is ignored. */
+void codec_hash_free(CodecHash *h);
 
 /* Cryptographically random bytes; aborts if the system RNG fails. */
 void codec_random(void *out, size_t len);

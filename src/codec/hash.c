@@ -98,6 +98,13 @@ void codec_hash_final(CodecHash *h, char hex[65])
     if (!EVP_DigestFinal_ex(h->ctx, md, &md_len) || md_len != 32)
         codec_fatal("could not finish SHA-256");
     hex_encode(md, 32, hex);
+    codec_hash_free(h);
+}
+
+void codec_hash_free(CodecHash *h)
+{
+    if (h == NULL)
+        return;
     EVP_MD_CTX_free(h->ctx);
     free(h);
 }

@@ -242,12 +242,7 @@ void repo_stream_abort(RepoStream *s)
         return;
     chunker_free(s->chunker);
     json_decref(s->ids);
-    if (s->content != NULL)
-    {
-        char ignore[65];
-
-        codec_hash_final(s->content, ignore);
-    }
+    codec_hash_free(s->content);
     free(s);
 }
 
@@ -350,12 +345,9 @@ bool repo_read_chunks(Repo *repo, json_t *chunks, RepoReadFn fn, void *arg, char
         mem_wipe(plain.data, plain.cap);
     buf_free(&plain);
     buf_free(&tmp);
-    {
-        char hex[65];
-
-        codec_hash_final(content, hex);
-        if (ok && hash != NULL)
-            memcpy(hash, hex, sizeof(hex));
-    }
+    if (ok && hash != NULL)
+        codec_hash_final(content, hash);
+    else
+        codec_hash_free(content);
     return ok;
 }

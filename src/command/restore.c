@@ -241,6 +241,7 @@ static char *restore_fetch(Restore *r, json_t *stream, const char *label, Error 
     FileSink f = {-1, path};
     const char *want = jstr(stream, "hash");
     char hash[65];
+    bool ok;
 
     f.fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (f.fd < 0)
@@ -249,27 +250,21 @@ static char *restore_fetch(Restore *r, json_t *stream, const char *label, Error 
         free(path);
         return NULL;
     }
-    if (!repo_read_chunks(r->repo, json_object_get(stream, "chunks"), restore_file_write, &f, hash,
-                          err))
+    ok = repo_read_chunks(r->repo, json_object_get(stream, "chunks"), restore_file_write, &f, hash,
+                          err);
+    if (ok && strcmp(hash, want) != 0)
     {
-        close(f.fd);
-        unlink(path);
-        free(path);
-        return NULL;
-    }
-    if (want != NULL && strcmp(hash, want) != 0)
-    {
-        close(f.fd);
-        unlink(path);
-        free(path);
-        error_set(err, ERR_FAILURE, "the %s read back does not match the snapshot (hash %.12s; "
-                  "manifest says %.12s)", label, hash, want);
+        ok = error_set(err, ERR_FAILURE,
+                       "the %s read back does not match the snapshot (hash %.12s; manifest says "
+                       "%.12s)",
+                       label, hash, want);
         error_hint(err, "run \"coffer check --read-data\" on the repository");
-        return NULL;
     }
-    if (close(f.fd) != 0)
+    if (close(f.fd) != 0 && ok)
+        ok = error_set(err, ERR_FAILURE, "could not write \"%s\": %s", path, strerror(errno));
+    if (!ok)
     {
-        error_set(err, ERR_FAILURE, "could not write \"%s\": %s", path, strerror(errno));
+        unlink(path);
         free(path);
         return NULL;
     }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "command/command.h"
+#include "common/cleanup.h"
 #include "common/log.h"
 #include "config/config.h"
 
@@ -372,6 +373,12 @@ int cli_main(int argc, char **argv)
     bool ok;
 
     error_clear(&err);
+    /* before any thread exists, so that every thread inherits the mask */
+    if (!cleanup_signals_install(&err))
+    {
+        error_print(&err);
+        return err.code;
+    }
     first = cli_parse_global(&ctx, argc, argv, &err);
     if (first == -2 || (first > 0 && first < argc && strcmp(argv[first], "version") == 0))
     {
@@ -425,17 +432,19 @@ int cli_main(int argc, char **argv)
     }
     /* the command sees argv[0] = its name, then its own arguments */
     ok = cmd->run(&ctx, argc - first - used + 1, argv + first + used - 1, &err);
-    if (ctx.config != NULL)
-        config_free(ctx.config);
-    if (!ok && !error_is_set(&err))
-        return 0; /* --help was printed */
     if (error_is_set(&err))
     {
         if (err.code != ERR_PARTIAL)
             error_print(&err);
         else if (err.message[0] != '\0')
             fprintf(stderr, "coffer: warning: %s\n", err.message);
-        return err.code;
+        /* then whatever the failed command left registered is put back, as
+         * pg_fatal runs its exit callbacks; the config is still loaded */
+        cleanup_run_all();
     }
-    return 0;
+    if (ctx.config != NULL)
+        config_free(ctx.config);
+    if (!ok && !error_is_set(&err))
+        return 0; /* --help was printed */
+    return error_is_set(&err) ? (int)err.code : 0;
 }

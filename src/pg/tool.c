@@ -140,6 +140,8 @@ bool pg_tool_run(char *const argv[], PGconn *conn, const char *dbname, PgToolOut
 {
     int outp[2] = {-1, -1}, errp[2] = {-1, -1};
     posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    sigset_t none;
     char **env;
     pid_t pid;
     int rc, status = 0;
@@ -155,9 +157,16 @@ bool pg_tool_run(char *const argv[], PGconn *conn, const char *dbname, PgToolOut
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, outp[1], 1);
     posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
+    /* our threads block SIGINT/SIGTERM/SIGHUP for the signal thread
+     * (common/cleanup.h); the program must get them as usual */
+    sigemptyset(&none);
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
     env = pg_tool_env(conn, dbname);
-    rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, env);
+    rc = posix_spawn(&pid, argv[0], &fa, &attr, argv, env);
     posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
     pg_tool_env_free(env);
     close(outp[1]);
     close(errp[1]);

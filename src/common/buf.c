@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/mem.h"
+#include "common/sink.h"
 
 void buf_init(Buf *b)
 {
@@ -162,4 +163,11 @@ int hex_decode(const char *in, unsigned char *out, size_t len)
         out[i] = (unsigned char)(hi << 4 | lo);
     }
     return in[2 * len] == '\0' ? 0 : -1;
+}
+
+bool sink_to_buf(void *arg, const void *data, size_t len, Error *err)
+{
+    (void)err;
+    buf_append(arg, data, len);
+    return true;
 }

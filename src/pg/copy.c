@@ -55,7 +55,7 @@ static bool pg_copy_fail(PGconn *conn, const char *what, const char *schema, con
     return false;
 }
 
-bool pg_copy_out(PGconn *conn, const char *schema, const char *table, PgCopyFn fn, void *arg,
+bool pg_copy_out(PGconn *conn, const char *schema, const char *table, SinkFn fn, void *arg,
                  uint64_t *rows, Error *err)
 {
     char *sql = pg_copy_sql(conn, schema, table, "TO STDOUT", err);

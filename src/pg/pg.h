@@ -13,7 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/buf.h"
 #include "common/error.h"
+#include "common/sink.h"
 
 /* SQL condition on pg_namespace aliased "n": a user schema, not the
  * catalog, information_schema, TOAST or temporary schemas. */
@@ -65,12 +67,9 @@ bool pg_snapshot_import(PGconn *conn, const char *snapshot, Error *err);
 
 /* ---- COPY streaming (copy.c) ------------------------------------------- */
 
-/* Receives COPY text data in batches (whole rows); false stops. */
-typedef bool (*PgCopyFn)(void *arg, const char *data, size_t len, Error *err);
-
-/* Runs COPY "schema"."table" TO STDOUT and hands the text stream to fn in
+/* Runs COPY "schema"."table" TO STDOUT and hands the text stream (whole rows) to fn in
  * batches of about 256 KiB, never the whole table. Counts rows. */
-bool pg_copy_out(PGconn *conn, const char *schema, const char *table, PgCopyFn fn, void *arg,
+bool pg_copy_out(PGconn *conn, const char *schema, const char *table, SinkFn fn, void *arg,
                  uint64_t *rows, Error *err);
 
 /* COPY "schema"."table" FROM STDIN: begin, write any number of times, end.
@@ -88,16 +87,239 @@ bool pg_copy_in_end(PGconn *conn, const char *abort_reason, Error *err);
  * version is an error with a hint to set postgres.bin_dir. */
 char *pg_tool_find(const char *bindir, const char *name, int major, Error *err);
 
-/* Receives a child's standard output; false stops (and kills the child). */
-typedef bool (*PgToolOutFn)(void *arg, const void *data, size_t len, Error *err);
-
 /* Runs the program with argv (argv[0] is its path) and the connection
  * settings of conn passed through the environment (PGHOST, PGPORT, PGUSER,
  * PGPASSWORD, ...), never on the command line; dbname replaces the
  * database. Standard output goes to out (or is discarded when out is NULL);
  * the end of standard error is kept for the error message. Fails when the
  * program exits non-zero or is killed. */
-bool pg_tool_run(char *const argv[], PGconn *conn, const char *dbname, PgToolOutFn out,
+bool pg_tool_run(char *const argv[], PGconn *conn, const char *dbname, SinkFn out,
                  void *out_arg, Error *err);
+
+/* ---- server-side DDL (admin.c) ------------------------------------------ */
+
+/* Runs a statement whose template has one or two "%s" places for
+ * identifiers (id1, id2), each quoted with PQescapeIdentifier. what names
+ * the purpose for the error. */
+bool pg_exec_ident(PGconn *conn, const char *what, const char *tmpl, const char *id1,
+                   const char *id2, Error *err);
+
+/* Does the database (the schema, in conn's database) exist? */
+bool pg_database_exists(PGconn *conn, const char *db, bool *exists, Error *err);
+bool pg_schema_exists(PGconn *conn, const char *schema, bool *exists, Error *err);
+
+/* Applies one "name=value" setting of database db (or, with role, of that
+ * role in db): set_config() then ALTER ... SET name FROM CURRENT keeps the
+ * value exactly as stored, and no value is pasted into SQL. The session's
+ * own value is put back afterwards. A kv without '=' is ignored. */
+bool pg_apply_setting(PGconn *conn, const char *db, const char *role, const char *kv, Error *err);
+
+/* DROP DATABASE IF EXISTS ... WITH (FORCE). */
+bool pg_drop_database(PGconn *conn, const char *db, Error *err);
+
+/* Ends every other session connected to database db. */
+bool pg_terminate_sessions(PGconn *conn, const char *db, Error *err);
+
+/* ---- roles in pg_dumpall --globals-only output (globals.c) ---------------- */
+
+typedef struct PgRoleStatements
+{
+    struct
+    {
+        char *sql;     /* one statement, as the dump wrote it */
+        char *created; /* for a CREATE ROLE: the role as the dump spells it */
+    } *items;
+    size_t count;
+} PgRoleStatements;
+
+/* The statements of globals (pg_dumpall --globals-only text) that create
+ * the roles missing from existing, with their attributes, settings and
+ * memberships, in the dump's order. Roles that exist are never touched. */
+void pg_globals_missing_roles(const char *globals, const char *const *existing, size_t n_existing,
+                              PgRoleStatements *out);
+void pg_role_statements_free(PgRoleStatements *st);
+
+/* ---- argument lists of the client programs (dump.c) --------------------- */
+
+/* A pg_dump/pg_restore pattern that matches exactly this name (quoted, with
+ * quotes doubled), malloc'd. */
+char *pg_dump_exact_pattern(const char *name);
+
+/* A conninfo value "dbname='...'" for --dbname, escaped for the conninfo
+ * syntax (a name holding '=' would otherwise be read as a connection
+ * string); malloc'd. */
+char *pg_dump_dbarg(const char *db);
+
+/* pg_dump --schema-only --format=custom of one schema (matched exactly) of
+ * database dbname into file. */
+bool pg_dump_schema_file(const char *program, const char *schema, const char *dbname,
+                         const char *file, PGconn *conn, Error *err);
+
+/* One pg_restore run of an archive into a database. */
+typedef struct PgRestoreRun
+{
+    const char *program; /* pg_restore's path */
+    const char *archive;
+    const char *list;    /* a -L file, or NULL for every entry */
+    const char *section; /* "pre-data", "post-data", or NULL */
+    const char *dbname;  /* the database to connect to */
+    bool create;         /* --create (dbname is then the maintenance database) */
+    int jobs;            /* > 1: --jobs; else one transaction (unless create) */
+} PgRestoreRun;
+
+/* Runs pg_restore --exit-on-error as run says, with conn's settings. */
+bool pg_restore_run(const PgRestoreRun *run, PGconn *conn, Error *err);
+
+/* "pg_restore --list" of archive (with --schema=S for each schema, which
+ * pg_restore matches exactly) appended to out. */
+bool pg_restore_list(const char *program, const char *archive, const char *const *schemas,
+                     size_t n_schemas, Buf *out, Error *err);
+
+/* ---- pg_dump custom-format archives (archive.c) ------------------------ */
+
+/* A schema-only "pg_dump --format=custom" of a database is split into one
+ * archive per owner (each tenant, and the shared part) at backup time; each
+ * part is a valid archive that pg_restore reads. Archive versions 1.14
+ * (pg_dump 12 to 15), 1.15 (16) and 1.16 (17) are read and written. */
+
+/* An entry's section (pg_dump's teSection). */
+#define PG_ARCHIVE_SECTION_NONE 1 /* comments, grants: restored where they stand */
+#define PG_ARCHIVE_SECTION_PRE_DATA 2
+#define PG_ARCHIVE_SECTION_DATA 3
+#define PG_ARCHIVE_SECTION_POST_DATA 4
+
+/* Where an entry's data block is (the custom format's offset flag). */
+#define PG_ARCHIVE_DATA_NOT_SET 1 /* has data, position unknown (written to a pipe) */
+#define PG_ARCHIVE_DATA_SET 2     /* has data at data_offset */
+#define PG_ARCHIVE_DATA_NONE 3    /* no data: every entry of a schema-only dump */
+
+/* What comes before the table of contents. raw holds its bytes as pg_dump
+ * wrote them (magic to dump version), which the writer copies. */
+typedef struct PgArchiveHeader
+{
+    int major, minor, rev; /* archive version: 1.14.0 for pg_dump 15 */
+    int int_size;          /* bytes of an integer (after its sign byte) */
+    int off_size;          /* bytes of a data offset */
+    int format;            /* 1: custom */
+    int compression;       /* 1.14: the level; 1.15+: the algorithm */
+    int created[7];        /* sec, min, hour, mday, mon, year, isdst */
+    char *dbname;          /* each may be NULL */
+    char *server_version;
+    char *dump_version;
+    int entries; /* the entry count of the archive read (a writer writes its own) */
+    unsigned char *raw;
+    size_t raw_len;
+} PgArchiveHeader;
+
+/* One entry of the table of contents. Strings are NULL where pg_dump wrote
+ * none (desc never is). */
+typedef struct PgArchiveEntry
+{
+    int dump_id;
+    bool had_dumper; /* has a data block (never, in a schema-only dump) */
+    uint32_t table_oid;
+    uint32_t oid;
+    char *tag;   /* the object's name as the listing shows it ("SCHEMA x" for a
+                    comment or grant on schema x) */
+    char *desc;  /* its type: "TABLE", "FK CONSTRAINT", "SCHEMA", ... */
+    int section; /* PG_ARCHIVE_SECTION_* */
+    char *defn;
+    char *drop_stmt;
+    char *copy_stmt;
+    char *namespace; /* the schema the object is in, NULL for none */
+    char *tablespace;
+    char *tableam;
+    int relkind; /* 1.16+ only, else 0 */
+    char *owner;
+    bool with_oids;
+    int *deps; /* dump ids of the entries this one depends on */
+    size_t n_deps;
+    int data_state;       /* PG_ARCHIVE_DATA_* */
+    uint64_t data_offset; /* with PG_ARCHIVE_DATA_SET */
+} PgArchiveEntry;
+
+/* Receives the next bytes of an archive being written (SinkFn's shape);
+ * false (with err set) stops the writer. */
+typedef bool (*PgArchiveSinkFn)(void *arg, const void *data, size_t len, Error *err);
+
+/* Receives each entry as soon as it is whole; the entry and its strings
+ * are valid during the call only (pg_archive_entry_copy keeps one). false
+ * (with err set) stops the reader. */
+typedef bool (*PgArchiveEntryFn)(void *arg, const PgArchiveEntry *entry, Error *err);
+
+typedef struct PgArchiveReader PgArchiveReader;
+
+/* A push parser: feed it the archive in chunks of any size, then finish.
+ * It holds about one entry plus one chunk; an entry (or one string) larger
+ * than max_entry bytes is an error (0: 64 MiB). */
+PgArchiveReader *pg_archive_reader_new(size_t max_entry, PgArchiveEntryFn fn, void *arg);
+void pg_archive_reader_free(PgArchiveReader *r);
+
+/* Parses the next len bytes and hands every entry they complete to fn.
+ * False with err on an unsupported version, a format other than custom, a
+ * corrupt field, an entry with data or any byte after the table of
+ * contents (a schema-only archive has no data blocks), or when fn fails;
+ * the reader then accepts nothing more. */
+bool pg_archive_feed(PgArchiveReader *r, const void *data, size_t len, Error *err);
+
+/* At the end of the input: false with err ("truncated: it ends in entry N
+ * of M") unless the header and every entry were read. */
+bool pg_archive_finish(PgArchiveReader *r, Error *err);
+
+/* The header, once read (else NULL); valid until the reader is freed. */
+const PgArchiveHeader *pg_archive_reader_header(const PgArchiveReader *r);
+
+/* The number of entries handed to fn so far. */
+size_t pg_archive_reader_count(const PgArchiveReader *r);
+
+/* Deep copies, and their release (NULL is allowed). */
+PgArchiveHeader *pg_archive_header_copy(const PgArchiveHeader *h);
+void pg_archive_header_free(PgArchiveHeader *h);
+PgArchiveEntry *pg_archive_entry_copy(const PgArchiveEntry *e);
+void pg_archive_entry_free(PgArchiveEntry *e);
+
+typedef struct PgArchiveWriter PgArchiveWriter;
+
+/* Writes an archive of exactly n_entries entries to sink: begin writes the
+ * header (h's raw bytes) and the count, each pg_archive_write_entry one
+ * entry (marked as having no data), end checks the count. begin returns
+ * NULL with err when h is incomplete or sink fails. An entry with data is
+ * refused: a part has no data blocks. */
+PgArchiveWriter *pg_archive_write_begin(const PgArchiveHeader *h, size_t n_entries,
+                                        PgArchiveSinkFn sink, void *arg, Error *err);
+bool pg_archive_write_entry(PgArchiveWriter *w, const PgArchiveEntry *e, Error *err);
+/* Frees w; false with err when fewer entries than announced were written
+ * (err may be NULL when abandoning a writer after an error). */
+bool pg_archive_write_end(PgArchiveWriter *w, Error *err);
+
+/* The entries of one part (an owner's), collected while reading, then
+ * written out as one archive. Entries are copied; keep their order. */
+typedef struct PgArchivePart PgArchivePart;
+
+PgArchivePart *pg_archive_part_new(void);
+void pg_archive_part_add(PgArchivePart *p, const PgArchiveEntry *e);
+size_t pg_archive_part_count(const PgArchivePart *p);
+/* About how many bytes the part's entries hold. */
+size_t pg_archive_part_bytes(const PgArchivePart *p);
+/* The i-th entry, or NULL past the end. */
+const PgArchiveEntry *pg_archive_part_entry(const PgArchivePart *p, size_t i);
+/* Writes the part as an archive with header h (of the archive read). */
+bool pg_archive_part_write(const PgArchivePart *p, const PgArchiveHeader *h, PgArchiveSinkFn sink,
+                           void *arg, Error *err);
+void pg_archive_part_free(PgArchivePart *p);
+
+/* Which tenant of the schema model an entry belongs to: true with *which
+ * the index in schemas of the tenant schema that is its namespace, or that
+ * it is (a SCHEMA entry), or that it comments, grants or labels (tag
+ * "SCHEMA name", name bare or quoted as pg_dump's fmtId prints it). Names
+ * are compared exactly. False: the entry is shared (database, extensions,
+ * casts, publications, entries of shared schemas, ...). */
+bool pg_archive_entry_owner(const PgArchiveEntry *e, const char *const *schemas, size_t n_schemas,
+                            size_t *which);
+
+/* True for the ENCODING, STDSTRINGS and SEARCHPATH entries, which set up
+ * pg_restore's session: every part needs a copy, or pg_restore falls back
+ * to SQL_ASCII and standard_conforming_strings = off. */
+bool pg_archive_entry_is_setup(const PgArchiveEntry *e);
 
 #endif

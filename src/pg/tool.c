@@ -135,7 +135,7 @@ static void pg_tool_last_line(Buf *b, char *out, size_t len)
     snprintf(out, len, "%.*s", (int)(end - start), start);
 }
 
-bool pg_tool_run(char *const argv[], PGconn *conn, const char *dbname, PgToolOutFn out,
+bool pg_tool_run(char *const argv[], PGconn *conn, const char *dbname, SinkFn out,
                  void *out_arg, Error *err)
 {
     int outp[2] = {-1, -1}, errp[2] = {-1, -1};

@@ -27,6 +27,7 @@
 
 #include "codec/codec.h"
 #include "common/error.h"
+#include "common/sink.h"
 #include "storage/storage.h"
 
 /* 2: chunk ids are HMAC-SHA-256 of the chunk's SHA-256, and content
@@ -193,16 +194,13 @@ bool repo_index_rebuild(Repo *repo, uint64_t *packs_added, uint64_t *damaged_rem
 
 /* ---- reading ------------------------------------------------------------ */
 
-/* Receives plaintext in order; returning false stops (error is the callback's). */
-typedef bool (*RepoReadFn)(void *arg, const void *data, size_t len, Error *err);
-
 /* Reads the chunks (a JSON array of hex ids, as returned by repo_stream_end)
  * in order, checks each one (decrypts, decompresses, re-computes its id) and
  * hands the plaintext to fn. When hash is not NULL it receives the content
  * hash of what was read (as RepoStreamStats.hash) once all chunks are read. Errors name the chunk and pack and say what is
  * wrong (missing, truncated, authentication failed, id mismatch, keys
  * destroyed). Memory: one chunk at a time. Thread-safe. */
-bool repo_read_chunks(Repo *repo, json_t *chunks, RepoReadFn fn, void *arg, char hash[65],
+bool repo_read_chunks(Repo *repo, json_t *chunks, SinkFn fn, void *arg, char hash[65],
                       Error *err);
 
 /* ---- snapshots (manifests) --------------------------------------------- */

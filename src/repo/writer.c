@@ -272,7 +272,7 @@ static void repo_read_range_error(Repo *repo, const char *pk, const char *cs, co
     }
 }
 
-bool repo_read_chunks(Repo *repo, json_t *chunks, RepoReadFn fn, void *arg, char hash[65],
+bool repo_read_chunks(Repo *repo, json_t *chunks, SinkFn fn, void *arg, char hash[65],
                       Error *err)
 {
     Buf plain, tmp;

@@ -1,0 +1,218 @@
+/*
+ * copy.c - the work of one backup job: a table's COPY stream, the
+ * database's schema dump or the globals, each streamed into the repository
+ * under its owner's keys, never held whole in memory.
+ */
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backup/backup_intern.h"
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/mem.h"
+
+typedef struct CopySink
+{
+    Backup *b;
+    RepoStream *stream;
+    uint64_t bytes;
+} CopySink;
+
+static bool backup_sink(void *arg, const void *data, size_t len, Error *err)
+{
+    CopySink *k = arg;
+
+    k->bytes += len;
+    pthread_mutex_lock(&k->b->lock);
+    k->b->bytes_read += len;
+    pthread_mutex_unlock(&k->b->lock);
+    return repo_stream_write(k->stream, data, len, err);
+}
+
+/* Streams a client program's output (pg_dump, pg_dumpall) into the repo. */
+static json_t *backup_tool_stream(Worker *w, RepoOwner *owner, char *const argv[],
+                                  const char *dbname, PGconn *env_conn, Error *err)
+{
+    CopySink sink = {w->b, NULL, 0};
+    RepoStreamStats st;
+    json_t *chunks;
+
+    sink.stream = repo_stream_begin(w->writer, owner, err);
+    if (sink.stream == NULL)
+        return NULL;
+    if (!pg_tool_run(argv, env_conn, dbname, backup_sink, &sink, err))
+    {
+        repo_stream_abort(sink.stream);
+        return NULL;
+    }
+    chunks = repo_stream_end(sink.stream, &st, err);
+    if (chunks == NULL)
+        return NULL;
+    pthread_mutex_lock(&w->b->lock);
+    w->b->bytes_added += st.bytes_stored;
+    pthread_mutex_unlock(&w->b->lock);
+    return json_pack("{s:o, s:I, s:s}", "chunks", chunks, "bytes", (json_int_t)sink.bytes, "hash",
+                     st.hash);
+}
+
+/* Runs the database's schema dump once, leaving out the excluded schemas. */
+static json_t *backup_dump_ddl(Worker *w, Session *s, RepoOwner *owner, Error *err)
+{
+    size_t n = 0;
+    char **argv = xcalloc(s->n_exclude * 2 + 8, sizeof(char *));
+    char *snap_opt = xasprintf("--snapshot=%s", s->snapshot);
+    size_t first_pattern;
+    json_t *ddl;
+
+    argv[n++] = w->b->pg_dump;
+    argv[n++] = "--schema-only";
+    argv[n++] = "--create";
+    argv[n++] = "--format=custom";
+    argv[n++] = "--compress=0";
+    argv[n++] = snap_opt;
+    first_pattern = n;
+    for (size_t i = 0; i < s->n_exclude; i++)
+    {
+        argv[n++] = "--exclude-schema";
+        argv[n++] = pg_dump_exact_pattern(s->exclude[i]);
+    }
+    argv[n] = NULL;
+    ddl = backup_tool_stream(w, owner, argv, s->dbname, s->coord, err);
+    for (size_t i = first_pattern + 1; i < n; i += 2)
+        free(argv[i]);
+    free(argv);
+    free(snap_opt);
+    return ddl;
+}
+
+/* The schema dump of one database. pg_dump locks every table it dumps; a
+ * table dropped since the snapshot (or whose SELECT was revoked) fails it.
+ * Then the parts that hold such tables are failed, and the dump runs again
+ * without their schemas, so one tenant does not take the others down. */
+bool backup_run_ddl(Worker *w, Session *s, Error *err)
+{
+    RepoOwner *owner = repo_owner_get(w->b->repo, s->ddl_owner, true, err);
+    json_t *ddl = NULL;
+
+    if (owner == NULL)
+        return false;
+    for (int attempt = 0; ddl == NULL; attempt++)
+    {
+        Error e2;
+        int found = 0;
+
+        ddl = backup_dump_ddl(w, s, owner, err);
+        if (ddl != NULL || s->failed)
+            break;
+        error_clear(&e2);
+        if (attempt == 2 || !backup_check_relations(w->b, s, &found, &e2) || found == 0)
+            break;
+        if (s->failed)
+            return false; /* every unit failed and was reported */
+        log_info("database \"%s\": running the schema dump again without the failed part%s",
+                 s->dbname, found == 1 ? "" : "s");
+        error_clear(err);
+    }
+    if (ddl == NULL)
+        return false;
+    json_object_set_new(s->doc, "ddl", ddl);
+    return true;
+}
+
+bool backup_run_globals(Worker *w, Error *err)
+{
+    char *argv[] = {w->b->pg_dumpall, "--globals-only", "--no-role-passwords", NULL};
+    RepoOwner *owner = repo_owner_get(w->b->repo, "shared", true, err);
+    PGconn *conn;
+    json_t *g;
+
+    if (owner == NULL)
+        return false;
+    conn = pg_connect(w->b->cfg->pg_conninfo, NULL, err);
+    if (conn == NULL)
+        return false;
+    g = backup_tool_stream(w, owner, argv, NULL, conn, err);
+    PQfinish(conn);
+    if (g == NULL)
+        return false;
+    w->b->globals = g;
+    return true;
+}
+
+/* Makes the worker's connection see the session's snapshot. */
+static bool backup_join(Worker *w, Session *s, Error *err)
+{
+    if (w->joined == s && w->conn != NULL && PQstatus(w->conn) == CONNECTION_OK &&
+        PQtransactionStatus(w->conn) == PQTRANS_INTRANS)
+        return true;
+    if (w->conn != NULL &&
+        (PQstatus(w->conn) != CONNECTION_OK || strcmp(PQdb(w->conn), s->dbname) != 0))
+    {
+        PQfinish(w->conn);
+        w->conn = NULL;
+    }
+    w->joined = NULL;
+    if (w->conn == NULL)
+    {
+        w->conn = pg_connect(w->b->cfg->pg_conninfo, s->dbname, err);
+        if (w->conn == NULL)
+            return false;
+    }
+    if (!pg_snapshot_import(w->conn, s->snapshot, err))
+        return false;
+    w->joined = s;
+    return true;
+}
+
+bool backup_run_table(Worker *w, Job *j, Error *err)
+{
+    Backup *b = w->b;
+    CopySink sink = {b, NULL, 0};
+    RepoStreamStats st;
+    uint64_t rows = 0;
+    json_t *chunks;
+    bool copied = false;
+
+    if (!backup_join(w, j->session, err))
+        return false;
+    /* the COPY runs in a savepoint that is rolled back afterwards: that
+     * releases the table's lock at once, so a DROP or ALTER of a table
+     * already copied neither waits for the end of the backup nor, waiting,
+     * blocks the schema dump into a deadlock the server cannot see */
+    if (!pg_command(w->conn, "savepoint", "SAVEPOINT coffer_copy", err))
+    {
+        w->joined = NULL;
+        return false;
+    }
+    sink.stream = repo_stream_begin(w->writer, j->unit->owner, err);
+    if (sink.stream != NULL)
+    {
+        copied = pg_copy_out(w->conn, j->schema, j->table, backup_sink, &sink, &rows, err);
+        if (!copied)
+            repo_stream_abort(sink.stream);
+    }
+    if (!backup_release(w->conn, "coffer_copy"))
+        w->joined = NULL; /* join again for the next job */
+    if (!copied)
+        return false;
+    chunks = repo_stream_end(sink.stream, &st, err);
+    if (chunks == NULL)
+        return false;
+    pthread_mutex_lock(&b->lock);
+    json_array_append_new(j->unit->tables,
+                          json_pack("{s:s, s:s, s:I, s:I, s:s, s:o}", "schema", j->schema, "name",
+                                    j->table, "rows", (json_int_t)rows, "bytes",
+                                    (json_int_t)sink.bytes, "hash", st.hash, "chunks", chunks));
+    j->unit->rows += rows;
+    j->unit->bytes += sink.bytes;
+    b->rows += rows;
+    b->bytes_added += st.bytes_stored;
+    pthread_mutex_unlock(&b->lock);
+    return true;
+}
+

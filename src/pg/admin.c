@@ -1,0 +1,154 @@
+/*
+ * admin.c - server-side DDL that names objects: statements with quoted
+ * identifiers, existence checks, settings applied without pasting values,
+ * and dropping databases. Every name goes through PQescapeIdentifier and
+ * every value as a parameter.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/mem.h"
+#include "pg/pg.h"
+
+/* Runs a statement whose template has one or two "%s" places for
+ * identifiers, each quoted with PQescapeIdentifier. */
+bool pg_exec_ident(PGconn *conn, const char *what, const char *tmpl, const char *id1,
+                   const char *id2, Error *err)
+{
+    const char *ids[2] = {id1, id2};
+    int next = 0;
+    Buf sql;
+    bool ok = true;
+
+    buf_init(&sql);
+    for (const char *p = tmpl; *p && ok; p++)
+    {
+        char *q;
+
+        if (p[0] != '%' || p[1] != 's')
+        {
+            buf_append(&sql, p, 1);
+            continue;
+        }
+        q = next < 2 && ids[next] ? pg_quote_ident(conn, ids[next], err) : NULL;
+        next++;
+        if (q == NULL)
+            ok = false;
+        else
+            buf_append_str(&sql, q);
+        free(q);
+        p++;
+    }
+    ok = ok && pg_command(conn, what, buf_cstr(&sql), err);
+    buf_free(&sql);
+    return ok;
+}
+
+static bool pg_exists(PGconn *conn, const char *sql, const char *name, bool *exists,
+                           Error *err)
+{
+    const char *params[1] = {name};
+    PGresult *res = pg_query(conn, "look up target", sql, 1, params, err);
+
+    if (res == NULL)
+        return false;
+    *exists = PQntuples(res) > 0;
+    PQclear(res);
+    return true;
+}
+
+bool pg_database_exists(PGconn *conn, const char *db, bool *exists, Error *err)
+{
+    return pg_exists(conn, "SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", db, exists,
+                     err);
+}
+
+bool pg_schema_exists(PGconn *conn, const char *schema, bool *exists, Error *err)
+{
+    return pg_exists(conn, "SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1", schema,
+                     exists, err);
+}
+
+/* Applies one "name=value" setting of a database (or, with role, of that
+ * role in the database): set_config() then ALTER ... SET name FROM CURRENT
+ * keeps the value exactly as it was stored, and no value is pasted into
+ * SQL. This session's own value is put back afterwards. */
+bool pg_apply_setting(PGconn *c, const char *db, const char *role, const char *kv, Error *err)
+{
+    const char *eq = kv ? strchr(kv, '=') : NULL;
+    char *name, *qname = NULL, *qdb = NULL, *qrole = NULL, *sql;
+    const char *params[2];
+    PGresult *res, *old;
+    Error ignore;
+    bool ok = false;
+
+    if (eq == NULL)
+        return true;
+    name = xstrndup(kv, (size_t)(eq - kv));
+    params[0] = name;
+    params[1] = eq + 1;
+    old =
+        pg_query(c, "read setting", "SELECT pg_catalog.current_setting($1, true)", 1, params, err);
+    res = old ? pg_query(c, "apply setting", "SELECT pg_catalog.set_config($1, $2, false)", 2,
+                         params, err)
+              : NULL;
+    if (res != NULL)
+    {
+        qname = pg_quote_ident(c, name, err);
+        qdb = qname ? pg_quote_ident(c, db, err) : NULL;
+        qrole = qdb && role ? pg_quote_ident(c, role, err) : NULL;
+    }
+    PQclear(res);
+    if (qdb != NULL && (role == NULL || qrole != NULL))
+    {
+        if (role != NULL)
+            sql = xasprintf("ALTER ROLE %s IN DATABASE %s SET %s FROM CURRENT", qrole, qdb, qname);
+        else
+            sql = xasprintf("ALTER DATABASE %s SET %s FROM CURRENT", qdb, qname);
+        ok = pg_command(c, "apply setting", sql, err);
+        free(sql);
+        if (!PQgetisnull(old, 0, 0))
+        {
+            params[1] = PQgetvalue(old, 0, 0);
+            res = pg_query(c, "restore setting", "SELECT pg_catalog.set_config($1, $2, false)", 2,
+                           params, ok ? err : &ignore);
+            ok = ok && res != NULL;
+            PQclear(res);
+        }
+        else
+        {
+            sql = xasprintf("RESET %s", qname);
+            ok = pg_command(c, "restore setting", sql, ok ? err : &ignore) && ok;
+            free(sql);
+        }
+    }
+    PQclear(old);
+    free(qname);
+    free(qdb);
+    free(qrole);
+    free(name);
+    return ok;
+}
+
+bool pg_drop_database(PGconn *conn, const char *db, Error *err)
+{
+    return pg_exec_ident(conn, "drop database", "DROP DATABASE IF EXISTS %s WITH (FORCE)", db, NULL,
+                         err);
+}
+
+bool pg_terminate_sessions(PGconn *conn, const char *db, Error *err)
+{
+    const char *params[1] = {db};
+    PGresult *res = pg_query(conn, "terminate sessions",
+                             "SELECT pg_catalog.pg_terminate_backend(pid)"
+                             "  FROM pg_catalog.pg_stat_activity"
+                             " WHERE datname = $1 AND pid <> pg_catalog.pg_backend_pid()",
+                             1, params, err);
+
+    if (res == NULL)
+        return false;
+    PQclear(res);
+    return true;
+}

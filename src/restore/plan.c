@@ -1,0 +1,463 @@
+/*
+ * plan.c - before anything changes: pick the snapshot, turn the plan into
+ * targets (where each tenant goes), and check each target (what exists,
+ * what would be replaced).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/fmt.h"
+#include "common/log.h"
+#include "common/mem.h"
+#include "restore/restore_intern.h"
+
+const char *restore_jstr(json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+
+    return s != NULL ? s : "";
+}
+
+bool restore_table_selected(Restore *r, const char *name)
+{
+    if (r->a->n_tables == 0)
+        return true;
+    for (size_t i = 0; i < r->a->n_tables; i++)
+        if (strcmp(r->a->tables[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* How many of the target's tables the restore loaded (--table selects). */
+size_t restore_count_selected(Restore *r, Target *t)
+{
+    json_t *o;
+    size_t i, n = 0;
+
+    json_array_foreach (json_object_get(t->unit, "tables"), i, o)
+        n += restore_table_selected(r, restore_jstr(o, "name"));
+    return n;
+}
+
+static json_t *restore_find_unit(json_t *snap, const char *name, bool shared)
+{
+    json_t *units = json_object_get(snap, "tenants");
+    json_t *u;
+    size_t i;
+
+    json_array_foreach (units, i, u)
+        if (strcmp(restore_jstr(u, "name"), name) == 0 &&
+            json_is_true(json_object_get(u, "shared")) == shared)
+            return u;
+    return NULL;
+}
+
+static json_t *restore_find_db(json_t *snap, const char *db)
+{
+    json_t *dbs = json_object_get(snap, "databases");
+    json_t *d;
+    size_t i;
+
+    json_array_foreach (dbs, i, d)
+        if (strcmp(restore_jstr(d, "name"), db) == 0)
+            return d;
+    return NULL;
+}
+
+void restore_target_init(Restore *r, Target *t, json_t *unit)
+{
+    const RestorePlan *a = r->a;
+    bool shared = json_is_true(json_object_get(unit, "shared"));
+    const char *schema = json_string_value(json_object_get(unit, "schema"));
+
+    memset(t, 0, sizeof(*t));
+    t->unit = unit;
+    t->name = restore_jstr(unit, "name");
+    t->src_db = restore_jstr(unit, "database");
+    t->src_schema = schema;
+    t->dbdoc = restore_find_db(r->snap, t->src_db);
+    if (schema != NULL)
+    {
+        t->db = xstrdup(a->into_db ? a->into_db : t->src_db);
+        t->schema = xstrdup(a->as && !shared ? a->as : schema);
+    }
+    else
+        t->db = xstrdup(a->as && !shared ? a->as : a->into_db && !shared ? a->into_db : t->src_db);
+}
+
+void restore_target_free(Target *t)
+{
+    free(t->db);
+    free(t->schema);
+    free(t->aside);
+}
+
+/* Checks every target before anything is changed. */
+static bool restore_preflight(Restore *r, Target *targets, size_t n, bool *replaces, Error *err)
+{
+    const RestorePlan *a = r->a;
+
+    *replaces = false;
+    for (size_t i = 0; i < n; i++)
+    {
+        Target *t = &targets[i];
+        bool db_exists = false, exists = false;
+
+        if (t->dbdoc == NULL || json_object_get(t->dbdoc, "ddl") == NULL)
+        {
+            error_set(err, ERR_FAILURE, "snapshot has no schema dump of database \"%s\"",
+                      t->src_db);
+            return error_hint(err, "run \"coffer check\"; the snapshot may be damaged");
+        }
+        if (!pg_database_exists(r->admin, t->db, &db_exists, err))
+            return false;
+        if (t->schema != NULL && db_exists)
+        {
+            PGconn *c = pg_connect(r->cfg->pg_conninfo, t->db, err);
+
+            if (c == NULL || !pg_schema_exists(c, t->schema, &exists, err))
+            {
+                PQfinish(c);
+                return false;
+            }
+            PQfinish(c);
+        }
+        else if (t->schema == NULL)
+            exists = db_exists;
+        if (a->data_only)
+        {
+            if (!exists)
+            {
+                error_set(err, ERR_FAILURE, "--data-only needs the target %s \"%s\" to exist",
+                          t->schema ? "schema" : "database", t->schema ? t->schema : t->db);
+                return error_hint(err, "restore without --data-only to create it");
+            }
+            if (a->clean)
+                *replaces = t->replaces = true;
+            continue;
+        }
+        if (exists && !a->clean)
+        {
+            if (t->schema != NULL)
+                error_set(err, ERR_FAILURE,
+                          "tenant \"%s\": schema \"%s\" already exists in database \"%s\"", t->name,
+                          t->schema, t->db);
+            else
+                error_set(err, ERR_FAILURE, "tenant \"%s\": database \"%s\" already exists",
+                          t->name, t->db);
+            return error_hint(err, "add --clean to replace it (a safety backup is taken first), "
+                                   "or --as NEWNAME to restore beside it");
+        }
+        if (exists)
+            *replaces = t->replaces = true;
+    }
+    return true;
+}
+
+bool restore_plan_check(const RestorePlan *a, Error *err)
+{
+    const Config *cfg = a->cfg;
+
+    if (a->n_tenants == 0 && !a->all)
+        error_set(err, ERR_USAGE, "restore: name a tenant with --tenant NAME, or use --all");
+    else if (a->n_tenants > 0 && a->all)
+        error_set(err, ERR_USAGE, "restore: --tenant and --all exclude each other");
+    else if (a->as != NULL && (a->n_tenants != 1 || a->all))
+        error_set(err, ERR_USAGE, "restore: --as renames one tenant; name exactly one --tenant");
+    else if (a->as != NULL && a->into_db != NULL && cfg->model == TENANCY_DATABASE)
+        error_set(err, ERR_USAGE,
+                  "restore: in the database model --as and --into-db both name "
+                  "the new database; give one");
+    else if (a->data_only && a->schema_only)
+        error_set(err, ERR_USAGE, "restore: --data-only and --schema-only exclude each other");
+    else if (a->n_tables > 0 && a->schema_only)
+        error_set(err, ERR_USAGE,
+                  "restore: --table selects data; it does not go with "
+                  "--schema-only");
+    else if (a->as != NULL && (a->as[0] == '\0' || strlen(a->as) > 63))
+        error_set(err, ERR_USAGE, "restore: --as needs a name of 1 to 63 bytes");
+    else if (a->into_db != NULL && (a->into_db[0] == '\0' || strlen(a->into_db) > 63))
+        error_set(err, ERR_USAGE, "restore: --into-db needs a name of 1 to 63 bytes");
+    else if (cfg->model == TENANCY_ROW)
+        error_set(err, ERR_USAGE, "restore does not support the row model yet");
+    else
+        return true;
+    return error_hint(err, "run \"coffer help restore\"");
+}
+
+/* Builds the list of targets: the named tenants (or all, shared parts
+ * first), plus for --into-db the shared schemas the target lacks. */
+static Target *restore_build_targets(Restore *r, size_t *n_out, Error *err)
+{
+    json_t *units = json_object_get(r->snap, "tenants");
+    Target *targets = xcalloc(json_array_size(units) + 1, sizeof(Target));
+    size_t n = 0, i;
+    json_t *u;
+
+    if (r->a->all)
+    {
+        for (int pass = 0; pass < 2; pass++)
+            json_array_foreach (units, i, u)
+                if (json_is_true(json_object_get(u, "shared")) == (pass == 0))
+                    restore_target_init(r, &targets[n++], u);
+        *n_out = n;
+        return targets;
+    }
+    for (size_t k = 0; k < r->a->n_tenants; k++)
+    {
+        u = restore_find_unit(r->snap, r->a->tenants[k], false);
+        if (u == NULL)
+        {
+            error_set(err, ERR_FAILURE, "unknown tenant \"%s\" in snapshot %.12s", r->a->tenants[k],
+                      restore_jstr(r->snap, "id"));
+            error_hint(err, "run \"coffer info %.12s\" to list the tenants it holds",
+                       restore_jstr(r->snap, "id"));
+            goto fail;
+        }
+        for (size_t t = 0; t < r->a->n_tables; t++)
+        {
+            json_t *tab;
+            size_t j;
+            bool found = false;
+
+            json_array_foreach (json_object_get(u, "tables"), j, tab)
+                found = found || strcmp(restore_jstr(tab, "name"), r->a->tables[t]) == 0;
+            if (!found)
+            {
+                error_set(err, ERR_FAILURE, "tenant \"%s\" has no table \"%s\" in snapshot %.12s",
+                          r->a->tenants[k], r->a->tables[t], restore_jstr(r->snap, "id"));
+                error_hint(err, "run \"coffer info %.12s --tenant %s\" to list its tables",
+                           restore_jstr(r->snap, "id"), r->a->tenants[k]);
+                goto fail;
+            }
+        }
+        restore_target_init(r, &targets[n++], u);
+    }
+    *n_out = n;
+    return targets;
+fail:
+    for (size_t k = 0; k < n; k++)
+        restore_target_free(&targets[k]);
+    free(targets);
+    return NULL;
+}
+
+/* --into-db in the schema model: the database is created when missing, and
+ * the shared schemas it lacks come first (all of them when it was created
+ * just now: its "public" is the template's, empty). */
+bool restore_add_shared(Restore *r, Error *err)
+{
+    Target **targets = &r->targets;
+    size_t *n = &r->n_targets;
+    json_t *units = json_object_get(r->snap, "tenants");
+    json_t *u;
+    size_t i, added = 0;
+    bool db_exists = false;
+    PGconn *c = NULL;
+
+    if (r->a->into_db == NULL || r->cfg->model != TENANCY_SCHEMA || *n == 0)
+        return true;
+    if (!pg_database_exists(r->admin, r->a->into_db, &db_exists, err))
+        return false;
+    if (!db_exists)
+    {
+        if (!restore_create_db(r, r->a->into_db, (*targets)[0].dbdoc, err))
+            return false;
+        log_info("created database \"%s\"", r->a->into_db);
+    }
+    if (r->a->all)
+        return true; /* every shared part is a target already */
+    c = pg_connect(r->cfg->pg_conninfo, r->a->into_db, err);
+    if (c == NULL)
+        return false;
+    *targets = xrealloc(*targets, sizeof(Target) * (*n + json_array_size(units) + 1));
+    memmove(*targets + json_array_size(units), *targets, sizeof(Target) * *n);
+    json_array_foreach (units, i, u)
+    {
+        bool exists = true;
+
+        if (!json_is_true(json_object_get(u, "shared")) ||
+            strcmp(restore_jstr(u, "database"), (*targets)[json_array_size(units)].src_db) != 0)
+            continue;
+        if (!pg_schema_exists(c, restore_jstr(u, "schema"), &exists, err))
+        {
+            PQfinish(c);
+            return false;
+        }
+        /* a database made just now holds only its template's empty "public" */
+        if (!exists || !db_exists)
+        {
+            restore_target_init(r, &(*targets)[added], u);
+            log_info("shared schema \"%s\" is missing in \"%s\" and is restored too",
+                     restore_jstr(u, "schema"), r->a->into_db);
+            added++;
+        }
+    }
+    memmove(*targets + added, *targets + json_array_size(units), sizeof(Target) * *n);
+    *n += added;
+    PQfinish(c);
+    return true;
+}
+
+static bool restore_is_safety(json_t *snap)
+{
+    json_t *t;
+    size_t i;
+
+    json_array_foreach (json_object_get(snap, "tags"), i, t)
+        if (strcmp(json_string_value(t), "safety") == 0)
+            return true;
+    return false;
+}
+
+/* "latest" means the newest snapshot holding the tenant(s), safety backups
+ * excepted: after a failed --clean, the safety copy of the broken state must
+ * not become what the next attempt restores. Any id names exactly one. */
+static json_t *restore_pick_snapshot(Restore *r, Error *err)
+{
+    json_t *all, *s, *best = NULL;
+    size_t i;
+
+    if (strcmp(r->a->snapshot, "latest") != 0)
+    {
+        json_t *snap = repo_snapshot_load(r->repo, r->a->snapshot, err);
+
+        if (snap == NULL && err->hint[0] == '\0')
+        {
+            if (r->a->n_tenants > 0)
+                error_hint(err, "run \"coffer list --tenant %s\" to see the snapshots that hold it",
+                           r->a->tenants[0]);
+            else
+                error_hint(err, "run \"coffer list\" to see the snapshots");
+        }
+        return snap;
+    }
+    all = repo_snapshot_list(r->repo, err);
+    if (all == NULL)
+        return NULL;
+    json_array_foreach (all, i, s)
+    {
+        bool has_all = !restore_is_safety(s);
+
+        for (size_t k = 0; k < r->a->n_tenants && has_all; k++)
+            has_all = restore_find_unit(s, r->a->tenants[k], false) != NULL;
+        if (has_all)
+            best = s; /* the list is oldest first */
+    }
+    if (best != NULL)
+        json_incref(best);
+    json_decref(all);
+    if (best == NULL)
+    {
+        if (r->a->n_tenants > 0)
+            error_set(err, ERR_FAILURE, "no snapshot holds tenant \"%s\"", r->a->tenants[0]);
+        else
+            error_set(err, ERR_FAILURE, "the repository has no snapshot to restore");
+        error_hint(err, "run \"coffer list\" to see the snapshots");
+    }
+    return best;
+}
+
+void restore_fill_infos(Restore *r, RestoreResult *res)
+{
+    free(r->infos);
+    r->infos = xcalloc(r->n_targets + 1, sizeof(RestoreTargetInfo));
+    for (size_t i = 0; i < r->n_targets; i++)
+    {
+        Target *t = &r->targets[i];
+        RestoreTargetInfo *info = &r->infos[i];
+
+        info->name = t->name;
+        info->shared = json_is_true(json_object_get(t->unit, "shared"));
+        info->db = t->db;
+        info->schema = t->schema;
+        info->replaces = t->replaces;
+    }
+    res->targets = r->infos;
+    res->n_targets = r->n_targets;
+}
+
+/* Finds the client programs: pg_restore always, pg_dump only to rename a
+ * schema (--as in the schema model), looked up now so that a missing one
+ * fails before any change. */
+static bool restore_find_tools(Restore *r, Error *err)
+{
+    r->major = pg_server_major(r->admin);
+    r->pg_restore = pg_tool_find(r->cfg->pg_bindir, "pg_restore", r->major, err);
+    if (r->pg_restore == NULL)
+        return false;
+    if (r->a->as != NULL && r->cfg->model == TENANCY_SCHEMA)
+    {
+        r->pg_dump = pg_tool_find(r->cfg->pg_bindir, "pg_dump", r->major, err);
+        if (r->pg_dump == NULL)
+            return false;
+    }
+    return true;
+}
+
+Restore *restore_prepare(const RestorePlan *plan, Repo *repo, RestoreResult *res, Error *err)
+{
+    Restore *r = xcalloc(1, sizeof(Restore));
+
+    memset(res, 0, sizeof(*res));
+    pthread_mutex_init(&r->lock, NULL);
+    r->a = plan;
+    r->cfg = plan->cfg;
+    r->repo = repo;
+    r->started = fmt_now();
+    r->snap = restore_pick_snapshot(r, err);
+    if (r->snap == NULL)
+        goto fail;
+    snprintf(res->snapshot, sizeof(res->snapshot), "%s", restore_jstr(r->snap, "id"));
+    if (strcmp(restore_jstr(r->snap, "model"), config_model_name(r->cfg->model)) != 0)
+    {
+        error_set(err, ERR_FAILURE,
+                  "snapshot %.12s was taken with the %s model, the configuration says %s",
+                  restore_jstr(r->snap, "id"), restore_jstr(r->snap, "model"),
+                  config_model_name(r->cfg->model));
+        goto fail;
+    }
+    r->admin = pg_connect(r->cfg->pg_conninfo, "postgres", err);
+    if (r->admin == NULL || !restore_find_tools(r, err))
+        goto fail;
+    r->targets = restore_build_targets(r, &r->n_targets, err);
+    if (r->targets == NULL ||
+        !restore_preflight(r, r->targets, r->n_targets, &res->replaces, err))
+        goto fail;
+    restore_fill_infos(r, res);
+    return r;
+fail:
+    restore_free(r);
+    return NULL;
+}
+
+void restore_free(Restore *r)
+{
+    if (r == NULL)
+        return;
+    for (size_t i = 0; i < r->n_targets; i++)
+        restore_target_free(&r->targets[i]);
+    free(r->targets);
+    free(r->infos);
+    if (r->tmpdir[0] != '\0')
+        rmdir(r->tmpdir);
+    if (r->admin != NULL)
+        PQfinish(r->admin);
+    free(r->pg_restore);
+    free(r->pg_dump);
+    for (size_t i = 0; i < r->n_roles; i++)
+        free(r->roles[i]);
+    free(r->roles);
+    json_decref(r->snap);
+    pthread_mutex_destroy(&r->lock);
+    free(r);
+}

@@ -1,0 +1,130 @@
+/*
+ * restore_intern.h - what the files of the restore engine share: the run's
+ * state, its targets and the steps of one target. Callers include
+ * restore.h only.
+ */
+#ifndef COFFER_RESTORE_RESTORE_INTERN_H
+#define COFFER_RESTORE_RESTORE_INTERN_H
+
+#include <jansson.h>
+#include <pthread.h>
+
+#include "pg/pg.h"
+#include "restore/restore.h"
+
+/* One restore target: a tenant (or shared part) of the snapshot and where it goes. */
+typedef struct Target
+{
+    json_t *unit;  /* the manifest's tenants[] entry */
+    json_t *dbdoc; /* the manifest's databases[] entry of its database */
+    const char *name;
+    const char *src_db;
+    const char *src_schema; /* schema model */
+    char *db;               /* target database */
+    char *schema;           /* target schema (schema model) */
+    char *aside;            /* what the live copy was renamed to, or NULL */
+    bool created;           /* the target schema/database was created by this restore */
+    bool keep_aside;        /* not in the safety backup: keep what it replaces */
+    bool replaces;          /* it exists and is replaced (preflight) */
+} Target;
+
+typedef struct Restore
+{
+    const Config *cfg;
+    Repo *repo;
+    const RestorePlan *a;
+    json_t *snap;
+    char *pg_restore;
+    char *pg_dump;
+    int major;
+    char tmpdir[4096];
+    int tmpseq;
+    PGconn *admin; /* maintenance connection (database "postgres") */
+    char **roles;  /* role names, read when first needed */
+    size_t n_roles;
+
+    pthread_mutex_t lock;
+    uint64_t tables_total;
+    uint64_t tables_done;
+    uint64_t bytes;
+    uint64_t bytes_total; /* of the tables queued so far, from the manifest */
+    uint64_t rows;
+    double started;
+    double last_log;    /* when progress was last logged (not on a terminal) */
+    char safety_id[65]; /* the safety backup taken before replacing, or "" */
+    Target *targets;
+    size_t n_targets;
+    RestoreTargetInfo *infos; /* what the caller sees of the targets */
+} Restore;
+
+/* What the workers do with each table: load its data, or ANALYZE it. */
+typedef enum
+{
+    LOAD_DATA,
+    LOAD_ANALYZE,
+} LoadKind;
+
+/* A string member of a manifest object, "" when absent. */
+const char *restore_jstr(json_t *o, const char *key);
+
+/* ---- plan.c ---- */
+/* Is the table selected (--table), or are all? */
+bool restore_table_selected(Restore *r, const char *name);
+/* How many of the target's tables the restore loads. */
+size_t restore_count_selected(Restore *r, Target *t);
+void restore_target_init(Restore *r, Target *t, json_t *unit);
+void restore_target_free(Target *t);
+/* --into-db in the schema model: creates the database when missing and
+ * adds the shared schemas it lacks as targets, first. */
+bool restore_add_shared(Restore *r, Error *err);
+/* Copies the targets into r->infos for the caller. */
+void restore_fill_infos(Restore *r, RestoreResult *res);
+
+/* ---- swap.c: aside, create, rollback, undo ---- */
+/* A unique name (at most 63 bytes) for what is renamed aside. */
+char *restore_aside_name(const char *name);
+/* Puts back what the target replaced, after a failure; true when the
+ * target is back as it was. */
+bool restore_rollback(Restore *r, Target *t, PGconn *conn);
+/* Undoes a target restored before a later one failed. */
+bool restore_undo(Restore *r, Target *t);
+/* Every target succeeded: drops what they replaced. */
+void restore_drop_asides(Restore *r);
+
+/* ---- ddl.c: the DDL archive, pre-data, post-data, roles, new names ---- */
+/* Writes a stored stream to a private temp file; returns its path. */
+char *restore_fetch(Restore *r, json_t *stream, const char *label, Error *err);
+/* The archive's listing filtered to the schemas, as a -L file path. */
+char *restore_list(Restore *r, const char *archive, const char *const *schemas, size_t n_schemas,
+                   bool extensions, Error *err);
+bool restore_run_pg_restore(Restore *r, const char *archive, const char *list, const char *section,
+                            const char *db, bool create, int jobs, Error *err);
+bool restore_post_data(Restore *r, const char *archive, const char *list, const char *db,
+                       Error *err);
+/* Creates the snapshot's roles that the server lacks. */
+bool restore_missing_roles(Restore *r, Error *err);
+/* The tenant's schema under its new name, through a scratch database;
+ * returns the path of the renamed schema's archive. */
+char *restore_scratch(Restore *r, Target *t, const char *archive, Error *err);
+
+/* ---- db.c: databases ---- */
+bool restore_create_db(Restore *r, const char *db, json_t *dbdoc, Error *err);
+void restore_drop_db(Restore *r, const char *db);
+
+/* ---- load.c: the parallel loader ---- */
+/* Loads (or analyzes) the target's selected tables in parallel, the
+ * biggest first; with shared, one after another on that connection. */
+bool restore_tables(Restore *r, Target *t, LoadKind kind, PGconn *shared, Error *err);
+
+/* ---- finish.c, data_only.c ---- */
+/* Sequence values and materialized views. */
+bool restore_finish(Restore *r, Target *t, PGconn *conn, Error *err);
+/* --data-only: into the existing tables, in one transaction. */
+bool restore_data_only(Restore *r, Target *t, PGconn *conn, Error *err);
+
+/* ---- target.c, safety.c ---- */
+bool restore_target(Restore *r, Target *t, Error *err);
+/* Backs up what the restore replaces, by the backup engine. */
+bool restore_safety_backup(Restore *r, Error *err);
+
+#endif

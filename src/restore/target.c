@@ -1,0 +1,246 @@
+/*
+ * target.c - the recipe of one target, step by step: fetch the DDL, rename
+ * the live copy aside, pre-data, data, post-data, sequences and
+ * statistics; and the engine's entry point that runs every target, all or
+ * nothing.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/fmt.h"
+#include "common/log.h"
+#include "common/mem.h"
+#include "restore/restore_intern.h"
+
+/* Logs (at debug) how long a step of a target took, and restarts the clock. */
+static bool restore_step(Target *t, const char *step, double *t0, bool ok)
+{
+    double now = fmt_now();
+
+    if (ok)
+        log_debug("%s: %s took %.3fs", t->name, step, now - *t0);
+    *t0 = now;
+    return ok;
+}
+
+bool restore_target(Restore *r, Target *t, Error *err)
+{
+    const RestorePlan *a = r->a;
+    char *archive = NULL, *renamed = NULL, *list = NULL;
+    PGconn *conn = NULL;
+    bool exists = false, ok = false;
+    bool db_model = t->schema == NULL;
+    bool new_db = strcmp(t->db, t->src_db) != 0;
+    double t0 = fmt_now();
+
+    archive = restore_fetch(r, json_object_get(t->dbdoc, "ddl"), "ddl", err);
+    if (!restore_step(t, "fetching the DDL", &t0, archive != NULL))
+        goto done;
+    if (db_model)
+    {
+        if (!pg_database_exists(r->admin, t->db, &exists, err))
+            goto done;
+        if (exists && !a->data_only)
+        {
+            if (!pg_terminate_sessions(r->admin, t->db, err))
+                goto done;
+            t->aside = restore_aside_name(t->db);
+            if (!pg_exec_ident(r->admin, "rename database aside",
+                                    "ALTER DATABASE %s RENAME TO %s", t->db, t->aside, err))
+            {
+                free(t->aside);
+                t->aside = NULL;
+                goto done;
+            }
+        }
+        if (!a->data_only)
+        {
+            t->created = true;
+            if (!new_db)
+            {
+                if (!restore_run_pg_restore(r, archive, NULL, "pre-data", "postgres", true, 0, err))
+                    goto fail;
+            }
+            else if (!restore_create_db(r, t->db, t->dbdoc, err) ||
+                     !restore_run_pg_restore(r, archive, NULL, "pre-data", t->db, false, 0, err))
+                goto fail;
+        }
+        conn = pg_connect(r->cfg->pg_conninfo, t->db, err);
+        if (conn == NULL)
+            goto fail;
+    }
+    else
+    {
+        const char *schemas[1];
+
+        conn = pg_connect(r->cfg->pg_conninfo, t->db, err);
+        if (conn == NULL)
+            goto done;
+        if (!pg_schema_exists(conn, t->schema, &exists, err))
+            goto done;
+        if (!a->data_only)
+        {
+            /* pg_dump never creates "public" (the database has it from its
+             * template) and extensions live in it: it is restored into, never
+             * renamed aside, which would take the extensions, and every
+             * column of their types, with it when dropped */
+            bool merge = strcmp(t->schema, "public") == 0 && strcmp(t->src_schema, "public") == 0;
+
+            if (exists && !merge)
+            {
+                t->aside = restore_aside_name(t->schema);
+                if (!pg_exec_ident(conn, "rename schema aside", "ALTER SCHEMA %s RENAME TO %s",
+                                        t->schema, t->aside, err))
+                {
+                    free(t->aside);
+                    t->aside = NULL;
+                    goto done;
+                }
+            }
+            if (strcmp(t->schema, t->src_schema) != 0)
+            {
+                renamed = restore_scratch(r, t, archive, err);
+                if (renamed == NULL)
+                    goto fail;
+                schemas[0] = t->schema;
+            }
+            else
+                schemas[0] = t->src_schema;
+            list = restore_list(r, renamed ? renamed : archive, schemas, 1, new_db, err);
+            if (!restore_step(t, "listing the DDL", &t0, list != NULL))
+                goto fail;
+            if (!restore_run_pg_restore(r, renamed ? renamed : archive, list, "pre-data", t->db,
+                                        false, 0, err))
+                goto fail;
+            t->created = !(exists && merge);
+        }
+    }
+    if (a->data_only)
+    {
+        if (!restore_data_only(r, t, conn, err))
+            goto fail;
+    }
+    else if (!restore_step(t, "pre-data", &t0, true) ||
+             !restore_step(t, "data", &t0,
+                           a->schema_only || restore_tables(r, t, LOAD_DATA, NULL, err)) ||
+             !restore_step(t, "post-data", &t0,
+                           restore_post_data(r, renamed ? renamed : archive, list, t->db, err)) ||
+             !restore_step(t, "sequences and statistics", &t0,
+                           a->schema_only || (restore_finish(r, t, conn, err) &&
+                                              restore_tables(r, t, LOAD_ANALYZE, NULL, err))))
+        goto fail;
+    /* what was renamed aside is dropped when every target succeeded */
+    ok = true;
+    goto done;
+fail:
+    error_prefix(err, "restore of \"%s\" failed", t->name);
+    if (!restore_rollback(r, t, conn))
+    {
+        const char *what = t->schema ? "schema" : "database";
+        const char *name = t->schema ? t->schema : t->db;
+
+        if (t->aside != NULL)
+            error_hint(err,
+                       "when the server is back, drop the incomplete %s \"%s\" and rename "
+                       "\"%s\" back to \"%s\"%s%.12s",
+                       what, name, t->aside, name,
+                       r->safety_id[0] ? ", or restore the safety snapshot " : "", r->safety_id);
+        else
+            error_hint(err, "drop the incomplete %s \"%s\" before trying again", what, name);
+    }
+done:
+    if (!ok && error_is_set(err) && err->hint[0] == '\0')
+        error_hint(err, "nothing else was changed; fix the cause and run the restore again");
+    PQfinish(conn);
+    if (archive != NULL)
+        unlink(archive);
+    if (renamed != NULL)
+        unlink(renamed);
+    if (list != NULL)
+        unlink(list);
+    free(archive);
+    free(renamed);
+    free(list);
+    return ok;
+}
+
+/* Restores the targets in order; a failure undoes the ones before it. */
+static bool restore_all_targets(Restore *r, Error *err)
+{
+    for (size_t i = 0; i < r->n_targets; i++)
+    {
+        Target *t = &r->targets[i];
+        RestoreTargetInfo *info = &r->infos[i];
+        uint64_t rows0 = r->rows, bytes0 = r->bytes;
+        double t0 = fmt_now();
+
+        log_info("restoring %s \"%s\" into %s \"%s\"%s%s", info->shared ? "shared part" : "tenant",
+                 t->name, t->schema ? "schema" : "database", t->schema ? t->schema : t->db,
+                 t->schema ? " of database " : "", t->schema ? t->db : "");
+        if (!restore_target(r, t, err))
+        {
+            bool undone = false;
+
+            for (size_t k = i; k-- > 0;)
+            {
+                undone = restore_undo(r, &r->targets[k]) || undone;
+                r->infos[k].done = false;
+            }
+            if (r->a->data_only && i > 0)
+                error_hint(err, "the targets before it were loaded and keep the restored data; "
+                                "fix the cause and run the restore again");
+            else if (undone)
+                error_hint(err, "the targets restored before it were put back as they were; fix "
+                                "the cause and run the restore again");
+            return false;
+        }
+        info->done = true;
+        info->tables = r->a->schema_only ? 0 : restore_count_selected(r, t);
+        info->rows = r->rows - rows0;
+        info->bytes = r->bytes - bytes0;
+        info->seconds = fmt_now() - t0;
+    }
+    return true;
+}
+
+bool restore_execute(Restore *r, RestoreResult *res, Error *err)
+{
+    bool ok = false;
+    const char *base = getenv("TMPDIR");
+
+    r->started = fmt_now();
+    if (res->replaces && !restore_safety_backup(r, err))
+        goto out;
+    snprintf(res->safety_id, sizeof(res->safety_id), "%s", r->safety_id);
+    snprintf(r->tmpdir, sizeof(r->tmpdir), "%s/coffer-restore-XXXXXX",
+             base != NULL && base[0] != '\0' ? base : "/tmp");
+    if (mkdtemp(r->tmpdir) == NULL)
+    {
+        error_set(err, ERR_FAILURE, "could not create a temporary directory in \"%s\": %s",
+                  base != NULL && base[0] != '\0' ? base : "/tmp", strerror(errno));
+        error_hint(err, "set TMPDIR to a writable directory");
+        r->tmpdir[0] = '\0';
+        goto out;
+    }
+    if (!restore_add_shared(r, err) || (!r->a->data_only && !restore_missing_roles(r, err)))
+        goto out;
+    restore_fill_infos(r, res);
+    if (!restore_all_targets(r, err))
+        goto out;
+    restore_drop_asides(r);
+    ok = true;
+out:
+    res->rows = r->rows;
+    res->bytes = r->bytes;
+    res->seconds = fmt_now() - r->started;
+    return ok;
+}

@@ -238,10 +238,6 @@ typedef struct PgArchiveEntry
     uint64_t data_offset; /* with PG_ARCHIVE_DATA_SET */
 } PgArchiveEntry;
 
-/* Receives the next bytes of an archive being written (SinkFn's shape);
- * false (with err set) stops the writer. */
-typedef bool (*PgArchiveSinkFn)(void *arg, const void *data, size_t len, Error *err);
-
 /* Receives each entry as soon as it is whole; the entry and its strings
  * are valid during the call only (pg_archive_entry_copy keeps one). false
  * (with err set) stops the reader. */
@@ -285,8 +281,8 @@ typedef struct PgArchiveWriter PgArchiveWriter;
  * entry (marked as having no data), end checks the count. begin returns
  * NULL with err when h is incomplete or sink fails. An entry with data is
  * refused: a part has no data blocks. */
-PgArchiveWriter *pg_archive_write_begin(const PgArchiveHeader *h, size_t n_entries,
-                                        PgArchiveSinkFn sink, void *arg, Error *err);
+PgArchiveWriter *pg_archive_write_begin(const PgArchiveHeader *h, size_t n_entries, SinkFn sink,
+                                        void *arg, Error *err);
 bool pg_archive_write_entry(PgArchiveWriter *w, const PgArchiveEntry *e, Error *err);
 /* Frees w; false with err when fewer entries than announced were written
  * (err may be NULL when abandoning a writer after an error). */
@@ -304,8 +300,8 @@ size_t pg_archive_part_bytes(const PgArchivePart *p);
 /* The i-th entry, or NULL past the end. */
 const PgArchiveEntry *pg_archive_part_entry(const PgArchivePart *p, size_t i);
 /* Writes the part as an archive with header h (of the archive read). */
-bool pg_archive_part_write(const PgArchivePart *p, const PgArchiveHeader *h, PgArchiveSinkFn sink,
-                           void *arg, Error *err);
+bool pg_archive_part_write(const PgArchivePart *p, const PgArchiveHeader *h, SinkFn sink, void *arg,
+                           Error *err);
 void pg_archive_part_free(PgArchivePart *p);
 
 /* Which tenant of the schema model an entry belongs to: true with *which

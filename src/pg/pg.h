@@ -318,4 +318,86 @@ bool pg_archive_entry_owner(const PgArchiveEntry *e, const char *const *schemas,
  * to SQL_ASCII and standard_conforming_strings = off. */
 bool pg_archive_entry_is_setup(const PgArchiveEntry *e);
 
+/* ---- rewriting function bodies (rewrite.c) ------------------------------ */
+
+/* What a rewrite changed and what it left. The functions below add to the
+ * counts, so that one report sums a body and its settings; zero it first. */
+typedef struct PgRewriteReport
+{
+    int rewritten;   /* references to the old schema replaced by the new name */
+    int in_strings;  /* mentions inside string literals and dollar-quoted strings */
+    int in_comments; /* mentions inside comments */
+    int as_names;    /* the old name as an identifier that is not a qualifier */
+    int unsure;      /* the old name where it may or may not mean the schema:
+                        between two dots, in a U&"..." identifier, in a body
+                        of another language */
+    int in_settings; /* settings other than search_path that mention it */
+} PgRewriteReport;
+
+/* Rewrites the schema qualifiers of a SQL or PL/pgSQL function body
+ * (prosrc) from old_schema to new_schema: an identifier followed by "."
+ * (spaces and comments may come between) and not itself after a ".", that
+ * is unquoted and folds (ASCII lower case, 63 bytes at most) to old_schema,
+ * or double-quoted and equal to it. String literals ('', E'', U&'', B'',
+ * X'', dollar-quoted) and comments are never changed; the old name found in
+ * them is counted in report (ASCII case-insensitively, as a whole word).
+ * The new name is written bare when the old one was bare and it is a plain
+ * lowercase identifier and no keyword, else double-quoted. Returns the new
+ * body, malloc'd. */
+char *pg_rewrite_body(const char *body, const char *old_schema, const char *new_schema,
+                      PgRewriteReport *report);
+
+/* Rewrites one proconfig entry "name=value": in search_path, the list
+ * elements that name old_schema (unquoted ones folded to lower case) become
+ * new_schema, quoted as pg_rewrite_body quotes; any other setting that
+ * mentions old_schema is left as is and counted in report->in_settings.
+ * Returns the entry, rewritten or not, malloc'd. */
+char *pg_rewrite_setting(const char *entry, const char *old_schema, const char *new_schema,
+                         PgRewriteReport *report);
+
+/* True when report counts a mention of the old schema that was not
+ * rewritten: in a string, comment or setting, where it may or may not be
+ * the schema, or as another kind of name in a body whose qualifiers were
+ * rewritten (an alias or label of that name makes them doubtful). */
+bool pg_rewrite_report_leftover(const PgRewriteReport *report);
+
+/* Says where report's leftovers are ("in a string literal, in a comment"),
+ * malloc'd; "" when there are none. */
+char *pg_rewrite_report_describe(const PgRewriteReport *report);
+
+/* One function or procedure of the schema. */
+typedef struct PgRewriteFunction
+{
+    char *signature;        /* regprocedure text, e.g. tenant_copy.log_order() */
+    PgRewriteReport report; /* its body and settings together */
+} PgRewriteFunction;
+
+typedef struct PgRewriteResult
+{
+    PgRewriteFunction *rewritten; /* body or settings changed */
+    size_t n_rewritten;
+    PgRewriteFunction *leftovers; /* still mention the old schema (may be in both lists) */
+    size_t n_leftovers;
+} PgRewriteResult;
+
+/* Run on a database where schema was just renamed from old_schema: rewrites
+ * the bodies (pg_rewrite_body) and search_path settings
+ * (pg_rewrite_setting) of the schema's SQL and PL/pgSQL functions and
+ * procedures, with CREATE OR REPLACE from pg_get_functiondef (only the body
+ * replaced) and ALTER ROUTINE ... SET, all in one transaction (conn must
+ * not be in one already). SQL-standard bodies (BEGIN ATOMIC, RETURN) need
+ * nothing: the server follows the rename. Fills res (zero it first;
+ * pg_rewrite_result_free frees it, even after a failure); false with err,
+ * and nothing changed, when a query or DDL fails or a definition cannot be
+ * taken apart. */
+bool pg_rewrite_schema_functions(PGconn *conn, const char *schema, const char *old_schema,
+                                 PgRewriteResult *res, Error *err);
+
+/* Logs res: a summary line, each rewritten function at debug level
+ * (--verbose), and a warning naming old_schema for each leftover. */
+void pg_rewrite_result_log(const PgRewriteResult *res, const char *old_schema);
+
+/* Frees what res holds and zeroes it. */
+void pg_rewrite_result_free(PgRewriteResult *res);
+
 #endif

@@ -58,7 +58,7 @@ deps:
 # Every test: unit tests (built with sanitizers) and integration tests
 # against a real PostgreSQL that the harness starts and stops itself.
 check: deps
-	@$(MAKE) --no-print-directory coffer build/bench/repo_tool $(UNIT_BIN)
+	@$(MAKE) --no-print-directory coffer build/bench/repo_tool build/bench/archive_tool $(UNIT_BIN)
 	@prove -e bash test/run-unit.t test/integration/*.t
 
 unit: deps
@@ -66,11 +66,11 @@ unit: deps
 	@prove -e bash test/run-unit.t
 
 integration: deps
-	@$(MAKE) --no-print-directory coffer build/bench/repo_tool
+	@$(MAKE) --no-print-directory coffer build/bench/repo_tool build/bench/archive_tool
 	@prove -e bash test/integration/*.t
 
 check-long: deps
-	@$(MAKE) --no-print-directory coffer build/bench/repo_tool $(UNIT_BIN)
+	@$(MAKE) --no-print-directory coffer build/bench/repo_tool build/bench/archive_tool $(UNIT_BIN)
 	@COFFER_LONG=1 prove -e bash test/run-unit.t test/integration/*.t test/long/*.t
 
 demo: deps

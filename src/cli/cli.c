@@ -442,6 +442,8 @@ int cli_main(int argc, char **argv)
          * pg_fatal runs its exit callbacks; the config is still loaded */
         cleanup_run_all();
     }
+    else if (cleanup_interrupted())
+        cleanup_run_all(); /* waits: the signal's cleanups end the process */
     if (ctx.config != NULL)
         config_free(ctx.config);
     if (!ok && !error_is_set(&err))

@@ -152,3 +152,18 @@ bool pg_terminate_sessions(PGconn *conn, const char *db, Error *err)
     PQclear(res);
     return true;
 }
+
+bool pg_terminate_own(PGconn *conn, Error *err)
+{
+    const char *params[1] = {pg_app_name()};
+    PGresult *res = pg_query(conn, "end this process's sessions",
+                             "SELECT pg_catalog.pg_terminate_backend(pid)"
+                             "  FROM pg_catalog.pg_stat_activity"
+                             " WHERE application_name = $1 AND pid <> pg_catalog.pg_backend_pid()",
+                             1, params, err);
+
+    if (res == NULL)
+        return false;
+    PQclear(res);
+    return true;
+}

@@ -3,9 +3,11 @@
  */
 #include "pg/pg.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/mem.h"
@@ -47,6 +49,21 @@ static void pg_notice(void *arg, const char *message)
     log_debug("server: %.*s", (int)len, message);
 }
 
+/* "coffer:PID": set once, read by every thread. */
+static char pg_app_name_buf[32];
+static pthread_once_t pg_app_name_once = PTHREAD_ONCE_INIT;
+
+static void pg_app_name_init(void)
+{
+    snprintf(pg_app_name_buf, sizeof(pg_app_name_buf), "coffer:%d", (int)getpid());
+}
+
+const char *pg_app_name(void)
+{
+    pthread_once(&pg_app_name_once, pg_app_name_init);
+    return pg_app_name_buf;
+}
+
 PGconn *pg_connect(const char *conninfo, const char *dbname, Error *err)
 {
     const char *keys[5];
@@ -64,7 +81,7 @@ PGconn *pg_connect(const char *conninfo, const char *dbname, Error *err)
         vals[n++] = dbname;
     }
     keys[n] = "fallback_application_name";
-    vals[n++] = "coffer";
+    vals[n++] = pg_app_name();
     keys[n] = NULL;
     vals[n] = NULL;
     conn = PQconnectdbParams(keys, vals, 1);

@@ -33,6 +33,11 @@
  * whether the server was unreachable or refused the login, with a hint. */
 PGconn *pg_connect(const char *conninfo, const char *dbname, Error *err);
 
+/* "coffer:PID": the application_name of this process's sessions (unless
+ * the conninfo sets one) and of the client programs it runs, so that
+ * cleanup after an interrupt can find and end them. */
+const char *pg_app_name(void);
+
 /* Runs a query with text parameters; returns the result (caller PQclear's)
  * or NULL with err set to "WHAT: server message". what names the purpose
  * ("list schemas", "discovery query"). Commands and tuples both count as ok. */
@@ -119,6 +124,10 @@ bool pg_drop_database(PGconn *conn, const char *db, Error *err);
 
 /* Ends every other session connected to database db. */
 bool pg_terminate_sessions(PGconn *conn, const char *db, Error *err);
+
+/* Ends this process's other sessions (application_name pg_app_name()),
+ * so that their locks go: cleanup after an interrupt. */
+bool pg_terminate_own(PGconn *conn, Error *err);
 
 /* ---- roles in pg_dumpall --globals-only output (globals.c) ---------------- */
 

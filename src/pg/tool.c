@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/cleanup.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "pg/pg.h"
@@ -26,6 +27,14 @@
 extern char **environ;
 
 #define PG_TOOL_STDERR_KEEP 2048
+
+static bool pg_tool_env_has(char **env, size_t n, const char *prefix)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(env[i], prefix, strlen(prefix)) == 0)
+            return true;
+    return false;
+}
 
 /* The environment for a child: ours without PG* connection variables, then
  * the connection's effective settings (PQconninfo names each one's variable). */
@@ -39,7 +48,10 @@ static char **pg_tool_env(PGconn *conn, const char *dbname)
     {
         if (strncmp(*e, "PG", 2) == 0 && conn != NULL)
             continue;
-        if (n + 2 >= cap)
+        /* the repository's passphrase is no business of a client program */
+        if (strncmp(*e, "COFFER_PASSPHRASE=", 18) == 0)
+            continue;
+        if (n + 3 >= cap)
             env = xrealloc(env, sizeof(char *) * (cap *= 2));
         env[n++] = xstrdup(*e);
     }
@@ -51,12 +63,14 @@ static char **pg_tool_env(PGconn *conn, const char *dbname)
             continue;
         if (strcmp(o->keyword, "dbname") == 0 && dbname != NULL)
             val = dbname;
-        if (n + 2 >= cap)
+        if (n + 3 >= cap)
             env = xrealloc(env, sizeof(char *) * (cap *= 2));
         env[n++] = xasprintf("%s=%s", o->envvar, val);
     }
     if (dbname != NULL && conn == NULL)
         env[n++] = xasprintf("PGDATABASE=%s", dbname);
+    if (conn != NULL && !pg_tool_env_has(env, n, "PGAPPNAME="))
+        env[n++] = xasprintf("PGAPPNAME=%s", pg_app_name());
     env[n] = NULL;
     if (opts != NULL)
         PQconninfoFree(opts);
@@ -148,6 +162,11 @@ bool pg_tool_run(char *const argv[], PGconn *conn, const char *dbname, SinkFn ou
     Buf errbuf, errhead;
     bool ok = true;
     bool out_open = true, err_open = true;
+
+    /* after an interrupt nothing new starts: the cleanups are putting
+     * things back, and a client program started now would undo that */
+    if (cleanup_interrupted())
+        return error_set(err, ERR_FAILURE, "interrupted: %s was not started", argv[0]);
     char *buf;
     const char *name = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
 

@@ -20,6 +20,7 @@
 #include "common/fmt.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/cleanup.h"
 #include "pg/toc.h"
 #include "restore/restore_intern.h"
 
@@ -324,6 +325,27 @@ bool restore_missing_roles(Restore *r, Error *err)
     return true;
 }
 
+typedef struct ScratchGuard
+{
+    const Config *cfg;
+    const char *name;
+} ScratchGuard;
+
+/* Drops the scratch database, on a connection of its own: also run from
+ * the signal thread after an interrupt. */
+static void restore_scratch_drop(void *arg)
+{
+    ScratchGuard *g = arg;
+    Error err;
+    PGconn *c;
+
+    error_clear(&err);
+    c = pg_connect(g->cfg->pg_conninfo, "postgres", &err);
+    if (c == NULL || !pg_drop_database(c, g->name, &err))
+        log_warning("could not drop the scratch database \"%s\": %s", g->name, err.message);
+    PQfinish(c);
+}
+
 /* Restores the tenant's DDL (with the shared schemas it needs and the
  * extensions) into a scratch database, renames the schema there, and dumps
  * it again. Returns the path of the renamed schema's archive. */
@@ -336,6 +358,8 @@ char *restore_scratch(Restore *r, Target *t, const char *archive, Error *err)
     json_t *u;
     char *list = NULL, *out = NULL;
     PGconn *sc = NULL;
+    ScratchGuard guard = {r->cfg, NULL};
+    CleanupHandle drop;
 
     json_array_foreach (units, i, u)
         if (json_is_true(json_object_get(u, "shared")) &&
@@ -343,6 +367,8 @@ char *restore_scratch(Restore *r, Target *t, const char *archive, Error *err)
             schemas[n++] = restore_jstr(u, "schema");
     schemas[n++] = t->src_schema;
     log_info("preparing schema \"%s\" as \"%s\" in a scratch database", t->src_schema, t->schema);
+    guard.name = scratch;
+    drop = cleanup_push(restore_scratch_drop, &guard);
     if (!restore_create_db(r, scratch, t->dbdoc, err))
         goto done;
     list = restore_list(r, archive, schemas, n, true, err);
@@ -353,23 +379,14 @@ char *restore_scratch(Restore *r, Target *t, const char *archive, Error *err)
                                           t->src_schema, t->schema, err))
         goto done;
     {
-        /* functions whose text still names the old schema cannot be rewritten safely */
-        static const char sql[] =
-            "SELECT p.oid::pg_catalog.regprocedure::text FROM pg_catalog.pg_proc p"
-            "  JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace"
-            " WHERE n.nspname = $1 AND (pg_catalog.strpos(p.prosrc, $2) > 0"
-            "    OR pg_catalog.strpos(coalesce(p.proconfig::text, ''), $2) > 0)"
-            " ORDER BY 1";
-        const char *params[2] = {t->schema, t->src_schema};
-        PGresult *res = pg_query(sc, "check function bodies", sql, 2, params, err);
+        /* function bodies and search_path are text: the rename does not reach them */
+        PgRewriteResult rw = {0};
+        bool rewritten = pg_rewrite_schema_functions(sc, t->schema, t->src_schema, &rw, err);
 
-        if (res == NULL)
+        pg_rewrite_result_log(&rw, t->src_schema);
+        pg_rewrite_result_free(&rw);
+        if (!rewritten)
             goto done;
-        for (int k = 0; k < PQntuples(res); k++)
-            log_warning("function %s names schema \"%s\" in its body or settings; it was not "
-                        "rewritten and still refers to the original schema",
-                        PQgetvalue(res, k, 0), t->src_schema);
-        PQclear(res);
     }
     PQfinish(sc);
     sc = NULL;
@@ -383,7 +400,7 @@ char *restore_scratch(Restore *r, Target *t, const char *archive, Error *err)
 done:
     if (sc != NULL)
         PQfinish(sc);
-    restore_drop_db(r, scratch);
+    cleanup_pop(drop, true);
     free(scratch);
     free(schemas);
     if (list != NULL)

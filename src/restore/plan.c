@@ -18,6 +18,7 @@
 #include "common/fmt.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/cleanup.h"
 #include "restore/restore_intern.h"
 
 const char *restore_jstr(json_t *o, const char *key)
@@ -410,6 +411,7 @@ Restore *restore_prepare(const RestorePlan *plan, Repo *repo, RestoreResult *res
 
     memset(res, 0, sizeof(*res));
     pthread_mutex_init(&r->lock, NULL);
+    pthread_mutex_init(&r->swap_lock, NULL);
     r->a = plan;
     r->cfg = plan->cfg;
     r->repo = repo;
@@ -448,8 +450,8 @@ void restore_free(Restore *r)
         restore_target_free(&r->targets[i]);
     free(r->targets);
     free(r->infos);
-    if (r->tmpdir[0] != '\0')
-        rmdir(r->tmpdir);
+    if (r->tmp_guard != 0)
+        cleanup_pop(r->tmp_guard, true);
     if (r->admin != NULL)
         PQfinish(r->admin);
     free(r->pg_restore);
@@ -459,5 +461,6 @@ void restore_free(Restore *r)
     free(r->roles);
     json_decref(r->snap);
     pthread_mutex_destroy(&r->lock);
+    pthread_mutex_destroy(&r->swap_lock);
     free(r);
 }

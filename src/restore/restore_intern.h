@@ -26,6 +26,9 @@ typedef struct Target
     bool created;           /* the target schema/database was created by this restore */
     bool keep_aside;        /* not in the safety backup: keep what it replaces */
     bool replaces;          /* it exists and is replaced (preflight) */
+    struct Restore *r;
+    uint64_t guard;   /* the cleanup that puts it back (swap.c), or 0 */
+    bool put_back_ok; /* the last put-back left it as it was */
 } Target;
 
 typedef struct Restore
@@ -39,11 +42,13 @@ typedef struct Restore
     int major;
     char tmpdir[4096];
     int tmpseq;
+    uint64_t tmp_guard; /* the cleanup that removes tmpdir */
     PGconn *admin; /* maintenance connection (database "postgres") */
     char **roles;  /* role names, read when first needed */
     size_t n_roles;
 
     pthread_mutex_t lock;
+    pthread_mutex_t swap_lock; /* held while renaming aside or putting back */
     uint64_t tables_total;
     uint64_t tables_done;
     uint64_t bytes;
@@ -83,9 +88,14 @@ void restore_fill_infos(Restore *r, RestoreResult *res);
 /* ---- swap.c: aside, create, rollback, undo ---- */
 /* A unique name (at most 63 bytes) for what is renamed aside. */
 char *restore_aside_name(const char *name);
+/* Registers the cleanup that puts the target back (on an interrupt, or
+ * through restore_rollback), before anything of it changes. */
+void restore_guard(Restore *r, Target *t);
+/* The target stands: its cleanup is removed without running. */
+void restore_unguard(Target *t);
 /* Puts back what the target replaced, after a failure; true when the
  * target is back as it was. */
-bool restore_rollback(Restore *r, Target *t, PGconn *conn);
+bool restore_rollback(Restore *r, Target *t);
 /* Undoes a target restored before a later one failed. */
 bool restore_undo(Restore *r, Target *t);
 /* Every target succeeded: drops what they replaced. */

@@ -20,6 +20,7 @@
 #include "common/fmt.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/cleanup.h"
 #include "restore/restore_intern.h"
 
 /* A name for something renamed aside, unique and at most 63 bytes. The
@@ -40,74 +41,158 @@ char *restore_aside_name(const char *name)
     return xasprintf("%.*s%s", (int)keep, name, suffix);
 }
 
-/* Puts back what the target replaced, after a failure. */
-/* Returns true when the target is back as it was before the restore. */
-bool restore_rollback(Restore *r, Target *t, PGconn *conn)
+/* Is there a schema (database model: a database) of that name? false on
+ * error too, with err set. */
+static bool swap_exists(PGconn *c, const Target *t, const char *name, Error *err)
 {
-    Error err;
-    bool failed = false;
+    bool exists = false;
 
-    error_clear(&err);
-    if (t->schema != NULL && conn != NULL && PQstatus(conn) == CONNECTION_OK)
-    {
-        if (t->created)
-            pg_exec_ident(conn, "drop partial schema", "DROP SCHEMA IF EXISTS %s CASCADE",
-                               t->schema, NULL, &err);
-        if (t->aside != NULL && !error_is_set(&err))
-            pg_exec_ident(conn, "rename back", "ALTER SCHEMA %s RENAME TO %s", t->aside,
-                               t->schema, &err);
-    }
-    else if (t->schema == NULL && r->admin != NULL && PQstatus(r->admin) == CONNECTION_OK)
-    {
-        if (t->created)
-            restore_drop_db(r, t->db);
-        if (t->aside != NULL)
-            pg_exec_ident(r->admin, "rename back", "ALTER DATABASE %s RENAME TO %s", t->aside,
-                               t->db, &err);
-    }
+    if (t->schema != NULL)
+        pg_schema_exists(c, name, &exists, err);
     else
-        error_set(&err, ERR_FAILURE, "no connection to the server");
-    if (error_is_set(&err) || (conn == NULL && t->schema != NULL))
+        pg_database_exists(c, name, &exists, err);
+    return exists;
+}
+
+/*
+ * Puts the target back as it was before the restore, judging by the
+ * catalog, not by how far the restore thinks it got: the aside exists, so
+ * whatever holds the live name is the restore's and goes, and the aside is
+ * renamed back; no aside and a target the restore created: it goes. Runs
+ * on a connection of its own, from a failing restore or from the signal
+ * thread after an interrupt (then this process's other sessions are ended
+ * first, so that their locks go), exactly once (cleanup_pop).
+ */
+/* One attempt at putting the target back; false with err when it failed. */
+static bool swap_put_back_once(Restore *r, Target *t, bool *aside_out, bool *live_out, Error *err)
+{
+    const char *name = t->schema ? t->schema : t->db;
+    PGconn *c = pg_connect(r->cfg->pg_conninfo, t->schema ? t->db : "postgres", err);
+    bool aside = false, live = false;
+
+    if (c != NULL && cleanup_interrupted())
     {
-        log_error("the target could not be put back as it was: %s",
-                  error_is_set(&err) ? err.message : "no connection");
-        failed = true;
-        if (t->aside != NULL)
-            log_error("the previous %s \"%s\" is kept as \"%s\"; \"%s\" may be incomplete",
-                      t->schema ? "schema" : "database", t->schema ? t->schema : t->db, t->aside,
-                      t->schema ? t->schema : t->db);
-        else
-            log_error("%s \"%s\" may be incomplete; drop it before trying again",
-                      t->schema ? "schema" : "database", t->schema ? t->schema : t->db);
+        /* the restore's own sessions (and its client programs') hold locks
+         * on what is put back: end them, and do not wait long for others */
+        pg_command(c, "set lock timeout", "SET lock_timeout = '10s'", err);
+        pg_terminate_own(c, err);
     }
-    else if (t->aside != NULL)
-        log_info("%s \"%s\" was left as it was", t->schema ? "schema" : "database",
-                 t->schema ? t->schema : t->db);
-    return !failed;
+    if (c != NULL && !error_is_set(err))
+    {
+        aside = t->aside != NULL && swap_exists(c, t, t->aside, err);
+        live = !error_is_set(err) && swap_exists(c, t, name, err);
+    }
+    if (!error_is_set(err) && live && (aside || t->created))
+    {
+        if (t->schema != NULL)
+            pg_exec_ident(c, "drop partial schema", "DROP SCHEMA %s CASCADE", name, NULL, err);
+        else
+            pg_drop_database(c, name, err);
+    }
+    if (!error_is_set(err) && aside)
+        pg_exec_ident(c, "rename back",
+                      t->schema ? "ALTER SCHEMA %s RENAME TO %s" : "ALTER DATABASE %s RENAME TO %s",
+                      t->aside, name, err);
+    PQfinish(c);
+    *aside_out = aside;
+    *live_out = live;
+    return !error_is_set(err);
+}
+
+/*
+ * Puts the target back as it was before the restore, judging by the
+ * catalog, not by how far the restore thinks it got: the aside exists, so
+ * whatever holds the live name is the restore's and goes, and the aside is
+ * renamed back; no aside and a target the restore created: it goes. Runs
+ * on a connection of its own, from a failing restore or from the signal
+ * thread after an interrupt, exactly once (cleanup_pop). After an interrupt
+ * this process's other sessions are ended first, so that their locks go;
+ * one that a client program opened just then may still commit in between,
+ * so a failed attempt is tried again.
+ */
+static void swap_put_back(void *arg)
+{
+    Target *t = arg;
+    Restore *r = t->r;
+    const char *what = t->schema ? "schema" : "database";
+    const char *name = t->schema ? t->schema : t->db;
+    int attempts = cleanup_interrupted() ? 5 : 1;
+    Error err;
+    bool aside = false, live = false;
+
+    pthread_mutex_lock(&r->swap_lock);
+    for (int i = 0; i < attempts; i++)
+    {
+        error_clear(&err);
+        if (swap_put_back_once(r, t, &aside, &live, &err))
+            break;
+        if (i + 1 < attempts)
+        {
+            struct timespec pause = {0, 200 * 1000 * 1000};
+
+            log_info("putting %s \"%s\" back: %s; trying again", what, name, err.message);
+            nanosleep(&pause, NULL);
+        }
+    }
+    t->put_back_ok = !error_is_set(&err);
+    if (!t->put_back_ok)
+    {
+        log_error("the target could not be put back as it was: %s", err.message);
+        if (t->aside != NULL)
+            log_error("the previous %s \"%s\" is kept as \"%s\"; \"%s\" may be incomplete", what,
+                      name, t->aside, name);
+        else
+            log_error("%s \"%s\" may be incomplete; drop it before trying again", what, name);
+    }
+    else if (aside)
+        log_info("%s \"%s\" was left as it was", what, name);
+    else if (live && t->created)
+        log_info("the incomplete %s \"%s\" was dropped", what, name);
+    if (t->put_back_ok)
+    {
+        t->created = false;
+        free(t->aside);
+        t->aside = NULL;
+    }
+    pthread_mutex_unlock(&r->swap_lock);
+}
+
+void restore_guard(Restore *r, Target *t)
+{
+    t->r = r;
+    if (t->guard == 0)
+        t->guard = cleanup_push(swap_put_back, t);
+}
+
+void restore_unguard(Target *t)
+{
+    if (t->guard != 0)
+        cleanup_pop(t->guard, false);
+    t->guard = 0;
+}
+
+bool restore_rollback(Restore *r, Target *t)
+{
+    (void)r;
+    if (t->guard == 0)
+        return true;
+    t->put_back_ok = true;
+    cleanup_pop(t->guard, true);
+    t->guard = 0;
+    return t->put_back_ok;
 }
 
 /* Undoes a target that was restored, because a later one failed: the
  * restore is all or nothing. */
 bool restore_undo(Restore *r, Target *t)
 {
-    Error err;
-    PGconn *conn = NULL;
-
-    error_clear(&err);
-    if (!t->created && t->aside == NULL)
-        return false;
-    if (t->schema != NULL)
+    if (t->guard == 0 || (!t->created && t->aside == NULL))
     {
-        conn = pg_connect(r->cfg->pg_conninfo, t->db, &err);
-        if (conn == NULL)
-            log_error("could not connect to database \"%s\": %s", t->db, err.message);
+        restore_unguard(t);
+        return false;
     }
     log_info("undoing the restore of \"%s\"", t->name);
-    restore_rollback(r, t, conn);
-    PQfinish(conn);
-    free(t->aside);
-    t->aside = NULL;
-    t->created = false;
+    restore_rollback(r, t);
     return true;
 }
 
@@ -191,6 +276,9 @@ static char *restore_outside_dependents(PGconn *conn, const char *nsp, Error *er
  * it would cascade into them. */
 void restore_drop_asides(Restore *r)
 {
+    /* every target stands: an interrupt from here on must not undo them */
+    for (size_t i = 0; i < r->n_targets; i++)
+        restore_unguard(&r->targets[i]);
     for (size_t i = r->n_targets; i-- > 0;)
     {
         Target *t = &r->targets[i];

@@ -4,6 +4,7 @@
  * statistics; and the engine's entry point that runs every target, all or
  * nothing.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -19,6 +20,7 @@
 #include "common/fmt.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/cleanup.h"
 #include "restore/restore_intern.h"
 
 /* Logs (at debug) how long a step of a target took, and restarts the clock. */
@@ -32,6 +34,33 @@ static bool restore_step(Target *t, const char *step, double *t0, bool ok)
     return ok;
 }
 
+/* Renames the live schema (database) aside, unless an interrupt came
+ * first: under the swap lock, so that a put-back sees either the rename or
+ * nothing of it. */
+static bool restore_rename_aside(Restore *r, Target *t, PGconn *conn, const char *name,
+                                 Error *err)
+{
+    bool ok;
+
+    pthread_mutex_lock(&r->swap_lock);
+    if (cleanup_interrupted())
+    {
+        pthread_mutex_unlock(&r->swap_lock);
+        return error_set(err, ERR_FAILURE, "interrupted; nothing was changed");
+    }
+    t->aside = restore_aside_name(name);
+    ok = pg_exec_ident(conn, t->schema ? "rename schema aside" : "rename database aside",
+                       t->schema ? "ALTER SCHEMA %s RENAME TO %s" : "ALTER DATABASE %s RENAME TO %s",
+                       name, t->aside, err);
+    if (!ok)
+    {
+        free(t->aside);
+        t->aside = NULL;
+    }
+    pthread_mutex_unlock(&r->swap_lock);
+    return ok;
+}
+
 bool restore_target(Restore *r, Target *t, Error *err)
 {
     const RestorePlan *a = r->a;
@@ -42,6 +71,8 @@ bool restore_target(Restore *r, Target *t, Error *err)
     bool new_db = strcmp(t->db, t->src_db) != 0;
     double t0 = fmt_now();
 
+    if (!a->data_only)
+        restore_guard(r, t);
     archive = restore_fetch(r, json_object_get(t->dbdoc, "ddl"), "ddl", err);
     if (!restore_step(t, "fetching the DDL", &t0, archive != NULL))
         goto done;
@@ -53,18 +84,14 @@ bool restore_target(Restore *r, Target *t, Error *err)
         {
             if (!pg_terminate_sessions(r->admin, t->db, err))
                 goto done;
-            t->aside = restore_aside_name(t->db);
-            if (!pg_exec_ident(r->admin, "rename database aside",
-                                    "ALTER DATABASE %s RENAME TO %s", t->db, t->aside, err))
-            {
-                free(t->aside);
-                t->aside = NULL;
+            if (!restore_rename_aside(r, t, r->admin, t->db, err))
                 goto done;
-            }
         }
         if (!a->data_only)
         {
+            pthread_mutex_lock(&r->swap_lock);
             t->created = true;
+            pthread_mutex_unlock(&r->swap_lock);
             if (!new_db)
             {
                 if (!restore_run_pg_restore(r, archive, NULL, "pre-data", "postgres", true, 0, err))
@@ -97,14 +124,8 @@ bool restore_target(Restore *r, Target *t, Error *err)
 
             if (exists && !merge)
             {
-                t->aside = restore_aside_name(t->schema);
-                if (!pg_exec_ident(conn, "rename schema aside", "ALTER SCHEMA %s RENAME TO %s",
-                                        t->schema, t->aside, err))
-                {
-                    free(t->aside);
-                    t->aside = NULL;
+                if (!restore_rename_aside(r, t, conn, t->schema, err))
                     goto done;
-                }
             }
             if (strcmp(t->schema, t->src_schema) != 0)
             {
@@ -121,7 +142,9 @@ bool restore_target(Restore *r, Target *t, Error *err)
             if (!restore_run_pg_restore(r, renamed ? renamed : archive, list, "pre-data", t->db,
                                         false, 0, err))
                 goto fail;
+            pthread_mutex_lock(&r->swap_lock);
             t->created = !(exists && merge);
+            pthread_mutex_unlock(&r->swap_lock);
         }
     }
     if (a->data_only)
@@ -143,7 +166,7 @@ bool restore_target(Restore *r, Target *t, Error *err)
     goto done;
 fail:
     error_prefix(err, "restore of \"%s\" failed", t->name);
-    if (!restore_rollback(r, t, conn))
+    if (!restore_rollback(r, t))
     {
         const char *what = t->schema ? "schema" : "database";
         const char *name = t->schema ? t->schema : t->db;
@@ -158,6 +181,8 @@ fail:
             error_hint(err, "drop the incomplete %s \"%s\" before trying again", what, name);
     }
 done:
+    if (!ok)
+        restore_rollback(r, t); /* nothing to put back when it failed before any change */
     if (!ok && error_is_set(err) && err->hint[0] == '\0')
         error_hint(err, "nothing else was changed; fix the cause and run the restore again");
     PQfinish(conn);
@@ -173,6 +198,28 @@ done:
     return ok;
 }
 
+/* Removes the private temporary directory and what is in it (archives of
+ * DDL in clear, -L lists): on every path, interrupts included. */
+static void restore_tmpdir_remove(void *arg)
+{
+    const char *dir = arg;
+    DIR *d = opendir(dir);
+    struct dirent *e;
+
+    while (d != NULL && (e = readdir(d)) != NULL)
+    {
+        char path[4400];
+
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        unlink(path);
+    }
+    if (d != NULL)
+        closedir(d);
+    rmdir(dir);
+}
+
 /* Restores the targets in order; a failure undoes the ones before it. */
 static bool restore_all_targets(Restore *r, Error *err)
 {
@@ -183,6 +230,11 @@ static bool restore_all_targets(Restore *r, Error *err)
         uint64_t rows0 = r->rows, bytes0 = r->bytes;
         double t0 = fmt_now();
 
+        if (cleanup_interrupted())
+        {
+            error_set(err, ERR_FAILURE, "interrupted before \"%s\" was restored", t->name);
+            return false;
+        }
         log_info("restoring %s \"%s\" into %s \"%s\"%s%s", info->shared ? "shared part" : "tenant",
                  t->name, t->schema ? "schema" : "database", t->schema ? t->schema : t->db,
                  t->schema ? " of database " : "", t->schema ? t->db : "");
@@ -231,6 +283,7 @@ bool restore_execute(Restore *r, RestoreResult *res, Error *err)
         r->tmpdir[0] = '\0';
         goto out;
     }
+    r->tmp_guard = cleanup_push(restore_tmpdir_remove, r->tmpdir);
     if (!restore_add_shared(r, err) || (!r->a->data_only && !restore_missing_roles(r, err)))
         goto out;
     restore_fill_infos(r, res);

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# An interrupt (SIGINT, SIGTERM, SIGHUP) at any point of "restore --clean"
+# or "restore --as": the live tenant is there, under its own name, with its
+# rows; no aside schema, scratch database or temporary file is left; the
+# exit status says which signal it was.
+. "$(dirname "$0")/../lib/pg.sh"
+
+pg_start || t_bail "cannot start PostgreSQL"
+load_fixture schema_model || t_bail "cannot load schema_model"
+
+DB=saas_schema
+export COFFER_PASSPHRASE=interrupt-test
+export COFFER_CONFIG="$T_TMP/coffer.yaml"
+export TMPDIR="$T_TMP/tmp"
+mkdir -p "$TMPDIR"
+cat >"$COFFER_CONFIG" <<EOF
+postgres:
+  conninfo: "host=$PGHOST port=$PGPORT dbname=$DB user=postgres"
+tenancy:
+  model: schema
+  shared: [central, parametros, public]
+  discover:
+    pattern: "tenant_%"
+repository:
+  path: $T_TMP/repo
+EOF
+
+pg_psql -d "$DB" <<'SQL' >/dev/null || t_bail "cannot load tenant_big"
+CREATE SCHEMA tenant_big;
+CREATE TABLE tenant_big.events (id bigserial PRIMARY KEY, account integer NOT NULL, payload text NOT NULL);
+CREATE INDEX ON tenant_big.events (account);
+INSERT INTO tenant_big.events (account, payload)
+    SELECT g % 1000, md5(g::text) || repeat('x', 60) FROM generate_series(1, 300000) g;
+SQL
+
+# fingerprint: row count and md5 of the rows of tenant_big.events.
+fingerprint() {
+    pg_psql -d "$DB" <<'SQL'
+SELECT count(*) || ' ' || md5(coalesce(string_agg(r::text, E'\n' ORDER BY r::text COLLATE "C"), ''))
+  FROM tenant_big.events r
+SQL
+}
+leftover_schemas() { pg_psql -d "$DB" <<<"SELECT count(*) FROM pg_namespace WHERE nspname ~ '_coffer_old_|^big_copy$'"; }
+scratch_dbs() { pg_psql <<<"SELECT count(*) FROM pg_database WHERE datname LIKE 'coffer_scratch_%'"; }
+wait_for_query() {
+    local i n
+    for ((i = 0; i < 400; i++)); do
+        n=$(pg_psql -v re="$1" <<<"SELECT count(*) FROM pg_stat_activity
+            WHERE state = 'active' AND query ~ :'re' AND pid <> pg_backend_pid()" 2>/dev/null)
+        [ "${n:-0}" -gt 0 ] && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+t_ok "init" "$COFFER" init
+t_ok "backup" "$COFFER" backup --tenant tenant_big
+# the live tenant now differs from the snapshot: what must survive is this
+pg_psql -d "$DB" <<<"DELETE FROM tenant_big.events WHERE id % 10 = 0" >/dev/null
+live=$(fingerprint)
+t_like "$live" '^270000 ' "the live tenant has 270,000 rows, the snapshot 300,000"
+
+sig_code() { case $1 in INT) echo 130 ;; TERM) echo 143 ;; HUP) echo 129 ;; esac; }
+
+# interrupt SIG WHEN ARGS...: start a restore, wait for WHEN (a query
+# regex, or "sleep:SECONDS"), send SIG, and check what is left.
+interrupt() {
+    local sig=$1 when=$2 rc pid what
+    shift 2
+    "$COFFER" restore --tenant tenant_big "$@" >"$T_TMP/out" 2>"$T_TMP/err" &
+    pid=$!
+    case $when in
+    sleep:*) sleep "${when#sleep:}" ;;
+    *) wait_for_query "$when" || t_diag "never saw a query matching $when" ;;
+    esac
+    kill -s "$sig" "$pid" 2>/dev/null
+    rc=0
+    wait "$pid" || rc=$?
+    what="SIG$sig at $when ($*)"
+    if [ "$rc" -eq 0 ]; then
+        # the restore finished before the signal: it restored the snapshot
+        if [ "$1" = --clean ]; then
+            t_is "$(fingerprint | cut -d' ' -f1)" 300000 "$what: finished first, restored"
+            pg_psql -d "$DB" <<<"DELETE FROM tenant_big.events WHERE id % 10 = 0" >/dev/null
+        else
+            t_pass "$what: finished first"
+            pg_psql -d "$DB" <<<"DROP SCHEMA big_copy CASCADE" >/dev/null
+        fi
+        t_pass "  ... (no signal to report)"
+    else
+        t_is "$rc" "$(sig_code "$sig")" "$what: exit status $(sig_code "$sig")"
+        t_like "$(cat "$T_TMP/err")" "interrupted by SIG$sig" "  ... and says it was interrupted"
+    fi
+    t_is "$(fingerprint)" "$live" "  ... the live tenant has its rows, under its name" ||
+        t_diag "$(cat "$T_TMP/err")"
+    t_is "$(leftover_schemas)" 0 "  ... no aside schema or partial copy is left"
+    t_is "$(scratch_dbs)" 0 "  ... no scratch database is left"
+    t_is "$(find "$TMPDIR" -mindepth 1 | wc -l)" 0 "  ... no temporary file is left"
+    t_ok "  ... coffer tenants runs" "$COFFER" tenants --json
+    t_unlike "$T_OUT" '_coffer_old_' "  ... and lists no leftover"
+}
+
+for sig in INT TERM HUP; do
+    interrupt "$sig" '^COPY "tenant_big"\."events" FROM STDIN' --clean --yes
+done
+interrupt TERM 'CREATE INDEX' --clean --yes
+interrupt INT 'ALTER SCHEMA' --clean --yes
+interrupt INT sleep:0.3 --clean --yes
+interrupt TERM sleep:0.8 --clean --yes
+interrupt HUP sleep:1.5 --clean --yes
+interrupt INT '^COPY "big_copy"\."events" FROM STDIN' --as big_copy
+interrupt TERM sleep:0.4 --as big_copy
+
+t_ok "after all that, the repository is clean" "$COFFER" check
+t_ok "and a restore --clean still works" "$COFFER" restore --tenant tenant_big --clean --yes
+t_is "$(fingerprint | cut -d' ' -f1)" 300000 "  ... and restores the snapshot's rows"
+t_done

@@ -73,6 +73,7 @@ typedef struct Worker Worker;
 typedef struct Backup
 {
     const Config *cfg;
+    const TenancyOps *ops; /* the configured model's */
     const BackupPlan *plan;
     double started;
     Worker *workers; /* njobs + 1: the last runs the client programs */

@@ -28,7 +28,7 @@ static bool backup_select(Backup *b, TenantList *list, const BackupPlan *a, Erro
         if (t != NULL && t->shared)
         {
             error_set(err, ERR_FAILURE, "\"%s\" is a shared %s, not a tenant: nothing to back up",
-                      a->tenants[i], t->schema != NULL ? "schema" : "database");
+                      a->tenants[i], b->ops->object);
             return error_hint(err, "shared parts are saved with every backup; name a tenant with "
                                    "--tenant (\"coffer tenants\" lists them)");
         }
@@ -95,8 +95,7 @@ static void backup_sessions(Backup *b)
             s = &b->sessions[b->n_sessions++];
             s->dbname = xstrdup(u->tenant->database);
             s->units = xmalloc(sizeof(Unit *) * b->n_units);
-            /* the database model: a tenant's database DDL is its own */
-            s->ddl_owner = xstrdup(b->cfg->model == TENANCY_DATABASE ? u->owner_name : "shared");
+            s->ddl_owner = xstrdup(b->ops->ddl_owner(u->owner_name));
         }
         s->units[s->n_units++] = u;
         u->session = s;
@@ -286,6 +285,7 @@ bool backup_run(const BackupPlan *a, Repo *repo, BackupResult *res, Error *err)
     pthread_mutex_init(&b.lock, NULL);
     pthread_cond_init(&b.wake, NULL);
     b.cfg = a->cfg;
+    b.ops = tenancy_ops(a->cfg->model);
     b.plan = a;
     b.repo = repo;
     b.started = fmt_now();
@@ -293,11 +293,8 @@ bool backup_run(const BackupPlan *a, Repo *repo, BackupResult *res, Error *err)
     res->manifest = NULL;
     memset(&list, 0, sizeof(list));
     fmt_utc_now(when);
-    if (b.cfg->model == TENANCY_ROW)
-    {
-        error_set(err, ERR_USAGE, "backup does not support the row model yet");
-        return error_hint(err, "use the schema or database model for now");
-    }
+    if (!b.ops->backup_check(err))
+        return false;
     if (!tenancy_discover(b.cfg, true, &list, err))
         return false;
     if (!backup_select(&b, &list, a, err) || !backup_prepare_tools(&b, err))

@@ -17,16 +17,11 @@
 #include "common/log.h"
 #include "common/mem.h"
 
-static Unit *session_unit_for_schema(Session *s, const char *schema)
+static Unit *session_unit_for_schema(Backup *b, Session *s, const char *schema)
 {
     for (size_t i = 0; i < s->n_units; i++)
-    {
-        const Tenant *t = s->units[i]->tenant;
-
-        /* the database model: one unit owns every schema of its database */
-        if (t->schema == NULL || strcmp(t->schema, schema) == 0)
+        if (b->ops->owns_schema(s->units[i]->tenant, schema))
             return s->units[i];
-    }
     return NULL;
 }
 
@@ -46,9 +41,12 @@ bool backup_release(PGconn *conn, const char *savepoint)
     return pg_command(conn, "release savepoint", sql, &e);
 }
 
-/* Leaves a schema out of the session's DDL dump (once). */
+/* Leaves a schema out of the session's DDL dump (once); a tenant without
+ * a schema of its own (NULL: a whole database) leaves nothing out. */
 static void session_exclude(Session *s, const char *schema)
 {
+    if (schema == NULL)
+        return;
     for (size_t i = 0; i < s->n_exclude; i++)
         if (strcmp(s->exclude[i], schema) == 0)
             return;
@@ -64,8 +62,7 @@ static void backup_unit_drop(Backup *b, Session *s, Unit *u, const Error *err)
     bool all = true;
 
     backup_unit_fail(b, u, err);
-    if (u->tenant->schema != NULL)
-        session_exclude(s, u->tenant->schema);
+    session_exclude(s, u->tenant->schema);
     for (size_t i = 0; i < s->n_units; i++)
         all = all && s->units[i]->failed;
     if (all)
@@ -88,10 +85,9 @@ static bool backup_check_schemas(Backup *b, Session *s, Error *err)
         bool found = false;
         Error e;
 
-        if (u->tenant->schema == NULL)
-            continue;
+        /* a part that owns every schema of its database is found with any */
         for (int r = 0; r < PQntuples(res) && !found; r++)
-            found = strcmp(PQgetvalue(res, r, 0), u->tenant->schema) == 0;
+            found = b->ops->owns_schema(u->tenant, PQgetvalue(res, r, 0));
         if (found)
             continue;
         error_clear(&e);
@@ -143,7 +139,7 @@ bool backup_check_relations(Backup *b, Session *s, int *found, Error *err)
         const char *nsp = PQgetvalue(res, i, 0), *rel = PQgetvalue(res, i, 1);
         const char *kind = PQgetvalue(res, i, 2)[0] == 'S' ? "sequence" : "table";
         bool gone = PQgetisnull(res, i, 3);
-        Unit *u = session_unit_for_schema(s, nsp);
+        Unit *u = session_unit_for_schema(b, s, nsp);
         Error e;
 
         if (u == NULL)
@@ -245,25 +241,19 @@ static bool backup_read_sequences(Backup *b, Session *s, Error *err)
         "       CASE WHEN pg_catalog.has_sequence_privilege(x, 'SELECT,USAGE')"
         "            THEN pg_catalog.pg_sequence_last_value(x)::text END"
         "  FROM unnest($1::pg_catalog.oid[]) WITH ORDINALITY AS s(x, i) ORDER BY i";
-    json_t *schemas = json_array();
+    json_t *schemas = b->ops->whole_database ? NULL : json_array();
     const char *params[1];
     char *text;
     PGresult *list, *vals = NULL;
     PGconn *conn, *seq_conn = NULL;
     Buf oids;
 
-    /* only the sequences of the parts being backed up (all of them in the
-     * database model), so another tenant's DDL cannot get in the way */
+    /* only the sequences of the parts being backed up (all of them when a
+     * tenant is a whole database), so another tenant's DDL cannot get in
+     * the way */
     for (size_t i = 0; i < s->n_units && schemas != NULL; i++)
-    {
-        if (s->units[i]->tenant->schema == NULL)
-        {
-            json_decref(schemas);
-            schemas = NULL;
-        }
-        else if (!s->units[i]->failed)
+        if (!s->units[i]->failed)
             json_array_append_new(schemas, json_string(s->units[i]->tenant->schema));
-    }
     text = schemas ? json_dumps(schemas, JSON_COMPACT) : NULL;
     json_decref(schemas);
     params[0] = text;
@@ -308,7 +298,7 @@ static bool backup_read_sequences(Backup *b, Session *s, Error *err)
     for (int i = 0; i < PQntuples(list); i++)
     {
         const char *nsp = PQgetvalue(list, i, 0), *name = PQgetvalue(list, i, 1);
-        Unit *u = session_unit_for_schema(s, nsp);
+        Unit *u = session_unit_for_schema(b, s, nsp);
 
         if (u == NULL || u->failed)
             continue;
@@ -419,7 +409,7 @@ bool backup_open(Backup *b, Session *s, Error *err)
     jobs = xmalloc(sizeof(Job *) * ((size_t)PQntuples(res) + 1));
     for (int i = 0; i < PQntuples(res); i++)
     {
-        Unit *u = session_unit_for_schema(s, PQgetvalue(res, i, 0));
+        Unit *u = session_unit_for_schema(b, s, PQgetvalue(res, i, 0));
 
         if (u != NULL && !u->failed)
             jobs[n++] = job_new(JOB_TABLE, s, u, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
@@ -435,7 +425,7 @@ bool backup_open(Backup *b, Session *s, Error *err)
         goto fail;
     for (int i = 0; i < PQntuples(res); i++)
     {
-        Unit *u = session_unit_for_schema(s, PQgetvalue(res, i, 0));
+        Unit *u = session_unit_for_schema(b, s, PQgetvalue(res, i, 0));
 
         if (u != NULL)
             json_array_append_new(u->matviews,

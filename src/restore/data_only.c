@@ -38,7 +38,7 @@ static bool restore_truncate(PGconn *conn, Restore *r, Target *t, Error *err)
     buf_append_str(&sql, "TRUNCATE ");
     json_array_foreach (tables, i, o)
     {
-        const char *schema = t->schema ? t->schema : restore_jstr(o, "schema");
+        const char *schema = r->ops->table_schema(t->schema, restore_jstr(o, "schema"));
         char *q;
         bool seen = false;
         size_t k;
@@ -172,7 +172,7 @@ bool restore_data_only(Restore *r, Target *t, PGconn *conn, Error *err)
     held = xcalloc(2 * json_array_size(tables) + 1, sizeof(PGresult *));
     json_array_foreach (tables, i, o)
     {
-        const char *schema = t->schema ? t->schema : restore_jstr(o, "schema");
+        const char *schema = r->ops->table_schema(t->schema, restore_jstr(o, "schema"));
         const char *params[2] = {schema, restore_jstr(o, "name")};
         bool seen = false;
         size_t k;

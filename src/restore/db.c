@@ -112,13 +112,3 @@ bool restore_create_db(Restore *r, const char *db, json_t *dbdoc, Error *err)
     free(qdb);
     return ok;
 }
-
-void restore_drop_db(Restore *r, const char *db)
-{
-    Error err;
-
-    error_clear(&err);
-    if (!pg_exec_ident(r->admin, "drop database", "DROP DATABASE IF EXISTS %s WITH (FORCE)",
-                            db, NULL, &err))
-        log_warning("could not drop database \"%s\": %s", db, err.message);
-}

@@ -52,8 +52,8 @@ static bool restore_seq_of_tables(Restore *r, Target *t, PGconn *conn, const cha
 
         if (!restore_table_selected(r, restore_jstr(o, "name")))
             continue;
-        qt = pg_quote_qualified(conn, t->schema ? t->schema : restore_jstr(o, "schema"), restore_jstr(o, "name"),
-                                err);
+        qt = pg_quote_qualified(conn, r->ops->table_schema(t->schema, restore_jstr(o, "schema")),
+                                restore_jstr(o, "name"), err);
         if (qt == NULL)
             return false;
         params[0] = qseq;
@@ -87,8 +87,8 @@ bool restore_finish(Restore *r, Target *t, PGconn *conn, Error *err)
         const char *params[3];
         PGresult *res;
 
-        qname = pg_quote_qualified(conn, t->schema ? t->schema : restore_jstr(o, "schema"), restore_jstr(o, "name"),
-                                   err);
+        qname = pg_quote_qualified(conn, r->ops->table_schema(t->schema, restore_jstr(o, "schema")),
+                                   restore_jstr(o, "name"), err);
         if (qname == NULL)
             return false;
         params[0] = qname;
@@ -139,8 +139,9 @@ bool restore_finish(Restore *r, Target *t, PGconn *conn, Error *err)
     }
     json_array_foreach (mvs, i, o)
     {
-        char *q = pg_quote_qualified(conn, t->schema ? t->schema : restore_jstr(o, "schema"),
-                                     restore_jstr(o, "name"), err);
+        char *q = pg_quote_qualified(
+            conn, r->ops->table_schema(t->schema, restore_jstr(o, "schema")),
+            restore_jstr(o, "name"), err);
         char *sql;
         bool ok;
 

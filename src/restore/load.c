@@ -343,7 +343,7 @@ bool restore_tables(Restore *r, Target *t, LoadKind kind, PGconn *shared, Error 
             continue;
         j = &l.jobs[l.n_jobs++];
         j->table = tab;
-        j->schema = t->schema != NULL ? t->schema : restore_jstr(tab, "schema");
+        j->schema = r->ops->table_schema(t->schema, restore_jstr(tab, "schema"));
         j->name = restore_jstr(tab, "name");
         j->bytes = json_integer_value(json_object_get(tab, "bytes"));
     }

@@ -86,13 +86,7 @@ void restore_target_init(Restore *r, Target *t, json_t *unit)
     t->src_db = restore_jstr(unit, "database");
     t->src_schema = schema;
     t->dbdoc = restore_find_db(r->snap, t->src_db);
-    if (schema != NULL)
-    {
-        t->db = xstrdup(a->into_db ? a->into_db : t->src_db);
-        t->schema = xstrdup(a->as && !shared ? a->as : schema);
-    }
-    else
-        t->db = xstrdup(a->as && !shared ? a->as : a->into_db && !shared ? a->into_db : t->src_db);
+    r->ops->place(t->src_db, schema, shared, a->as, a->into_db, &t->db, &t->schema);
 }
 
 void restore_target_free(Target *t)
@@ -111,6 +105,8 @@ static bool restore_preflight(Restore *r, Target *targets, size_t n, bool *repla
     for (size_t i = 0; i < n; i++)
     {
         Target *t = &targets[i];
+        const char *name = r->ops->object_name(t->db, t->schema);
+        const char *home = r->ops->home_db(t->db);
         bool db_exists = false, exists = false;
 
         if (t->dbdoc == NULL || json_object_get(t->dbdoc, "ddl") == NULL)
@@ -121,25 +117,26 @@ static bool restore_preflight(Restore *r, Target *targets, size_t n, bool *repla
         }
         if (!pg_database_exists(r->admin, t->db, &db_exists, err))
             return false;
-        if (t->schema != NULL && db_exists)
+        /* a missing database holds nothing; one is the object itself, or holds it */
+        if (db_exists && home != NULL)
         {
-            PGconn *c = pg_connect(r->cfg->pg_conninfo, t->db, err);
+            PGconn *c = pg_connect(r->cfg->pg_conninfo, home, err);
 
-            if (c == NULL || !pg_schema_exists(c, t->schema, &exists, err))
+            if (c == NULL || !r->ops->exists(c, name, &exists, err))
             {
                 PQfinish(c);
                 return false;
             }
             PQfinish(c);
         }
-        else if (t->schema == NULL)
+        else
             exists = db_exists;
         if (a->data_only)
         {
             if (!exists)
             {
                 error_set(err, ERR_FAILURE, "--data-only needs the target %s \"%s\" to exist",
-                          t->schema ? "schema" : "database", t->schema ? t->schema : t->db);
+                          r->ops->object, name);
                 return error_hint(err, "restore without --data-only to create it");
             }
             if (a->clean)
@@ -148,13 +145,9 @@ static bool restore_preflight(Restore *r, Target *targets, size_t n, bool *repla
         }
         if (exists && !a->clean)
         {
-            if (t->schema != NULL)
-                error_set(err, ERR_FAILURE,
-                          "tenant \"%s\": schema \"%s\" already exists in database \"%s\"", t->name,
-                          t->schema, t->db);
-            else
-                error_set(err, ERR_FAILURE, "tenant \"%s\": database \"%s\" already exists",
-                          t->name, t->db);
+            error_set(err, ERR_FAILURE, "tenant \"%s\": %s \"%s\" already exists%s%s%s", t->name,
+                      r->ops->object, name, home ? " in database \"" : "", home ? home : "",
+                      home ? "\"" : "");
             return error_hint(err, "add --clean to replace it (a safety backup is taken first), "
                                    "or --as NEWNAME to restore beside it");
         }
@@ -166,7 +159,7 @@ static bool restore_preflight(Restore *r, Target *targets, size_t n, bool *repla
 
 bool restore_plan_check(const RestorePlan *a, Error *err)
 {
-    const Config *cfg = a->cfg;
+    const TenancyOps *ops = tenancy_ops(a->cfg->model);
 
     if (a->n_tenants == 0 && !a->all)
         error_set(err, ERR_USAGE, "restore: name a tenant with --tenant NAME, or use --all");
@@ -174,10 +167,8 @@ bool restore_plan_check(const RestorePlan *a, Error *err)
         error_set(err, ERR_USAGE, "restore: --tenant and --all exclude each other");
     else if (a->as != NULL && (a->n_tenants != 1 || a->all))
         error_set(err, ERR_USAGE, "restore: --as renames one tenant; name exactly one --tenant");
-    else if (a->as != NULL && a->into_db != NULL && cfg->model == TENANCY_DATABASE)
-        error_set(err, ERR_USAGE,
-                  "restore: in the database model --as and --into-db both name "
-                  "the new database; give one");
+    else if (!ops->restore_names_check(a->as, a->into_db, err))
+        ; /* err says why */
     else if (a->data_only && a->schema_only)
         error_set(err, ERR_USAGE, "restore: --data-only and --schema-only exclude each other");
     else if (a->n_tables > 0 && a->schema_only)
@@ -188,10 +179,8 @@ bool restore_plan_check(const RestorePlan *a, Error *err)
         error_set(err, ERR_USAGE, "restore: --as needs a name of 1 to 63 bytes");
     else if (a->into_db != NULL && (a->into_db[0] == '\0' || strlen(a->into_db) > 63))
         error_set(err, ERR_USAGE, "restore: --into-db needs a name of 1 to 63 bytes");
-    else if (cfg->model == TENANCY_ROW)
-        error_set(err, ERR_USAGE, "restore does not support the row model yet");
     else
-        return true;
+        return ops->restore_check(err);
     return error_hint(err, "run \"coffer help restore\"");
 }
 
@@ -252,9 +241,9 @@ fail:
     return NULL;
 }
 
-/* --into-db in the schema model: the database is created when missing, and
- * the shared schemas it lacks come first (all of them when it was created
- * just now: its "public" is the template's, empty). */
+/* --into-db when tenants are schemas: the database is created when
+ * missing, and the shared schemas it lacks come first (all of them when it
+ * was created just now: its "public" is the template's, empty). */
 bool restore_add_shared(Restore *r, Error *err)
 {
     Target **targets = &r->targets;
@@ -265,7 +254,7 @@ bool restore_add_shared(Restore *r, Error *err)
     bool db_exists = false;
     PGconn *c = NULL;
 
-    if (r->a->into_db == NULL || r->cfg->model != TENANCY_SCHEMA || *n == 0)
+    if (r->a->into_db == NULL || r->ops->whole_database || *n == 0)
         return true;
     if (!pg_database_exists(r->admin, r->a->into_db, &db_exists, err))
         return false;
@@ -289,7 +278,7 @@ bool restore_add_shared(Restore *r, Error *err)
         if (!json_is_true(json_object_get(u, "shared")) ||
             strcmp(restore_jstr(u, "database"), (*targets)[json_array_size(units)].src_db) != 0)
             continue;
-        if (!pg_schema_exists(c, restore_jstr(u, "schema"), &exists, err))
+        if (!r->ops->exists(c, restore_jstr(u, "schema"), &exists, err))
         {
             PQfinish(c);
             return false;
@@ -388,15 +377,15 @@ void restore_fill_infos(Restore *r, RestoreResult *res)
 }
 
 /* Finds the client programs: pg_restore always, pg_dump only to rename a
- * schema (--as in the schema model), looked up now so that a missing one
- * fails before any change. */
+ * schema (--as when tenants are schemas), looked up now so that a missing
+ * one fails before any change. */
 static bool restore_find_tools(Restore *r, Error *err)
 {
     r->major = pg_server_major(r->admin);
     r->pg_restore = pg_tool_find(r->cfg->pg_bindir, "pg_restore", r->major, err);
     if (r->pg_restore == NULL)
         return false;
-    if (r->a->as != NULL && r->cfg->model == TENANCY_SCHEMA)
+    if (r->a->as != NULL && !r->ops->whole_database)
     {
         r->pg_dump = pg_tool_find(r->cfg->pg_bindir, "pg_dump", r->major, err);
         if (r->pg_dump == NULL)
@@ -414,6 +403,7 @@ Restore *restore_prepare(const RestorePlan *plan, Repo *repo, RestoreResult *res
     pthread_mutex_init(&r->swap_lock, NULL);
     r->a = plan;
     r->cfg = plan->cfg;
+    r->ops = tenancy_ops(plan->cfg->model);
     r->repo = repo;
     r->started = fmt_now();
     r->snap = restore_pick_snapshot(r, err);

@@ -11,6 +11,7 @@
 
 #include "pg/pg.h"
 #include "restore/restore.h"
+#include "tenancy/tenancy.h"
 
 /* One restore target: a tenant (or shared part) of the snapshot and where it goes. */
 typedef struct Target
@@ -34,6 +35,7 @@ typedef struct Target
 typedef struct Restore
 {
     const Config *cfg;
+    const TenancyOps *ops; /* the configured model's */
     Repo *repo;
     const RestorePlan *a;
     json_t *snap;
@@ -86,8 +88,6 @@ bool restore_add_shared(Restore *r, Error *err);
 void restore_fill_infos(Restore *r, RestoreResult *res);
 
 /* ---- swap.c: aside, create, rollback, undo ---- */
-/* A unique name (at most 63 bytes) for what is renamed aside. */
-char *restore_aside_name(const char *name);
 /* Registers the cleanup that puts the target back (on an interrupt, or
  * through restore_rollback), before anything of it changes. */
 void restore_guard(Restore *r, Target *t);
@@ -119,7 +119,6 @@ char *restore_scratch(Restore *r, Target *t, const char *archive, Error *err);
 
 /* ---- db.c: databases ---- */
 bool restore_create_db(Restore *r, const char *db, json_t *dbdoc, Error *err);
-void restore_drop_db(Restore *r, const char *db);
 
 /* ---- load.c: the parallel loader ---- */
 /* Loads (or analyzes) the target's selected tables in parallel, the

@@ -16,16 +16,17 @@
 #include "tenancy/tenancy.h"
 
 /* The discovered tenant that lives where the target goes, or NULL. */
-static const Tenant *safety_occupant(TenantList *list, const Target *t)
+static const Tenant *safety_occupant(const Restore *r, TenantList *list, const Target *t)
 {
+    const char *name = r->ops->object_name(t->db, t->schema);
+
     for (size_t i = 0; i < list->count; i++)
     {
         const Tenant *x = &list->items[i];
 
         if (x->shared || strcmp(x->database, t->db) != 0)
             continue;
-        if (t->schema == NULL ? x->schema == NULL
-                              : x->schema != NULL && strcmp(x->schema, t->schema) == 0)
+        if (strcmp(r->ops->object_name(x->database, x->schema), name) == 0)
             return x;
     }
     return NULL;
@@ -67,7 +68,7 @@ bool restore_safety_backup(Restore *r, Error *err)
     }
     for (size_t i = 0; i < r->n_targets; i++)
     {
-        occupants[i] = r->targets[i].replaces ? safety_occupant(&list, &r->targets[i]) : NULL;
+        occupants[i] = r->targets[i].replaces ? safety_occupant(r, &list, &r->targets[i]) : NULL;
         if (occupants[i] != NULL)
             names[n++] = occupants[i]->name;
     }

@@ -40,6 +40,7 @@ static bool restore_step(Target *t, const char *step, double *t0, bool ok)
 static bool restore_rename_aside(Restore *r, Target *t, PGconn *conn, const char *name,
                                  Error *err)
 {
+    char what[64];
     bool ok;
 
     pthread_mutex_lock(&r->swap_lock);
@@ -48,10 +49,9 @@ static bool restore_rename_aside(Restore *r, Target *t, PGconn *conn, const char
         pthread_mutex_unlock(&r->swap_lock);
         return error_set(err, ERR_FAILURE, "interrupted; nothing was changed");
     }
-    t->aside = restore_aside_name(name);
-    ok = pg_exec_ident(conn, t->schema ? "rename schema aside" : "rename database aside",
-                       t->schema ? "ALTER SCHEMA %s RENAME TO %s" : "ALTER DATABASE %s RENAME TO %s",
-                       name, t->aside, err);
+    t->aside = tenancy_aside_name(name);
+    snprintf(what, sizeof(what), "rename %s aside", r->ops->object);
+    ok = r->ops->rename(conn, what, name, t->aside, err);
     if (!ok)
     {
         free(t->aside);
@@ -65,10 +65,11 @@ bool restore_target(Restore *r, Target *t, Error *err)
 {
     const RestorePlan *a = r->a;
     char *archive = NULL, *renamed = NULL, *list = NULL;
-    PGconn *conn = NULL;
-    bool exists = false, ok = false;
-    bool db_model = t->schema == NULL;
+    PGconn *conn = NULL, *home_conn;
+    bool exists = false, merge, ok = false;
     bool new_db = strcmp(t->db, t->src_db) != 0;
+    const char *name = r->ops->object_name(t->db, t->schema);
+    const char *home = r->ops->home_db(t->db);
     double t0 = fmt_now();
 
     if (!a->data_only)
@@ -76,17 +77,30 @@ bool restore_target(Restore *r, Target *t, Error *err)
     archive = restore_fetch(r, json_object_get(t->dbdoc, "ddl"), "ddl", err);
     if (!restore_step(t, "fetching the DDL", &t0, archive != NULL))
         goto done;
-    if (db_model)
+    /* the object is looked up and renamed in the database holding it, or
+     * (a database) from the maintenance one */
+    if (home != NULL)
     {
-        if (!pg_database_exists(r->admin, t->db, &exists, err))
+        conn = pg_connect(r->cfg->pg_conninfo, home, err);
+        if (conn == NULL)
             goto done;
-        if (exists && !a->data_only)
-        {
-            if (!pg_terminate_sessions(r->admin, t->db, err))
-                goto done;
-            if (!restore_rename_aside(r, t, r->admin, t->db, err))
-                goto done;
-        }
+    }
+    home_conn = home != NULL ? conn : r->admin;
+    if (!r->ops->exists(home_conn, name, &exists, err))
+        goto done;
+    /* pg_dump never creates "public" (the database has it from its
+     * template) and extensions live in it: it is restored into, never
+     * renamed aside, which would take the extensions, and every column of
+     * their types, with it when dropped */
+    merge = r->ops->restores_into(name, r->ops->object_name(t->src_db, t->src_schema));
+    if (exists && !merge && !a->data_only)
+    {
+        if (!r->ops->terminate(home_conn, name, err) ||
+            !restore_rename_aside(r, t, home_conn, name, err))
+            goto done;
+    }
+    if (r->ops->whole_database)
+    {
         if (!a->data_only)
         {
             pthread_mutex_lock(&r->swap_lock);
@@ -109,24 +123,8 @@ bool restore_target(Restore *r, Target *t, Error *err)
     {
         const char *schemas[1];
 
-        conn = pg_connect(r->cfg->pg_conninfo, t->db, err);
-        if (conn == NULL)
-            goto done;
-        if (!pg_schema_exists(conn, t->schema, &exists, err))
-            goto done;
         if (!a->data_only)
         {
-            /* pg_dump never creates "public" (the database has it from its
-             * template) and extensions live in it: it is restored into, never
-             * renamed aside, which would take the extensions, and every
-             * column of their types, with it when dropped */
-            bool merge = strcmp(t->schema, "public") == 0 && strcmp(t->src_schema, "public") == 0;
-
-            if (exists && !merge)
-            {
-                if (!restore_rename_aside(r, t, conn, t->schema, err))
-                    goto done;
-            }
             if (strcmp(t->schema, t->src_schema) != 0)
             {
                 renamed = restore_scratch(r, t, archive, err);
@@ -168,8 +166,7 @@ fail:
     error_prefix(err, "restore of \"%s\" failed", t->name);
     if (!restore_rollback(r, t))
     {
-        const char *what = t->schema ? "schema" : "database";
-        const char *name = t->schema ? t->schema : t->db;
+        const char *what = r->ops->object;
 
         if (t->aside != NULL)
             error_hint(err,
@@ -235,9 +232,11 @@ static bool restore_all_targets(Restore *r, Error *err)
             error_set(err, ERR_FAILURE, "interrupted before \"%s\" was restored", t->name);
             return false;
         }
+        const char *home = r->ops->home_db(t->db);
+
         log_info("restoring %s \"%s\" into %s \"%s\"%s%s", info->shared ? "shared part" : "tenant",
-                 t->name, t->schema ? "schema" : "database", t->schema ? t->schema : t->db,
-                 t->schema ? " of database " : "", t->schema ? t->db : "");
+                 t->name, r->ops->object, r->ops->object_name(t->db, t->schema),
+                 home ? " of database " : "", home ? home : "");
         if (!restore_target(r, t, err))
         {
             bool undone = false;

@@ -5,12 +5,14 @@
  * and optionally measures tables and bytes with one catalog query per
  * database (never one per tenant in the schema model).
  */
-#include "tenancy/tenancy.h"
+#include "tenancy/tenancy_intern.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/mem.h"
@@ -221,7 +223,7 @@ static bool tenancy_measure_schemas(PGconn *conn, TenantList *list, Error *err)
     return true;
 }
 
-static bool tenancy_discover_schema(const Config *cfg, PGconn *conn, bool measure, TenantList *list,
+bool tenancy_discover_schema(const Config *cfg, PGconn *conn, bool measure, TenantList *list,
                                     Error *err)
 {
     /* every user schema, in a stable byte order */
@@ -330,8 +332,8 @@ static bool tenancy_db_exists(PGresult *dbs, const char *name)
     return tenancy_schema_exists(dbs, name);
 }
 
-static bool tenancy_discover_database(const Config *cfg, PGconn *conn, bool measure,
-                                      TenantList *list, Error *err)
+bool tenancy_discover_database(const Config *cfg, PGconn *conn, bool measure, TenantList *list,
+                               Error *err)
 {
     /* databases one can connect to, in a stable byte order */
     static const char dbs_sql[] = "SELECT datname FROM pg_catalog.pg_database"
@@ -498,8 +500,8 @@ static bool tenancy_measure_rows(const Config *cfg, PGconn *conn, TenantList *li
     return ok;
 }
 
-static bool tenancy_discover_row(const Config *cfg, PGconn *conn, bool measure, TenantList *list,
-                                 Error *err)
+bool tenancy_discover_row(const Config *cfg, PGconn *conn, bool measure, TenantList *list,
+                          Error *err)
 {
     DiscoverResult dr;
     const char *db = pg_dbname(conn);
@@ -531,20 +533,41 @@ bool tenancy_discover(const Config *cfg, bool measure, TenantList *list, Error *
     memset(list, 0, sizeof(*list));
     if (conn == NULL)
         return false;
-    switch (cfg->model)
-    {
-    case TENANCY_SCHEMA:
-        ok = tenancy_discover_schema(cfg, conn, measure, list, err);
-        break;
-    case TENANCY_DATABASE:
-        ok = tenancy_discover_database(cfg, conn, measure, list, err);
-        break;
-    case TENANCY_ROW:
-        ok = tenancy_discover_row(cfg, conn, measure, list, err);
-        break;
-    }
+    ok = tenancy_ops(cfg->model)->discover(cfg, conn, measure, list, err);
     PQfinish(conn);
     if (!ok)
         tenancy_list_free(list);
     return ok;
+}
+
+const TenancyOps *tenancy_ops(TenancyModel model)
+{
+    switch (model)
+    {
+    case TENANCY_DATABASE:
+        return &tenancy_database_ops;
+    case TENANCY_ROW:
+        return &tenancy_row_ops;
+    case TENANCY_SCHEMA:
+        break;
+    }
+    return &tenancy_schema_ops;
+}
+
+/* The suffix names this process and second, so that two restores never
+ * pick the same name; the name is cut on a character boundary: half a
+ * UTF-8 character is not a name the server accepts. */
+char *tenancy_aside_name(const char *name)
+{
+    char suffix[48];
+    size_t keep = strlen(name);
+
+    snprintf(suffix, sizeof(suffix), "_coffer_old_%ld_%d", (long)time(NULL), (int)getpid());
+    if (keep > 63 - strlen(suffix))
+    {
+        keep = 63 - strlen(suffix);
+        while (keep > 0 && ((unsigned char)name[keep] & 0xC0) == 0x80)
+            keep--;
+    }
+    return xasprintf("%.*s%s", (int)keep, name, suffix);
 }

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "codec/codec.h"
+#include "command/command.h"
 #include "common/buf.h"
 #include "common/error.h"
 #include "common/log.h"
@@ -75,7 +76,7 @@ static int tool_usage(void)
 
 static Repo *tool_open(const char *path, Error *err)
 {
-    Storage *st = storage_posix_new(path, false, err);
+    Storage *st = storage_open(path, false, err);
     bool enc = true;
     char *pass = NULL;
     Repo *repo;
@@ -87,7 +88,7 @@ static Repo *tool_open(const char *path, Error *err)
         storage_free(st);
         return NULL;
     }
-    if (enc && (pass = repo_passphrase_read(NULL, false, err)) == NULL)
+    if (enc && (pass = cmd_passphrase_read(NULL, false, err)) == NULL)
     {
         storage_free(st);
         return NULL;
@@ -146,9 +147,9 @@ static int tool_init(int argc, char **argv)
         else
             return tool_usage();
     }
-    if (o.encryption && (pass = repo_passphrase_read(NULL, false, &err)) == NULL)
+    if (o.encryption && (pass = cmd_passphrase_read(NULL, false, &err)) == NULL)
         return tool_fail(&err);
-    st = storage_posix_new(argv[2], true, &err);
+    st = storage_open(argv[2], true, &err);
     ok = st != NULL && repo_init(st, pass, &o, &err);
     storage_free(st);
     free(pass);

@@ -25,6 +25,7 @@ typedef struct Unit
     json_t *tables;    /* results, in completion order */
     json_t *sequences; /* read by the session's coordinator */
     json_t *matviews;
+    json_t *ddl;       /* its own part of the schema dump (schema model), or NULL */
     uint64_t rows;
     uint64_t bytes;
     bool failed;

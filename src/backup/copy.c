@@ -34,6 +34,15 @@ static bool backup_sink(void *arg, const void *data, size_t len, Error *err)
     return repo_stream_write(k->stream, data, len, err);
 }
 
+/* Writes to the stream only (what was read is counted elsewhere). */
+static bool backup_stream_write(void *arg, const void *data, size_t len, Error *err)
+{
+    CopySink *k = arg;
+
+    k->bytes += len;
+    return repo_stream_write(k->stream, data, len, err);
+}
+
 /* Streams a client program's output (pg_dump, pg_dumpall) into the repo. */
 static json_t *backup_tool_stream(Worker *w, RepoOwner *owner, char *const argv[],
                                   const char *dbname, PGconn *env_conn, Error *err)
@@ -60,6 +69,150 @@ static json_t *backup_tool_stream(Worker *w, RepoOwner *owner, char *const argv[
                      st.hash);
 }
 
+/* ---- the schema dump, split per tenant ------------------------------------ */
+
+/* The schema dump of a database in the schema model is split while it
+ * streams in: each tenant's entries, with the setup entries every archive
+ * needs (encoding, standard strings, search path), become an archive of
+ * their own, stored under the tenant's key; the rest (the database, its
+ * extensions, the shared schemas) stays the database's, shared. Restore
+ * puts the shared archive and one tenant's back together. */
+typedef struct DdlSplit
+{
+    PgArchiveReader *reader;
+    const char **schemas; /* the tenants' schemas, n of them */
+    Unit **units;
+    PgArchivePart **parts;
+    size_t n;
+    PgArchivePart *rest;
+    Backup *b;
+} DdlSplit;
+
+static bool ddl_split_entry(void *arg, const PgArchiveEntry *e, Error *err)
+{
+    DdlSplit *d = arg;
+    size_t which = 0;
+
+    (void)err;
+    if (pg_archive_entry_is_setup(e))
+    {
+        for (size_t i = 0; i < d->n; i++)
+            pg_archive_part_add(d->parts[i], e);
+        pg_archive_part_add(d->rest, e);
+    }
+    else if (pg_archive_entry_owner(e, d->schemas, d->n, &which))
+        pg_archive_part_add(d->parts[which], e);
+    else
+        pg_archive_part_add(d->rest, e);
+    return true;
+}
+
+static bool ddl_split_feed(void *arg, const void *data, size_t len, Error *err)
+{
+    DdlSplit *d = arg;
+
+    pthread_mutex_lock(&d->b->lock);
+    d->b->bytes_read += len;
+    pthread_mutex_unlock(&d->b->lock);
+    return pg_archive_feed(d->reader, data, len, err);
+}
+
+/* Stores one part's archive under owner; returns its stream entry. */
+static json_t *backup_store_archive(Worker *w, RepoOwner *owner, const PgArchivePart *part,
+                                    const PgArchiveHeader *h, Error *err)
+{
+    CopySink sink = {NULL, NULL, 0};
+    RepoStreamStats st;
+    json_t *chunks;
+
+    sink.stream = repo_stream_begin(w->writer, owner, err);
+    if (sink.stream == NULL)
+        return NULL;
+    if (!pg_archive_part_write(part, h, backup_stream_write, &sink, err))
+    {
+        repo_stream_abort(sink.stream);
+        return NULL;
+    }
+    chunks = repo_stream_end(sink.stream, &st, err);
+    if (chunks == NULL)
+        return NULL;
+    pthread_mutex_lock(&w->b->lock);
+    w->b->bytes_added += st.bytes_stored;
+    pthread_mutex_unlock(&w->b->lock);
+    return json_pack("{s:o, s:I, s:s}", "chunks", chunks, "bytes", (json_int_t)sink.bytes, "hash",
+                     st.hash);
+}
+
+static json_t *backup_split_ddl(Worker *w, Session *s, RepoOwner *owner, char *const argv[],
+                                Error *err)
+{
+    DdlSplit d;
+    const PgArchiveHeader *h;
+    json_t *rest = NULL;
+    json_t **ddls = NULL;
+    size_t i;
+    bool ok;
+
+    memset(&d, 0, sizeof(d));
+    d.b = w->b;
+    d.schemas = xcalloc(s->n_units + 1, sizeof(char *));
+    d.units = xcalloc(s->n_units + 1, sizeof(Unit *));
+    d.parts = xcalloc(s->n_units + 1, sizeof(PgArchivePart *));
+    for (i = 0; i < s->n_units; i++)
+    {
+        Unit *u = s->units[i];
+
+        if (u->tenant->shared || u->tenant->schema == NULL || u->failed)
+            continue;
+        d.schemas[d.n] = u->tenant->schema;
+        d.units[d.n] = u;
+        d.parts[d.n++] = pg_archive_part_new();
+    }
+    d.rest = pg_archive_part_new();
+    d.reader = pg_archive_reader_new(0, ddl_split_entry, &d);
+    ok = pg_tool_run(argv, s->coord, s->dbname, ddl_split_feed, &d, err) &&
+         pg_archive_finish(d.reader, err);
+    if (!ok)
+    {
+        error_prefix(err, "schema dump");
+        goto done;
+    }
+    h = pg_archive_reader_header(d.reader);
+    ddls = xcalloc(d.n + 1, sizeof(json_t *));
+    for (i = 0; i < d.n && ok; i++)
+    {
+        ddls[i] = backup_store_archive(w, d.units[i]->owner, d.parts[i], h, err);
+        ok = ddls[i] != NULL;
+    }
+    if (ok)
+        rest = backup_store_archive(w, owner, d.rest, h, err);
+    if (rest != NULL)
+    {
+        pthread_mutex_lock(&w->b->lock);
+        for (i = 0; i < d.n; i++)
+        {
+            json_decref(d.units[i]->ddl);
+            d.units[i]->ddl = ddls[i];
+            ddls[i] = NULL;
+        }
+        pthread_mutex_unlock(&w->b->lock);
+    }
+done:
+    for (i = 0; i < d.n; i++)
+    {
+        if (ddls != NULL)
+            json_decref(ddls[i]);
+        pg_archive_part_free(d.parts[i]);
+    }
+    free(ddls);
+    pg_archive_part_free(d.rest);
+    pg_archive_reader_free(d.reader);
+    free(d.schemas);
+    free(d.units);
+    free(d.parts);
+    return rest;
+}
+
 /* Runs the database's schema dump once, leaving out the excluded schemas. */
 static json_t *backup_dump_ddl(Worker *w, Session *s, RepoOwner *owner, Error *err)
 {
@@ -82,7 +235,10 @@ static json_t *backup_dump_ddl(Worker *w, Session *s, RepoOwner *owner, Error *e
         argv[n++] = pg_dump_exact_pattern(s->exclude[i]);
     }
     argv[n] = NULL;
-    ddl = backup_tool_stream(w, owner, argv, s->dbname, s->coord, err);
+    if (s->units[0]->tenant->schema != NULL)
+        ddl = backup_split_ddl(w, s, owner, argv, err);
+    else
+        ddl = backup_tool_stream(w, owner, argv, s->dbname, s->coord, err);
     for (size_t i = first_pattern + 1; i < n; i += 2)
         free(argv[i]);
     free(argv);

@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/pool.h"
+#include "manifest/manifest.h"
 
 /* Picks the units to back up: selected tenants (or all), plus every shared part. */
 static bool backup_select(Backup *b, TenantList *list, const BackupPlan *a, Error *err)
@@ -143,6 +144,8 @@ static json_t *backup_manifest(Backup *b, const BackupPlan *a, double seconds, c
                       t->schema ? json_string(t->schema) : json_null(), "owner", u->owner_name,
                       "rows", (json_int_t)u->rows, "bytes", (json_int_t)u->bytes, "tables",
                       u->tables, "sequences", u->sequences, "matviews", u->matviews));
+        if (u->ddl != NULL)
+            json_object_set(json_array_get(tenants, json_array_size(tenants) - 1), "ddl", u->ddl);
         if (!t->shared)
             ntenants++;
         ntables += json_array_size(u->tables);
@@ -166,6 +169,7 @@ static void backup_free(Backup *b)
         json_decref(b->units[i].tables);
         json_decref(b->units[i].sequences);
         json_decref(b->units[i].matviews);
+        json_decref(b->units[i].ddl);
     }
     free(b->units);
     for (size_t i = 0; i < b->n_sessions; i++)
@@ -346,11 +350,12 @@ bool backup_run(const BackupPlan *a, Repo *repo, BackupResult *res, Error *err)
     if (!repo_index_commit(repo, err))
         goto done;
     doc = backup_manifest(&b, a, fmt_now() - b.started, when);
-    if (!repo_snapshot_write(repo, doc, id_out, err))
+    if (!manifest_write(repo, doc, id_out, err))
     {
         json_decref(doc);
         goto done;
     }
+    json_object_set_new(doc, "id", json_string(id_out));
     res->manifest = doc;
     ok = true;
     if (nfailed == 0 && list.warnings > 0)

@@ -1,8 +1,9 @@
 /*
- * cli.c - the command table, option handling, help and dispatch.
+ * cli.c - the command table, help and dispatch.
  *
  * Global options may come before the command name; every command also takes
- * them after it. Errors are printed once here and mapped to exit codes.
+ * them after it (parsed by cmd_parse in the command layer). Errors are
+ * printed once here and mapped to exit codes.
  */
 #include "cli/cli.h"
 
@@ -10,10 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "command/command.h"
 #include "common/cleanup.h"
 #include "common/log.h"
-#include "config/config.h"
 
 #define COFFER_VERSION "0.1.0"
 
@@ -233,7 +232,8 @@ static const CliCommand *cli_find(const char *name)
     return NULL;
 }
 
-void cli_print_help(const char *command)
+/* Prints the help of one command to stdout (the overview for an unknown one). */
+static void cli_print_help(const char *command)
 {
     const CliCommand *cmd = cli_find(command);
 
@@ -247,86 +247,8 @@ void cli_print_help(const char *command)
     fputs(cli_global_usage, stdout);
 }
 
-bool cli_common_option(CliContext *ctx, const char *command, int opt, bool *exit_now, Error *err)
-{
-    switch (opt)
-    {
-    case CLI_OPT_CONFIG:
-        ctx->config_path = optarg;
-        return true;
-    case CLI_OPT_JSON:
-        ctx->json = true;
-        return true;
-    case CLI_OPT_VERBOSE:
-        log_set_level(LOG_DEBUG);
-        return true;
-    case CLI_OPT_QUIET:
-        log_set_level(LOG_ERROR);
-        return true;
-    case CLI_OPT_YES:
-        ctx->yes = true;
-        return true;
-    case CLI_OPT_HELP:
-        cli_print_help(command);
-        *exit_now = true;
-        return false;
-    default:
-        error_set(err, ERR_USAGE, "%s: unknown or incomplete option", command);
-        return error_hint(err, "run \"coffer help %s\" for its options", command);
-    }
-}
-
-int cli_parse(CliContext *ctx, const char *command, int argc, char **argv, const char *shortopts,
-              const struct option *longopts, CliOptionFn handle, void *state, bool *exit_now,
-              Error *err)
-{
-    int opt;
-    char optstr[64];
-
-    /* ":" reports a missing argument as ":"; options may follow positionals */
-    snprintf(optstr, sizeof(optstr), ":%s", shortopts ? shortopts : "");
-    optind = 1;
-    opterr = 0;
-    *exit_now = false;
-    while ((opt = getopt_long(argc, argv, optstr, longopts, NULL)) != -1)
-    {
-        if (opt == ':')
-        {
-            error_set(err, ERR_USAGE, "%s: option \"%s\" needs a value", command, argv[optind - 1]);
-            error_hint(err, "run \"coffer help %s\" for its options", command);
-            return -1;
-        }
-        if (opt == '?')
-        {
-            error_set(err, ERR_USAGE, "%s: unknown option \"%s\"", command, argv[optind - 1]);
-            error_hint(err, "run \"coffer help %s\" for its options", command);
-            return -1;
-        }
-        if (opt >= CLI_OPT_CONFIG && opt < CLI_OPT_FIRST_COMMAND)
-        {
-            if (!cli_common_option(ctx, command, opt, exit_now, err))
-                return -1;
-            continue;
-        }
-        if (handle == NULL || !handle(opt, optarg, state, err))
-        {
-            if (!error_is_set(err))
-                error_set(err, ERR_USAGE, "%s: unknown option", command);
-            return -1;
-        }
-    }
-    return optind;
-}
-
-Config *cli_config(CliContext *ctx, Error *err)
-{
-    if (ctx->config == NULL)
-        ctx->config = config_load(ctx->config_path, err);
-    return ctx->config;
-}
-
 /* Global options before the command: --config FILE, --verbose, --quiet. */
-static int cli_parse_global(CliContext *ctx, int argc, char **argv, Error *err)
+static int cli_parse_global(CmdContext *ctx, int argc, char **argv, Error *err)
 {
     int i = 1;
 
@@ -365,7 +287,7 @@ static int cli_parse_global(CliContext *ctx, int argc, char **argv, Error *err)
 
 int cli_main(int argc, char **argv)
 {
-    CliContext ctx = {0};
+    CmdContext ctx = {0};
     Error err;
     const CliCommand *cmd = NULL;
     int first;
@@ -432,6 +354,8 @@ int cli_main(int argc, char **argv)
     }
     /* the command sees argv[0] = its name, then its own arguments */
     ok = cmd->run(&ctx, argc - first - used + 1, argv + first + used - 1, &err);
+    if (ctx.help != NULL)
+        cli_print_help(ctx.help);
     if (error_is_set(&err))
     {
         if (err.code != ERR_PARTIAL)
@@ -444,8 +368,7 @@ int cli_main(int argc, char **argv)
     }
     else if (cleanup_interrupted())
         cleanup_run_all(); /* waits: the signal's cleanups end the process */
-    if (ctx.config != NULL)
-        config_free(ctx.config);
+    cmd_context_free(&ctx);
     if (!ok && !error_is_set(&err))
         return 0; /* --help was printed */
     return error_is_set(&err) ? (int)err.code : 0;

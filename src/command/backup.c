@@ -24,7 +24,7 @@ typedef struct BackupArgs
 
 enum
 {
-    OPT_TENANT = CLI_OPT_FIRST_COMMAND,
+    OPT_TENANT = CMD_OPT_FIRST_COMMAND,
     OPT_CLASS,
     OPT_TAG,
 };
@@ -90,13 +90,13 @@ static void backup_print(const json_t *doc, const char *id, bool as_json)
     }
 }
 
-bool cmd_backup(CliContext *ctx, int argc, char **argv, Error *err)
+bool cmd_backup(CmdContext *ctx, int argc, char **argv, Error *err)
 {
     static const struct option longopts[] = {{"tenant", required_argument, NULL, OPT_TENANT},
                                              {"class", required_argument, NULL, OPT_CLASS},
                                              {"tag", required_argument, NULL, OPT_TAG},
                                              {"jobs", required_argument, NULL, 'j'},
-                                             CLI_COMMON_LONGOPTS,
+                                             CMD_COMMON_LONGOPTS,
                                              {NULL, 0, NULL, 0}};
     BackupArgs a = {NULL, 0, NULL, json_array(), 2};
     bool exit_now;
@@ -108,7 +108,7 @@ bool cmd_backup(CliContext *ctx, int argc, char **argv, Error *err)
     int first;
     bool ok = false;
 
-    first = cli_parse(ctx, "backup", argc, argv, "j:", longopts, backup_option, &a, &exit_now, err);
+    first = cmd_parse(ctx, "backup", argc, argv, "j:", longopts, backup_option, &a, &exit_now, err);
     if (first < 0)
         goto out;
     if (first < argc)
@@ -117,9 +117,9 @@ bool cmd_backup(CliContext *ctx, int argc, char **argv, Error *err)
         error_hint(err, "name tenants with --tenant NAME");
         goto out;
     }
-    if (cli_config(ctx, err) == NULL)
+    if (cmd_config(ctx, err) == NULL)
         goto out;
-    repo = repo_open_from_config(ctx->config, NULL, err);
+    repo = cmd_repo_open(ctx->config, NULL, 0, err);
     if (repo == NULL)
         goto out;
     lock = repo_lock(repo, REPO_LOCK_SHARED, "backup", err);

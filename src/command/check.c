@@ -17,7 +17,7 @@
 
 enum
 {
-    CHECK_OPT_REPO = CLI_OPT_FIRST_COMMAND,
+    CHECK_OPT_REPO = CMD_OPT_FIRST_COMMAND,
     CHECK_OPT_READ_DATA,
     CHECK_OPT_REBUILD_INDEX,
 };
@@ -100,13 +100,13 @@ static void check_print(const char *loc, const CheckArgs *a, const RepoCheckRepo
     printf("\n");
 }
 
-bool cmd_check(CliContext *ctx, int argc, char **argv, Error *err)
+bool cmd_check(CmdContext *ctx, int argc, char **argv, Error *err)
 {
     static const struct option longopts[] = {
         {"repo", required_argument, NULL, CHECK_OPT_REPO},
         {"read-data", optional_argument, NULL, CHECK_OPT_READ_DATA},
         {"rebuild-index", no_argument, NULL, CHECK_OPT_REBUILD_INDEX},
-        CLI_COMMON_LONGOPTS,
+        CMD_COMMON_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
     CheckArgs a = {NULL, false, 100, false};
@@ -118,7 +118,7 @@ bool cmd_check(CliContext *ctx, int argc, char **argv, Error *err)
     bool exit_now, ok;
     int first;
 
-    first = cli_parse(ctx, "check", argc, argv, "", longopts, check_option, &a, &exit_now, err);
+    first = cmd_parse(ctx, "check", argc, argv, "", longopts, check_option, &a, &exit_now, err);
     if (first < 0)
         return false;
     if (first < argc)
@@ -126,7 +126,7 @@ bool cmd_check(CliContext *ctx, int argc, char **argv, Error *err)
     if (!cmd_repo_config(ctx, a.repo, &cfg, err))
         return false;
     /* tolerant: a damaged index object is one of the errors to report */
-    repo = repo_open_from_config_ex(cfg, a.repo, REPO_OPEN_TOLERANT, err);
+    repo = cmd_repo_open(cfg, a.repo, REPO_OPEN_TOLERANT, err);
     if (repo == NULL)
         return false;
     lock = repo_lock(repo, a.rebuild_index ? REPO_LOCK_EXCLUSIVE : REPO_LOCK_SHARED,

@@ -1,31 +1,109 @@
 /*
- * command.h - the run functions of every subcommand, one file each in src/command/.
+ * command.h - the command layer: the context every command receives, the
+ * options they share, how they find the configuration and open the
+ * repository, and the run function of every subcommand (one file each in
+ * src/command/).
  *
- * A command only orchestrates the modules; it formats no SQL and touches no
- * storage path itself.
+ * cli (the command table, help, dispatch) includes this header; nothing
+ * here knows cli. A command only orchestrates the modules; it formats no SQL
+ * and touches no storage path itself.
  */
 #ifndef COFFER_COMMAND_COMMAND_H
 #define COFFER_COMMAND_COMMAND_H
 
-#include "cli/cli.h"
+#include <getopt.h>
+#include <stdbool.h>
 
-bool cmd_tenants(CliContext *ctx, int argc, char **argv, Error *err);
-bool cmd_config_check(CliContext *ctx, int argc, char **argv, Error *err);
-bool cmd_init(CliContext *ctx, int argc, char **argv, Error *err);
-bool cmd_check(CliContext *ctx, int argc, char **argv, Error *err);
-bool cmd_unlock(CliContext *ctx, int argc, char **argv, Error *err);
+#include "common/error.h"
 
-/* For commands that take --repo PATH (defined in init.c): sets *cfg to the
- * loaded configuration, or to NULL when --repo was given and no file was
- * named (--config, $COFFER_CONFIG) nor exists at the default path, so that
- * a repository can be used without any configuration. */
 typedef struct Config Config;
-bool cmd_repo_config(CliContext *ctx, const char *repo_override, Config **cfg, Error *err);
-bool cmd_backup(CliContext *ctx, int argc, char **argv, Error *err);
-bool cmd_restore(CliContext *ctx, int argc, char **argv, Error *err);
-bool cmd_list(CliContext *ctx, int argc, char **argv, Error *err);
-bool cmd_info(CliContext *ctx, int argc, char **argv, Error *err);
-bool cmd_forget(CliContext *ctx, int argc, char **argv, Error *err);
-bool cmd_prune(CliContext *ctx, int argc, char **argv, Error *err);
+typedef struct Repo Repo;
+
+/* What every command receives: global settings and the lazily loaded config. */
+typedef struct CmdContext
+{
+    const char *config_path; /* --config, or NULL to search COFFER_CONFIG and /etc */
+    bool json;               /* --json where the command supports it */
+    bool yes;                /* --yes: do not ask before destructive work */
+    const char *help;        /* set by --help to the command's name: its help is wanted */
+    Config *config;          /* loaded by cmd_config() */
+} CmdContext;
+
+/* Frees what commands loaded into ctx (the configuration); ctx itself
+ * belongs to the caller. */
+void cmd_context_free(CmdContext *ctx);
+
+/* Loads the configuration once (from --config, COFFER_CONFIG or
+ * /etc/coffer/coffer.yaml) and returns it; NULL with err set on failure. */
+Config *cmd_config(CmdContext *ctx, Error *err);
+
+/* Options every command accepts; put CMD_COMMON_LONGOPTS at the end of a
+ * command's option array (before the terminator); cmd_parse handles them. */
+enum
+{
+    CMD_OPT_CONFIG = 1000,
+    CMD_OPT_JSON,
+    CMD_OPT_HELP,
+    CMD_OPT_VERBOSE,
+    CMD_OPT_QUIET,
+    CMD_OPT_YES,
+    CMD_OPT_FIRST_COMMAND /* commands number their own long-only options from here */
+};
+
+#define CMD_COMMON_LONGOPTS                                                                        \
+    {"config", required_argument, NULL, CMD_OPT_CONFIG},                                           \
+        {"json", no_argument, NULL, CMD_OPT_JSON}, {"help", no_argument, NULL, CMD_OPT_HELP},      \
+        {"verbose", no_argument, NULL, CMD_OPT_VERBOSE},                                           \
+        {"quiet", no_argument, NULL, CMD_OPT_QUIET},                                               \
+    {                                                                                              \
+        "yes", no_argument, NULL, CMD_OPT_YES                                                      \
+    }
+
+/* Runs getopt_long over argv with the given options, handling the common
+ * ones. For each command-specific option calls handle(opt, optarg, state).
+ * Returns the index of the first positional argument, or -1 on error or
+ * --help (err set for an error; for --help *exit_now is set, err is not,
+ * and ctx->help names the command, whose help the caller of the command
+ * prints). */
+typedef bool (*CmdOptionFn)(int opt, const char *arg, void *state, Error *err);
+int cmd_parse(CmdContext *ctx, const char *command, int argc, char **argv, const char *shortopts,
+              const struct option *longopts, CmdOptionFn handle, void *state, bool *exit_now,
+              Error *err);
+
+/* ---- the repository a command works on (repo_open.c, passphrase.c) ---- */
+
+/* For commands that take --repo PATH: sets *cfg to the loaded
+ * configuration, or to NULL when --repo was given and no file was named
+ * (--config, $COFFER_CONFIG) nor exists at the default path, so that a
+ * repository can be used without any configuration. */
+bool cmd_repo_config(CmdContext *ctx, const char *repo_override, Config **cfg, Error *err);
+
+/* Opens the repository a command works on: override_path (--repo) or else
+ * cfg's repository.path (cfg may be NULL when override_path is given).
+ * Reads the repository's config first and asks for a passphrase
+ * (cmd_passphrase_read with cfg's passphrase_file) only when it is
+ * encrypted; flags as for repo_open_ex. A missing path is ERR_USAGE with a
+ * hint. Returns NULL with err set on failure. */
+Repo *cmd_repo_open(const Config *cfg, const char *override_path, unsigned flags, Error *err);
+
+/* Reads the passphrase for a repository: $COFFER_PASSPHRASE, else the file
+ * (refused when group- or world-readable, with a hint to chmod 600), else a
+ * prompt on the terminal (twice when confirm). Returns a malloc'd string
+ * (caller wipes and frees) or NULL with err set. */
+char *cmd_passphrase_read(const char *passphrase_file, bool confirm, Error *err);
+
+/* ---- run functions: parse, plan, call an engine, print ------------------ */
+
+bool cmd_tenants(CmdContext *ctx, int argc, char **argv, Error *err);
+bool cmd_config_check(CmdContext *ctx, int argc, char **argv, Error *err);
+bool cmd_init(CmdContext *ctx, int argc, char **argv, Error *err);
+bool cmd_check(CmdContext *ctx, int argc, char **argv, Error *err);
+bool cmd_unlock(CmdContext *ctx, int argc, char **argv, Error *err);
+bool cmd_backup(CmdContext *ctx, int argc, char **argv, Error *err);
+bool cmd_restore(CmdContext *ctx, int argc, char **argv, Error *err);
+bool cmd_list(CmdContext *ctx, int argc, char **argv, Error *err);
+bool cmd_info(CmdContext *ctx, int argc, char **argv, Error *err);
+bool cmd_forget(CmdContext *ctx, int argc, char **argv, Error *err);
+bool cmd_prune(CmdContext *ctx, int argc, char **argv, Error *err);
 
 #endif

@@ -6,15 +6,15 @@
 #include "command/command.h"
 #include "config/config.h"
 
-bool cmd_config_check(CliContext *ctx, int argc, char **argv, Error *err)
+bool cmd_config_check(CmdContext *ctx, int argc, char **argv, Error *err)
 {
-    static const struct option longopts[] = {CLI_COMMON_LONGOPTS, {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {CMD_COMMON_LONGOPTS, {NULL, 0, NULL, 0}};
     bool exit_now;
     Config *cfg;
 
-    if (cli_parse(ctx, "config check", argc, argv, "", longopts, NULL, NULL, &exit_now, err) < 0)
+    if (cmd_parse(ctx, "config check", argc, argv, "", longopts, NULL, NULL, &exit_now, err) < 0)
         return false;
-    cfg = cli_config(ctx, err);
+    cfg = cmd_config(ctx, err);
     if (cfg == NULL)
         return false;
     printf("configuration \"%s\" is valid: model %s, %zu shared, %zu classes\n", cfg->path,

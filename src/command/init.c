@@ -1,13 +1,11 @@
 /*
  * init.c - "coffer init": create the repository named by the configuration
  * (or --repo), with the passphrase asked twice on a terminal, and print its
- * location and id. Also home of cmd_repo_config, which every repository
- * command uses to decide whether it needs a configuration file at all.
+ * location and id.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "command/command.h"
 #include "common/log.h"
@@ -17,7 +15,7 @@
 
 enum
 {
-    INIT_OPT_REPO = CLI_OPT_FIRST_COMMAND,
+    INIT_OPT_REPO = CMD_OPT_FIRST_COMMAND,
     INIT_OPT_ENCRYPTION,
 };
 
@@ -26,20 +24,6 @@ typedef struct InitArgs
     const char *repo;
     int encryption; /* -1: from the configuration */
 } InitArgs;
-
-bool cmd_repo_config(CliContext *ctx, const char *repo_override, Config **cfg, Error *err)
-{
-    struct stat sb;
-
-    *cfg = NULL;
-    /* --repo alone needs no configuration file, unless one was named or
-     * the default one exists (it may hold repository.passphrase_file) */
-    if (repo_override != NULL && ctx->config_path == NULL && getenv("COFFER_CONFIG") == NULL &&
-        stat(CONFIG_DEFAULT_PATH, &sb) != 0)
-        return true;
-    *cfg = cli_config(ctx, err);
-    return *cfg != NULL;
-}
 
 static bool init_option(int opt, const char *arg, void *state, Error *err)
 {
@@ -66,12 +50,12 @@ static bool init_option(int opt, const char *arg, void *state, Error *err)
     }
 }
 
-bool cmd_init(CliContext *ctx, int argc, char **argv, Error *err)
+bool cmd_init(CmdContext *ctx, int argc, char **argv, Error *err)
 {
     static const struct option longopts[] = {
         {"repo", required_argument, NULL, INIT_OPT_REPO},
         {"encryption", required_argument, NULL, INIT_OPT_ENCRYPTION},
-        CLI_COMMON_LONGOPTS,
+        CMD_COMMON_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
     InitArgs a = {NULL, -1};
@@ -84,7 +68,7 @@ bool cmd_init(CliContext *ctx, int argc, char **argv, Error *err)
     bool exit_now, exists = false, enc, ok;
     int first;
 
-    first = cli_parse(ctx, "init", argc, argv, "", longopts, init_option, &a, &exit_now, err);
+    first = cmd_parse(ctx, "init", argc, argv, "", longopts, init_option, &a, &exit_now, err);
     if (first < 0)
         return false;
     if (first < argc)
@@ -108,7 +92,7 @@ bool cmd_init(CliContext *ctx, int argc, char **argv, Error *err)
         opts.chunker.max_size = cfg->repo_chunk_avg * 4;
     }
 
-    st = storage_posix_new(path, true, err);
+    st = storage_open(path, true, err);
     if (st == NULL)
         return false;
     /* refuse before asking for a passphrase */
@@ -125,7 +109,7 @@ bool cmd_init(CliContext *ctx, int argc, char **argv, Error *err)
     }
     if (enc)
     {
-        pass = repo_passphrase_read(cfg != NULL ? cfg->repo_passphrase_file : NULL, true, err);
+        pass = cmd_passphrase_read(cfg != NULL ? cfg->repo_passphrase_file : NULL, true, err);
         if (pass == NULL)
         {
             storage_free(st);

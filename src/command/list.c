@@ -9,13 +9,15 @@
 
 #include "command/command.h"
 #include "common/fmt.h"
+#include "common/log.h"
 #include "common/mem.h"
 #include "config/config.h"
+#include "manifest/manifest.h"
 #include "repo/repo.h"
 
 enum
 {
-    OPT_TENANT = CLI_OPT_FIRST_COMMAND,
+    OPT_TENANT = CMD_OPT_FIRST_COMMAND,
 };
 
 typedef struct ListArgs
@@ -55,6 +57,18 @@ static json_t *list_find_tenant(json_t *snap, const char *name)
     return NULL;
 }
 
+/* The snapshot with only tenant's part read, or NULL when it holds none. */
+static json_t *list_tenant_part(Repo *repo, json_t *header, const char *tenant)
+{
+    ManifestSelect sel = {&tenant, 1};
+    Error e;
+
+    if (!manifest_holds(repo, header, tenant))
+        return NULL;
+    error_clear(&e);
+    return manifest_assemble(repo, header, &sel, &e);
+}
+
 /* Removes every "chunks" member (long lists of ids) from a copy, keeping a count. */
 static json_t *list_strip(json_t *v)
 {
@@ -89,11 +103,11 @@ static json_t *list_strip(json_t *v)
     return json_incref(v);
 }
 
-static Repo *list_open(CliContext *ctx, Error *err)
+static Repo *list_open(CmdContext *ctx, Error *err)
 {
-    if (cli_config(ctx, err) == NULL)
+    if (cmd_config(ctx, err) == NULL)
         return NULL;
-    return repo_open_from_config(ctx->config, NULL, err);
+    return cmd_repo_open(ctx->config, NULL, 0, err);
 }
 
 static void list_tags(json_t *snap, char *out, size_t len)
@@ -109,25 +123,27 @@ static void list_tags(json_t *snap, char *out, size_t len)
         snprintf(out, len, "-");
 }
 
-bool cmd_list(CliContext *ctx, int argc, char **argv, Error *err)
+bool cmd_list(CmdContext *ctx, int argc, char **argv, Error *err)
 {
     static const struct option longopts[] = {
-        {"tenant", required_argument, NULL, OPT_TENANT}, CLI_COMMON_LONGOPTS, {NULL, 0, NULL, 0}};
+        {"tenant", required_argument, NULL, OPT_TENANT}, CMD_COMMON_LONGOPTS, {NULL, 0, NULL, 0}};
     ListArgs a = {NULL};
     bool exit_now;
     Repo *repo;
     json_t *snaps, *out, *s;
     size_t i, shown = 0;
 
-    if (cli_parse(ctx, "list", argc, argv, "", longopts, list_option, &a, &exit_now, err) < 0)
+    if (cmd_parse(ctx, "list", argc, argv, "", longopts, list_option, &a, &exit_now, err) < 0)
         return false;
     repo = list_open(ctx, err);
     if (repo == NULL)
         return false;
     snaps = repo_snapshot_list(repo, err);
-    repo_close(repo);
     if (snaps == NULL)
+    {
+        repo_close(repo);
         return false;
+    }
     out = json_array();
     if (!ctx->json)
         printf("%-12s  %-20s  %-16s  %7s  %7s  %10s  %10s\n", "ID", "TIME", "TAGS", "TENANTS",
@@ -135,12 +151,16 @@ bool cmd_list(CliContext *ctx, int argc, char **argv, Error *err)
     json_array_foreach (snaps, i, s)
     {
         json_t *st = json_object_get(s, "stats");
-        json_t *u = a.tenant ? list_find_tenant(s, a.tenant) : NULL;
+        json_t *part = a.tenant ? list_tenant_part(repo, s, a.tenant) : NULL;
+        json_t *u = part ? list_find_tenant(part, a.tenant) : NULL;
         json_t *row;
         char tags[128], size[32], added[32];
 
         if (a.tenant != NULL && u == NULL)
+        {
+            json_decref(part);
             continue;
+        }
         shown++;
         row = json_pack("{s:s, s:s, s:O, s:O, s:O, s:O, s:O}", "id", list_str(s, "id"), "time",
                         list_str(s, "time"), "tags", json_object_get(s, "tags"), "tenants",
@@ -155,7 +175,10 @@ bool cmd_list(CliContext *ctx, int argc, char **argv, Error *err)
                                           list_int(u, "bytes")));
         json_array_append_new(out, row);
         if (ctx->json)
+        {
+            json_decref(part);
             continue;
+        }
         list_tags(s, tags, sizeof(tags));
         fmt_bytes((uint64_t)(u ? list_int(u, "bytes") : list_int(st, "bytes_read")), size,
                   sizeof(size));
@@ -165,7 +188,9 @@ bool cmd_list(CliContext *ctx, int argc, char **argv, Error *err)
                u ? (long long)json_array_size(json_object_get(u, "tables"))
                  : (long long)list_int(st, "tables"),
                size, added);
+        json_decref(part);
     }
+    repo_close(repo);
     if (ctx->json)
     {
         json_dumpf(out, stdout, JSON_INDENT(2));
@@ -179,10 +204,10 @@ bool cmd_list(CliContext *ctx, int argc, char **argv, Error *err)
     return true;
 }
 
-bool cmd_info(CliContext *ctx, int argc, char **argv, Error *err)
+bool cmd_info(CmdContext *ctx, int argc, char **argv, Error *err)
 {
     static const struct option longopts[] = {
-        {"tenant", required_argument, NULL, OPT_TENANT}, CLI_COMMON_LONGOPTS, {NULL, 0, NULL, 0}};
+        {"tenant", required_argument, NULL, OPT_TENANT}, CMD_COMMON_LONGOPTS, {NULL, 0, NULL, 0}};
     ListArgs a = {NULL};
     bool exit_now;
     Repo *repo;
@@ -191,7 +216,7 @@ bool cmd_info(CliContext *ctx, int argc, char **argv, Error *err)
     size_t i;
     char size[32], added[32];
 
-    first = cli_parse(ctx, "info", argc, argv, "", longopts, list_option, &a, &exit_now, err);
+    first = cmd_parse(ctx, "info", argc, argv, "", longopts, list_option, &a, &exit_now, err);
     if (first < 0)
         return false;
     if (first >= argc)
@@ -202,10 +227,16 @@ bool cmd_info(CliContext *ctx, int argc, char **argv, Error *err)
     repo = list_open(ctx, err);
     if (repo == NULL)
         return false;
-    snap = repo_snapshot_load(repo, argv[first], err);
+    snap = manifest_load(repo, argv[first], NULL, err);
     repo_close(repo);
     if (snap == NULL)
         return false;
+    {
+        json_t *bad;
+
+        json_array_foreach (json_object_get(snap, "unreadable"), i, bad)
+            log_warning("%s", list_str(bad, "error"));
+    }
     if (a.tenant != NULL && list_find_tenant(snap, a.tenant) == NULL)
     {
         error_set(err, ERR_FAILURE, "unknown tenant \"%s\" in snapshot %.12s", a.tenant,

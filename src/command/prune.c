@@ -16,7 +16,7 @@
 
 enum
 {
-    PRUNE_OPT_REPO = CLI_OPT_FIRST_COMMAND,
+    PRUNE_OPT_REPO = CMD_OPT_FIRST_COMMAND,
 };
 
 static bool prune_option(int opt, const char *arg, void *state, Error *err)
@@ -30,13 +30,13 @@ static bool prune_option(int opt, const char *arg, void *state, Error *err)
 
 static const struct option prune_longopts[] = {
     {"repo", required_argument, NULL, PRUNE_OPT_REPO},
-    CLI_COMMON_LONGOPTS,
+    CMD_COMMON_LONGOPTS,
     {NULL, 0, NULL, 0},
 };
 
 /* Parses the options and opens the repository; with lock != NULL also
  * takes a shared lock (repo_prune takes its own exclusive one). */
-static Repo *prune_open(CliContext *ctx, const char *name, int argc, char **argv, RepoLock **lock,
+static Repo *prune_open(CmdContext *ctx, const char *name, int argc, char **argv, RepoLock **lock,
                         int *first, Error *err)
 {
     const char *repo_path = NULL;
@@ -44,11 +44,11 @@ static Repo *prune_open(CliContext *ctx, const char *name, int argc, char **argv
     bool exit_now;
     Repo *repo;
 
-    *first = cli_parse(ctx, name, argc, argv, "", prune_longopts, prune_option, &repo_path,
+    *first = cmd_parse(ctx, name, argc, argv, "", prune_longopts, prune_option, &repo_path,
                        &exit_now, err);
     if (*first < 0 || !cmd_repo_config(ctx, repo_path, &cfg, err))
         return NULL;
-    repo = repo_open_from_config(cfg, repo_path, err);
+    repo = cmd_repo_open(cfg, repo_path, 0, err);
     if (repo == NULL)
         return NULL;
     if (lock == NULL)
@@ -62,7 +62,7 @@ static Repo *prune_open(CliContext *ctx, const char *name, int argc, char **argv
     return repo;
 }
 
-bool cmd_forget(CliContext *ctx, int argc, char **argv, Error *err)
+bool cmd_forget(CmdContext *ctx, int argc, char **argv, Error *err)
 {
     RepoLock *lock = NULL;
     int first;
@@ -95,7 +95,7 @@ bool cmd_forget(CliContext *ctx, int argc, char **argv, Error *err)
     return ok;
 }
 
-bool cmd_prune(CliContext *ctx, int argc, char **argv, Error *err)
+bool cmd_prune(CmdContext *ctx, int argc, char **argv, Error *err)
 {
     RepoPruneStats st = {0};
     int first;

@@ -17,7 +17,7 @@
 
 enum
 {
-    OPT_TENANT = CLI_OPT_FIRST_COMMAND,
+    OPT_TENANT = CMD_OPT_FIRST_COMMAND,
     OPT_ALL,
     OPT_SNAPSHOT,
     OPT_AS,
@@ -72,7 +72,7 @@ static bool restore_option(int opt, const char *arg, void *state, Error *err)
     return false;
 }
 
-static bool restore_confirm(CliContext *ctx, const RestoreResult *res, Error *err)
+static bool restore_confirm(CmdContext *ctx, const RestoreResult *res, Error *err)
 {
     FILE *tty;
     char answer[16] = "";
@@ -109,7 +109,7 @@ static bool restore_confirm(CliContext *ctx, const RestoreResult *res, Error *er
 }
 
 /* What stands: the targets restored and verified, and the safety backup. */
-static void restore_print(CliContext *ctx, const RestoreResult *res, bool ok)
+static void restore_print(CmdContext *ctx, const RestoreResult *res, bool ok)
 {
     if (res->safety_id[0] != '\0' && !ctx->json)
         printf("safety backup: snapshot %s\n", res->safety_id);
@@ -142,7 +142,7 @@ static void restore_print(CliContext *ctx, const RestoreResult *res, bool ok)
     }
 }
 
-bool cmd_restore(CliContext *ctx, int argc, char **argv, Error *err)
+bool cmd_restore(CmdContext *ctx, int argc, char **argv, Error *err)
 {
     static const struct option longopts[] = {{"tenant", required_argument, NULL, OPT_TENANT},
                                              {"all", no_argument, NULL, OPT_ALL},
@@ -154,7 +154,7 @@ bool cmd_restore(CliContext *ctx, int argc, char **argv, Error *err)
                                              {"schema-only", no_argument, NULL, OPT_SCHEMA_ONLY},
                                              {"clean", no_argument, NULL, OPT_CLEAN},
                                              {"jobs", required_argument, NULL, 'j'},
-                                             CLI_COMMON_LONGOPTS,
+                                             CMD_COMMON_LONGOPTS,
                                              {NULL, 0, NULL, 0}};
     RestorePlan plan;
     RestoreResult res;
@@ -170,7 +170,7 @@ bool cmd_restore(CliContext *ctx, int argc, char **argv, Error *err)
     plan.snapshot = "latest";
     plan.jobs = 2;
     first =
-        cli_parse(ctx, "restore", argc, argv, "j:", longopts, restore_option, &plan, &exit_now, err);
+        cmd_parse(ctx, "restore", argc, argv, "j:", longopts, restore_option, &plan, &exit_now, err);
     if (first < 0)
         goto out;
     if (first < argc)
@@ -179,14 +179,14 @@ bool cmd_restore(CliContext *ctx, int argc, char **argv, Error *err)
         error_hint(err, "name the tenant with --tenant NAME");
         goto out;
     }
-    if (cli_config(ctx, err) == NULL)
+    if (cmd_config(ctx, err) == NULL)
         goto out;
     plan.cfg = ctx->config;
     plan.progress = progress_print;
     plan.progress_arg = &printer;
     if (!restore_plan_check(&plan, err))
         goto out;
-    repo = repo_open_from_config(ctx->config, NULL, err);
+    repo = cmd_repo_open(ctx->config, NULL, 0, err);
     if (repo == NULL)
         goto out;
     lock = repo_lock(repo, REPO_LOCK_SHARED, "restore", err);
@@ -196,7 +196,7 @@ bool cmd_restore(CliContext *ctx, int argc, char **argv, Error *err)
     if (r == NULL || (res.replaces && !restore_confirm(ctx, &res, err)))
         goto out;
     ok = restore_execute(r, &res, err);
-    restore_print(ctx, &res, ok);
+    restore_print(ctx, &res, ok || err->code == ERR_PARTIAL);
 out:
     restore_free(r);
     if (lock != NULL)

@@ -94,15 +94,15 @@ static void tenants_print(const TenantList *list)
     printf("\n%zu tenant%s, %zu shared\n", ntenants, ntenants == 1 ? "" : "s", nshared);
 }
 
-bool cmd_tenants(CliContext *ctx, int argc, char **argv, Error *err)
+bool cmd_tenants(CmdContext *ctx, int argc, char **argv, Error *err)
 {
-    static const struct option longopts[] = {CLI_COMMON_LONGOPTS, {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {CMD_COMMON_LONGOPTS, {NULL, 0, NULL, 0}};
     TenantList list;
     bool exit_now;
     Config *cfg;
     int first;
 
-    first = cli_parse(ctx, "tenants", argc, argv, "", longopts, NULL, NULL, &exit_now, err);
+    first = cmd_parse(ctx, "tenants", argc, argv, "", longopts, NULL, NULL, &exit_now, err);
     if (first < 0)
         return false;
     if (first < argc)
@@ -110,7 +110,7 @@ bool cmd_tenants(CliContext *ctx, int argc, char **argv, Error *err)
         error_set(err, ERR_USAGE, "tenants: unexpected argument \"%s\"", argv[first]);
         return error_hint(err, "run \"coffer help tenants\"");
     }
-    cfg = cli_config(ctx, err);
+    cfg = cmd_config(ctx, err);
     if (cfg == NULL || !tenancy_discover(cfg, true, &list, err))
         return false;
     if (ctx->json)

@@ -13,7 +13,7 @@
 
 enum
 {
-    UNLOCK_OPT_REPO = CLI_OPT_FIRST_COMMAND,
+    UNLOCK_OPT_REPO = CMD_OPT_FIRST_COMMAND,
     UNLOCK_OPT_ALL,
 };
 
@@ -41,12 +41,12 @@ static bool unlock_option(int opt, const char *arg, void *state, Error *err)
     }
 }
 
-bool cmd_unlock(CliContext *ctx, int argc, char **argv, Error *err)
+bool cmd_unlock(CmdContext *ctx, int argc, char **argv, Error *err)
 {
     static const struct option longopts[] = {
         {"repo", required_argument, NULL, UNLOCK_OPT_REPO},
         {"all", no_argument, NULL, UNLOCK_OPT_ALL},
-        CLI_COMMON_LONGOPTS,
+        CMD_COMMON_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
     UnlockArgs a = {NULL, false};
@@ -55,14 +55,14 @@ bool cmd_unlock(CliContext *ctx, int argc, char **argv, Error *err)
     bool exit_now, ok;
     int first, removed = 0;
 
-    first = cli_parse(ctx, "unlock", argc, argv, "", longopts, unlock_option, &a, &exit_now, err);
+    first = cmd_parse(ctx, "unlock", argc, argv, "", longopts, unlock_option, &a, &exit_now, err);
     if (first < 0)
         return false;
     if (first < argc)
         return error_set(err, ERR_USAGE, "unlock: unexpected argument \"%s\"", argv[first]);
     if (!cmd_repo_config(ctx, a.repo, &cfg, err))
         return false;
-    repo = repo_open_from_config(cfg, a.repo, err);
+    repo = cmd_repo_open(cfg, a.repo, 0, err);
     if (repo == NULL)
         return false;
     ok = repo_unlock_stale(repo, a.all, &removed, err);

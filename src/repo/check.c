@@ -117,7 +117,7 @@ static void check_snapshots(Repo *repo, RepoCheckReport *r, uint64_t *missing_to
             continue;
         }
         r->snapshots++;
-        if (!repo_snapshot_walk(doc, check_visit, &cs, &err))
+        if (!repo_snapshot_walk_all(repo, doc, check_visit, &cs, &r->destroyed_parts, &err))
         {
             check_error(r, "snapshot \"%s\" is damaged: %s", key, err.message);
             error_clear(&err);

@@ -405,6 +405,19 @@ static void repo_ownerid(const Repo *repo, const char *name, unsigned char out[R
     memcpy(out, mac, REPO_OWNERID_LEN);
 }
 
+void repo_owner_id_hex(Repo *repo, const char *name, char out[2 * REPO_OWNERID_LEN + 1])
+{
+    unsigned char id[REPO_OWNERID_LEN];
+
+    repo_ownerid(repo, name, id);
+    hex_encode(id, REPO_OWNERID_LEN, out);
+}
+
+const char *repo_owner_kid(const RepoOwner *owner)
+{
+    return owner->kid_str;
+}
+
 static void repo_set_current(Repo *repo, const unsigned char ownerid[REPO_OWNERID_LEN],
                              RepoOwner *o)
 {

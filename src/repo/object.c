@@ -1,6 +1,7 @@
 /*
  * object.c - the small pieces every repository file uses: sealing (with the
- * null seal of "encryption: none"), envelope objects, object names, time,
+ * null seal of "encryption: none"), envelope objects, object names, the
+ * serialized chunk entry (shared by pack headers and index objects), time,
  * and the crash-point test hook.
  */
 #include <inttypes.h>
@@ -103,6 +104,13 @@ static void repo_envelope_aad(Buf *aad, const unsigned char hdr[REPO_ENVELOPE_LE
 bool repo_object_put(Repo *repo, const char *key, const char magic[4], const void *body, size_t len,
                      bool compress, Error *err)
 {
+    return repo_object_put_sealed(repo, key, magic, body, len, compress, repo->master_enc, err);
+}
+
+bool repo_object_put_sealed(Repo *repo, const char *key, const char magic[4], const void *body,
+                            size_t len, bool compress, const unsigned char seal[CODEC_KEY_LEN],
+                            Error *err)
+{
     unsigned char hdr[REPO_ENVELOPE_LEN];
     Buf z, aad, out;
     bool compressed = false;
@@ -116,7 +124,7 @@ bool repo_object_put(Repo *repo, const char *key, const char magic[4], const voi
     repo_envelope_header(hdr, magic, compressed ? 1 : 0, len);
     repo_envelope_aad(&aad, hdr, key);
     buf_append(&out, hdr, sizeof(hdr));
-    if (!repo_seal(repo->encrypted, repo->master_enc, aad.data, aad.len, compressed ? z.data : body,
+    if (!repo_seal(repo->encrypted, seal, aad.data, aad.len, compressed ? z.data : body,
                    compressed ? z.len : len, &out, err))
         goto done;
     ok = storage_put(repo->st, key, out.data, out.len, err);
@@ -143,6 +151,12 @@ bool repo_get(Repo *repo, const char *key, const char *what, unsigned char **dat
 
 bool repo_object_get(Repo *repo, const char *key, const char magic[4], const char *what, Buf *out,
                      Error *err)
+{
+    return repo_object_get_sealed(repo, key, magic, what, repo->master_enc, out, err);
+}
+
+bool repo_object_get_sealed(Repo *repo, const char *key, const char magic[4], const char *what,
+                            const unsigned char seal[CODEC_KEY_LEN], Buf *out, Error *err)
 {
     unsigned char *data = NULL;
     size_t len = 0;
@@ -181,7 +195,7 @@ bool repo_object_get(Repo *repo, const char *key, const char magic[4], const cha
     }
     memcpy(hdr, data, sizeof(hdr));
     repo_envelope_aad(&aad, hdr, key);
-    if (!repo_unseal(repo->encrypted, repo->master_enc, aad.data, aad.len, data + REPO_ENVELOPE_LEN,
+    if (!repo_unseal(repo->encrypted, seal, aad.data, aad.len, data + REPO_ENVELOPE_LEN,
                      len - REPO_ENVELOPE_LEN, &plain, err))
     {
         error_prefix(err, "%s \"%s\"", what, key);
@@ -252,6 +266,16 @@ bool repo_pack_key_parse(const char *key, unsigned char id[32])
 void repo_chunk_str(const unsigned char id[32], char out[20])
 {
     hex_encode(id, 8, out);
+}
+
+void repo_entry_put(Buf *b, const unsigned char id[32], uint32_t offset, uint32_t length,
+                    uint32_t raw_length, uint8_t flags)
+{
+    buf_append(b, id, 32);
+    buf_append_u32le(b, offset);
+    buf_append_u32le(b, length);
+    buf_append_u32le(b, raw_length);
+    buf_append(b, &flags, 1);
 }
 
 void repo_crash_point(const char *name)

@@ -78,7 +78,7 @@ static bool prune_mark(Repo *repo, uint64_t *nsnap, Error *err)
     {
         PruneMark pm = {repo, 0, ""};
 
-        if (!repo_snapshot_walk(doc, prune_visit, &pm, err) || pm.missing > 0)
+        if (!repo_snapshot_walk_all(repo, doc, prune_visit, &pm, NULL, err) || pm.missing > 0)
         {
             const char *id = json_string_value(json_object_get(doc, "id"));
 
@@ -385,7 +385,8 @@ done:
 
 static bool prune_sweep(Repo *repo, RepoPruneStats *stats, Error *err)
 {
-    static const char *const prefixes[] = {"data/", "index/", "snapshots/", "keys/", "config"};
+    static const char *const prefixes[] = {"data/", "index/", "snapshots/", "parts/", "keys/",
+                                           "config"};
     uint64_t n;
 
     for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
@@ -399,6 +400,10 @@ static bool prune_sweep(Repo *repo, RepoPruneStats *stats, Error *err)
     stats->temp_removed += n;
     if (stats->temp_removed > 0)
         log_debug("removed %" PRIu64 " temp files left by interrupted writes", stats->temp_removed);
+    /* parts no snapshot lists: an interrupted backup's, or a forgotten snapshot's */
+    if (!repo_parts_sweep(repo, &n, err))
+        return false;
+    stats->parts_removed = n;
     return true;
 }
 

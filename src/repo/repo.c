@@ -13,7 +13,6 @@
 
 #include "common/log.h"
 #include "common/mem.h"
-#include "config/config.h"
 #include "repo/repo_intern.h"
 
 #define REPO_CONFIG_KEY "config"
@@ -263,52 +262,6 @@ Repo *repo_open_ex(Storage *st, const char *passphrase, unsigned flags, Error *e
 Repo *repo_open(Storage *st, const char *passphrase, Error *err)
 {
     return repo_open_ex(st, passphrase, 0, err);
-}
-
-Repo *repo_open_from_config(const Config *cfg, const char *override_path, Error *err)
-{
-    return repo_open_from_config_ex(cfg, override_path, 0, err);
-}
-
-Repo *repo_open_from_config_ex(const Config *cfg, const char *override_path, unsigned flags,
-                               Error *err)
-{
-    const char *path = override_path != NULL ? override_path : cfg != NULL ? cfg->repo_path : NULL;
-    Storage *st;
-    Repo *repo;
-    char *pass = NULL;
-    bool encrypted = false;
-
-    if (path == NULL || path[0] == '\0')
-    {
-        error_set(err, ERR_USAGE, "no repository given");
-        error_hint(err, "set repository.path in coffer.yaml or pass --repo PATH");
-        return NULL;
-    }
-    st = storage_posix_new(path, false, err);
-    if (st == NULL)
-        return NULL;
-    if (!repo_probe(st, &encrypted, NULL, err))
-    {
-        storage_free(st);
-        return NULL;
-    }
-    if (encrypted)
-    {
-        pass = repo_passphrase_read(cfg != NULL ? cfg->repo_passphrase_file : NULL, false, err);
-        if (pass == NULL)
-        {
-            storage_free(st);
-            return NULL;
-        }
-    }
-    repo = repo_open_ex(st, pass, flags, err);
-    if (pass != NULL)
-    {
-        mem_wipe(pass, strlen(pass));
-        free(pass);
-    }
-    return repo;
 }
 
 Storage *repo_storage(Repo *repo)

@@ -31,15 +31,15 @@
 #include "storage/storage.h"
 
 /* 2: chunk ids are HMAC-SHA-256 of the chunk's SHA-256, and content
- * hashes are over chunk digests */
-#define REPO_FORMAT_VERSION 2
+ * hashes are over chunk digests; 3: a snapshot is a header and parts, each
+ * tenant's sealed under its own key */
+#define REPO_FORMAT_VERSION 3
 
 typedef struct Repo Repo;
 typedef struct RepoOwner RepoOwner;
 typedef struct RepoWriter RepoWriter;
 typedef struct RepoStream RepoStream;
 typedef struct RepoLock RepoLock;
-typedef struct Config Config;
 
 /* ---- creating and opening ---------------------------------------------- */
 
@@ -78,26 +78,10 @@ enum
  * fails (st is freed then). */
 Repo *repo_open_ex(Storage *st, const char *passphrase, unsigned flags, Error *err);
 
-/* Opens the repository a command works on: override_path (--repo) or else
- * cfg->repository.path (cfg may be NULL when override_path is given). Reads
- * the config first and asks for a passphrase (repo_passphrase_read with
- * cfg's passphrase_file) only when the repository is encrypted. A missing
- * path is ERR_USAGE with a hint. Used by every command that opens a
- * repository. */
-Repo *repo_open_from_config(const Config *cfg, const char *override_path, Error *err);
-Repo *repo_open_from_config_ex(const Config *cfg, const char *override_path, unsigned flags,
-                               Error *err);
-
 /* Reads only the config object of the repository on st (it stays the
  * caller's): fails like repo_open for a missing repository or an unknown
  * format version; sets *encrypted and, when id_out is not NULL, the id. */
 bool repo_probe(Storage *st, bool *encrypted, char id_out[65], Error *err);
-
-/* Reads the passphrase for a repository: $COFFER_PASSPHRASE, else the file
- * (refused when group- or world-readable, with a hint to chmod 600), else a
- * prompt on the terminal (twice when confirm). Returns a malloc'd string
- * (caller wipes and frees) or NULL with err set. */
-char *repo_passphrase_read(const char *passphrase_file, bool confirm, Error *err);
 
 Storage *repo_storage(Repo *repo);
 int repo_compression(const Repo *repo);
@@ -220,6 +204,32 @@ json_t *repo_snapshot_load(Repo *repo, const char *id, Error *err);
 /* Loads every snapshot, oldest first, as a new JSON array. */
 json_t *repo_snapshot_list(Repo *repo, Error *err);
 
+/* ---- snapshot parts ------------------------------------------------------ */
+
+/* A snapshot's header (sealed with the master key) may list parts as
+ * "parts": [{"id": ..., "kid": ...}]: JSON objects each sealed with its
+ * owner's data key under parts/<id>, so that a tenant's part, names
+ * included, is readable only with that tenant's keys, and destroying them
+ * leaves nothing of it readable. */
+
+/* Writes doc as a part of owner; *ref_out receives its reference (new). */
+bool repo_part_write(Repo *repo, RepoOwner *owner, json_t *doc, json_t **ref_out, Error *err);
+
+/* Loads the part a reference names (a new reference). Errors name the part
+ * ("snapshot part \"parts/ID\" is missing", "... authentication failed");
+ * *destroyed (when not NULL) tells that its owner's keys were destroyed. */
+json_t *repo_part_load(Repo *repo, json_t *ref, bool *destroyed, Error *err);
+
+/* Removes a part object (its snapshot must no longer list it). */
+bool repo_part_remove(Repo *repo, json_t *ref, Error *err);
+
+/* Is the referenced part owner_name's? Decided from the keyed owner id in
+ * the reference, without reading the part. */
+bool repo_part_of(Repo *repo, json_t *ref, const char *owner_name);
+
+/* The owner's key id ("<ownerid>-<generation>"), as part references hold it. */
+const char *repo_owner_kid(const RepoOwner *owner);
+
 /* Removes one snapshot (its data stays until prune). */
 bool repo_snapshot_forget(Repo *repo, const char *id, Error *err);
 
@@ -242,6 +252,7 @@ typedef struct RepoCheckReport
     uint64_t index_objects;      /* index objects read */
     uint64_t duplicates;         /* chunks indexed twice (left by an interrupted prune) */
     uint64_t destroyed_packs;    /* packs of owners whose keys were destroyed */
+    uint64_t destroyed_parts;    /* snapshot parts of owners whose keys were destroyed */
 } RepoCheckReport;
 
 /* Verifies structure: every snapshot decrypts and parses, every chunk a
@@ -257,7 +268,8 @@ typedef struct RepoPruneStats
     uint64_t packs_repacked;
     uint64_t bytes_freed;
     uint64_t index_rewritten;
-    uint64_t temp_removed; /* temp files that interrupted writes left */
+    uint64_t temp_removed;  /* temp files that interrupted writes left */
+    uint64_t parts_removed; /* snapshot parts no snapshot lists */
 } RepoPruneStats;
 
 /* Under an exclusive lock: deletes packs with no chunk referenced by any

@@ -203,6 +203,13 @@ bool repo_object_put(Repo *repo, const char *key, const char magic[4], const voi
 /* Reads an envelope object into out; errors name what ("index", ...) and key. */
 bool repo_object_get(Repo *repo, const char *key, const char magic[4], const char *what, Buf *out,
                      Error *err);
+/* The same, sealed with another key than the master key (an owner's data
+ * key: snapshot parts). */
+bool repo_object_put_sealed(Repo *repo, const char *key, const char magic[4], const void *body,
+                            size_t len, bool compress, const unsigned char seal[CODEC_KEY_LEN],
+                            Error *err);
+bool repo_object_get_sealed(Repo *repo, const char *key, const char magic[4], const char *what,
+                            const unsigned char seal[CODEC_KEY_LEN], Buf *out, Error *err);
 /* storage_get with a "WHAT "KEY" is missing" error for a missing object. */
 bool repo_get(Repo *repo, const char *key, const char *what, unsigned char **data, size_t *len,
               Error *err);
@@ -217,6 +224,10 @@ void repo_pack_key(const unsigned char id[32], char out[80]);
 bool repo_pack_key_parse(const char *key, unsigned char id[32]);
 /* Short printable chunk id (first 16 hex digits). */
 void repo_chunk_str(const unsigned char id[32], char out[20]);
+/* Serializes one chunk entry (REPO_ENTRY_LEN bytes), the format pack
+ * headers and index records share. */
+void repo_entry_put(Buf *b, const unsigned char id[32], uint32_t offset, uint32_t length,
+                    uint32_t raw_length, uint8_t flags);
 
 /* Test hook: when $COFFER_CRASH_POINT equals name (or "name@N" and this is
  * the Nth time name is reached), the process kills itself with SIGKILL. */
@@ -233,6 +244,8 @@ bool repo_keys_scan(Repo *repo, Error *err);
 RepoOwner *repo_owner_for_kid(Repo *repo, uint32_t kid, Error *err);
 void repo_owners_free(Repo *repo);
 void repo_kid_str(const unsigned char kid[REPO_KID_LEN], char *out);
+/* The keyed owner id of an owner name, in hex. */
+void repo_owner_id_hex(Repo *repo, const char *name, char out[2 * REPO_OWNERID_LEN + 1]);
 /* Index of a kid in Repo.kids, added when new; caller holds mu. */
 uint32_t repo_kid_intern(Repo *repo, const unsigned char kid[REPO_KID_LEN]);
 
@@ -247,9 +260,6 @@ bool repo_index_add_record(Repo *repo, const unsigned char *rec, size_t len, siz
                            bool pending, const char *what, Error *err);
 /* Chunk lookup under the lock: copies the entry. */
 bool repo_index_lookup(Repo *repo, const unsigned char id[32], RepoEntry *e, RepoPack *p);
-/* Serializes one entry. */
-void repo_entry_put(Buf *b, const unsigned char id[32], uint32_t offset, uint32_t length,
-                    uint32_t raw_length, uint8_t flags);
 void repo_index_free(Repo *repo);
 /* Groups entries by pack: entries of pack p are order[first[p] .. first[p+1]),
  * by offset. Both arrays are malloc'd (caller frees). Caller holds mu or
@@ -307,6 +317,13 @@ bool repo_blob_open(Repo *repo, const RepoOwner *owner, const unsigned char id[3
 /* Calls fn for every chunk id string in every "chunks" array of doc. */
 typedef bool (*RepoChunkVisit)(void *arg, const char *hex, Error *err);
 bool repo_snapshot_walk(json_t *doc, RepoChunkVisit fn, void *arg, Error *err);
+/* The same over the header and every part it lists; parts of owners whose
+ * keys were destroyed are skipped and counted in *destroyed. */
+bool repo_snapshot_walk_all(Repo *repo, json_t *doc, RepoChunkVisit fn, void *arg,
+                            uint64_t *destroyed, Error *err);
+/* Removes parts no snapshot lists (left by an interrupted backup or
+ * forget); the caller holds the exclusive lock. */
+bool repo_parts_sweep(Repo *repo, uint64_t *removed, Error *err);
 /* Loads snapshots/<64 hex id>. */
 json_t *repo_snapshot_load_id(Repo *repo, const char *id, Error *err);
 

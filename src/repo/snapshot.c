@@ -7,6 +7,7 @@
  * "chunks", at any depth, is an array of chunk ids it references.
  */
 #include <ctype.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,7 @@
 #include "repo/repo_intern.h"
 
 #define SNAP_PREFIX "snapshots/"
+#define PART_PREFIX "parts/"
 
 static bool snap_is_hex(const char *s, size_t min, size_t max)
 {
@@ -252,12 +254,213 @@ json_t *repo_snapshot_load(Repo *repo, const char *id, Error *err)
 bool repo_snapshot_forget(Repo *repo, const char *id, Error *err)
 {
     char full[65], key[96];
+    json_t *doc, *ref;
+    size_t i;
+    Error e2;
 
     if (!snap_resolve(repo, id, full, err))
         return false;
     snprintf(key, sizeof(key), SNAP_PREFIX "%s", full);
+    error_clear(&e2);
+    doc = repo_snapshot_load_id(repo, full, &e2);
     if (!storage_remove(repo->st, key, err))
+    {
+        json_decref(doc);
         return false;
+    }
+    /* the header went first: a crash from here leaves parts no snapshot
+     * lists, which prune removes; a damaged header's parts too */
+    json_array_foreach (json_object_get(doc, "parts"), i, ref)
+        if (!repo_part_remove(repo, ref, &e2))
+            error_clear(&e2);
+    json_decref(doc);
     log_debug("forgot snapshot %s", full);
     return true;
+}
+
+/* ---- parts -------------------------------------------------------------- */
+
+/* The owner a part reference names by its "kid", with its keys; sets
+ * *destroyed (and fails) when they were destroyed on purpose. */
+static RepoOwner *part_owner(Repo *repo, json_t *ref, bool *destroyed, Error *err)
+{
+    const char *ks = json_string_value(json_object_get(ref, "kid"));
+    unsigned char kid[REPO_KID_LEN];
+    uint32_t idx;
+    char owner_hex[2 * REPO_OWNERID_LEN + 1];
+
+    *destroyed = false;
+    if (ks != NULL && strlen(ks) == 2 * REPO_KID_LEN + 1)
+        snprintf(owner_hex, sizeof(owner_hex), "%.*s", 2 * REPO_OWNERID_LEN, ks);
+    if (ks == NULL || strlen(ks) != 2 * REPO_KID_LEN + 1 || ks[2 * REPO_OWNERID_LEN] != '-' ||
+        hex_decode(owner_hex, kid, REPO_OWNERID_LEN) != 0 ||
+        hex_decode(ks + 2 * REPO_OWNERID_LEN + 1, kid + REPO_OWNERID_LEN, REPO_GEN_LEN) != 0)
+    {
+        error_set(err, ERR_FAILURE, "a part reference names no valid key id");
+        return NULL;
+    }
+    pthread_mutex_lock(&repo->mu);
+    idx = repo_kid_intern(repo, kid);
+    pthread_mutex_unlock(&repo->mu);
+    {
+        RepoOwner *o = repo_owner_for_kid(repo, idx, err);
+
+        if (o == NULL && strstr(err->message, "were destroyed") != NULL)
+            *destroyed = true;
+        return o;
+    }
+}
+
+static bool part_id_ok(const char *id)
+{
+    return id != NULL && snap_is_hex(id, 64, 64);
+}
+
+bool repo_part_write(Repo *repo, RepoOwner *owner, json_t *doc, json_t **ref_out, Error *err)
+{
+    char id[65], key[96];
+    char *text;
+    bool ok;
+
+    repo_random_id(id);
+    snprintf(key, sizeof(key), PART_PREFIX "%s", id);
+    text = json_dumps(doc, JSON_COMPACT);
+    if (text == NULL)
+        return error_set(err, ERR_FAILURE, "could not encode a snapshot part");
+    ok = repo_object_put_sealed(repo, key, "CFRP", text, strlen(text), true, owner->data_key, err);
+    free(text);
+    if (!ok)
+        return error_prefix(err, "could not write snapshot part \"%s\"", key);
+    *ref_out = json_pack("{s:s, s:s}", "id", id, "kid", owner->kid_str);
+    return true;
+}
+
+json_t *repo_part_load(Repo *repo, json_t *ref, bool *destroyed, Error *err)
+{
+    const char *id = json_string_value(json_object_get(ref, "id"));
+    char key[96];
+    RepoOwner *owner;
+    json_error_t jerr;
+    json_t *doc;
+    Buf body;
+    bool gone = false;
+
+    if (destroyed != NULL)
+        *destroyed = false;
+    if (!part_id_ok(id))
+    {
+        error_set(err, ERR_FAILURE, "a snapshot names a part with a malformed id");
+        return NULL;
+    }
+    snprintf(key, sizeof(key), PART_PREFIX "%s", id);
+    owner = part_owner(repo, ref, &gone, err);
+    if (owner == NULL)
+    {
+        if (destroyed != NULL)
+            *destroyed = gone;
+        error_prefix(err, "snapshot part \"%s\"", key);
+        return NULL;
+    }
+    buf_init(&body);
+    if (!repo_object_get_sealed(repo, key, "CFRP", "snapshot part", owner->data_key, &body, err))
+    {
+        buf_free(&body);
+        return NULL;
+    }
+    doc = json_loadb((const char *)body.data, body.len, 0, &jerr);
+    buf_free(&body);
+    if (!json_is_object(doc))
+    {
+        error_set(err, ERR_FAILURE, "snapshot part \"%s\" is damaged: %s", key,
+                  doc == NULL ? jerr.text : "not a JSON object");
+        json_decref(doc);
+        return NULL;
+    }
+    return doc;
+}
+
+bool repo_part_remove(Repo *repo, json_t *ref, Error *err)
+{
+    const char *id = json_string_value(json_object_get(ref, "id"));
+    char key[96];
+
+    if (!part_id_ok(id))
+        return true;
+    snprintf(key, sizeof(key), PART_PREFIX "%s", id);
+    return storage_remove(repo->st, key, err);
+}
+
+bool repo_part_of(Repo *repo, json_t *ref, const char *owner_name)
+{
+    const char *ks = json_string_value(json_object_get(ref, "kid"));
+    char want[2 * REPO_OWNERID_LEN + 1];
+
+    repo_owner_id_hex(repo, owner_name, want);
+    return ks != NULL && strncmp(ks, want, 2 * REPO_OWNERID_LEN) == 0;
+}
+
+bool repo_snapshot_walk_all(Repo *repo, json_t *doc, RepoChunkVisit fn, void *arg,
+                            uint64_t *destroyed, Error *err)
+{
+    json_t *ref;
+    size_t i;
+
+    if (!repo_snapshot_walk(doc, fn, arg, err))
+        return false;
+    json_array_foreach (json_object_get(doc, "parts"), i, ref)
+    {
+        bool gone = false;
+        json_t *part = repo_part_load(repo, ref, &gone, err);
+        bool ok;
+
+        if (part == NULL && gone)
+        {
+            /* an erased owner: nothing of it can be read, nothing is kept for it */
+            error_clear(err);
+            if (destroyed != NULL)
+                (*destroyed)++;
+            continue;
+        }
+        if (part == NULL)
+            return false;
+        ok = repo_snapshot_walk(part, fn, arg, err);
+        json_decref(part);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+bool repo_parts_sweep(Repo *repo, uint64_t *removed, Error *err)
+{
+    StorageList list;
+    json_t *snaps = repo_snapshot_list(repo, err);
+    json_t *doc, *ref;
+    size_t i, k;
+
+    *removed = 0;
+    if (snaps == NULL)
+        return false;
+    if (!storage_list(repo->st, PART_PREFIX, &list, err))
+    {
+        json_decref(snaps);
+        return false;
+    }
+    for (size_t p = 0; p < list.count; p++)
+    {
+        const char *id = list.items[p].key + strlen(PART_PREFIX);
+        bool used = !part_id_ok(id); /* temp files are swept apart */
+
+        json_array_foreach (snaps, i, doc)
+            json_array_foreach (json_object_get(doc, "parts"), k, ref)
+                used = used || strcmp(json_string_value(json_object_get(ref, "id")), id) == 0;
+        if (used)
+            continue;
+        if (!storage_remove(repo->st, list.items[p].key, err))
+            break;
+        (*removed)++;
+    }
+    storage_list_free(&list);
+    json_decref(snaps);
+    return !error_is_set(err);
 }

@@ -103,6 +103,101 @@ char *restore_fetch(Restore *r, json_t *stream, const char *label, Error *err)
     return path;
 }
 
+/* ---- putting a tenant's DDL back together ----------------------------------- */
+
+typedef struct DdlRead
+{
+    PgArchiveReader *reader;
+    PgArchivePart *part;
+} DdlRead;
+
+static bool ddl_read_entry(void *arg, const PgArchiveEntry *e, Error *err)
+{
+    (void)err;
+    pg_archive_part_add(((DdlRead *)arg)->part, e);
+    return true;
+}
+
+static bool ddl_read_feed(void *arg, const void *data, size_t len, Error *err)
+{
+    return pg_archive_feed(((DdlRead *)arg)->reader, data, len, err);
+}
+
+/* Reads a stored archive's entries into part (checked against the
+ * manifest's hash); *h receives a copy of its header when not set yet. */
+static bool restore_read_archive(Restore *r, json_t *stream, const char *label,
+                                 PgArchivePart *part, PgArchiveHeader **h, Error *err)
+{
+    DdlRead d = {NULL, part};
+    char hash[65];
+    bool ok;
+
+    d.reader = pg_archive_reader_new(0, ddl_read_entry, &d);
+    ok = repo_read_chunks(r->repo, json_object_get(stream, "chunks"), ddl_read_feed, &d, hash,
+                          err) &&
+         restore_check_hash(stream, label, hash, err) && pg_archive_finish(d.reader, err);
+    if (ok && *h == NULL)
+        *h = pg_archive_header_copy(pg_archive_reader_header(d.reader));
+    pg_archive_reader_free(d.reader);
+    return ok;
+}
+
+char *restore_fetch_ddl(Restore *r, Target *t, Error *err)
+{
+    json_t *own = json_object_get(t->unit, "ddl");
+    PgArchivePart *shared, *tenant, *merged;
+    PgArchiveHeader *h = NULL;
+    char *path = NULL;
+    FileSink f = {-1, NULL};
+    size_t n;
+
+    if (own == NULL)
+        return restore_fetch(r, json_object_get(t->dbdoc, "ddl"), "ddl", err);
+    /* the database's shared DDL first, then the tenant's own, each in the
+     * order pg_dump wrote it; the setup entries both carry, once */
+    shared = pg_archive_part_new();
+    tenant = pg_archive_part_new();
+    merged = pg_archive_part_new();
+    if (!restore_read_archive(r, json_object_get(t->dbdoc, "ddl"), "shared DDL", shared, &h,
+                              err) ||
+        !restore_read_archive(r, own, "tenant's DDL", tenant, &h, err))
+        goto done;
+    n = pg_archive_part_count(shared);
+    for (size_t i = 0; i < n; i++)
+        pg_archive_part_add(merged, pg_archive_part_entry(shared, i));
+    for (size_t i = 0; i < pg_archive_part_count(tenant); i++)
+    {
+        const PgArchiveEntry *e = pg_archive_part_entry(tenant, i);
+
+        if (!pg_archive_entry_is_setup(e))
+            pg_archive_part_add(merged, e);
+    }
+    path = xasprintf("%s/%d-ddl", r->tmpdir, ++r->tmpseq);
+    f.path = path;
+    f.fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (f.fd < 0)
+    {
+        error_set(err, ERR_FAILURE, "could not create \"%s\": %s", path, strerror(errno));
+        free(path);
+        path = NULL;
+        goto done;
+    }
+    if (!pg_archive_part_write(merged, h, restore_file_write, &f, err) || close(f.fd) != 0)
+    {
+        if (!error_is_set(err))
+            error_set(err, ERR_FAILURE, "could not write \"%s\": %s", path, strerror(errno));
+        unlink(path);
+        free(path);
+        path = NULL;
+    }
+done:
+    pg_archive_part_free(shared);
+    pg_archive_part_free(tenant);
+    pg_archive_part_free(merged);
+    pg_archive_header_free(h);
+    return path;
+}
+
 /* Every role name of the server, once: the filter tells a schema's own
  * entry ("SCHEMA - NAME OWNER") apart by its owner. */
 static bool restore_roles(Restore *r, Error *err)

@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/cleanup.h"
+#include "manifest/manifest.h"
 #include "restore/restore_intern.h"
 
 const char *restore_jstr(json_t *o, const char *key)
@@ -314,14 +315,14 @@ static bool restore_is_safety(json_t *snap)
  * not become what the next attempt restores. Any id names exactly one. */
 static json_t *restore_pick_snapshot(Restore *r, Error *err)
 {
-    json_t *all, *s, *best = NULL;
+    ManifestSelect sel = {r->a->tenants, r->a->all ? 0 : r->a->n_tenants};
+    json_t *all, *s, *header = NULL, *snap;
     size_t i;
 
     if (strcmp(r->a->snapshot, "latest") != 0)
     {
-        json_t *snap = repo_snapshot_load(r->repo, r->a->snapshot, err);
-
-        if (snap == NULL && err->hint[0] == '\0')
+        header = repo_snapshot_load(r->repo, r->a->snapshot, err);
+        if (header == NULL && err->hint[0] == '\0')
         {
             if (r->a->n_tenants > 0)
                 error_hint(err, "run \"coffer list --tenant %s\" to see the snapshots that hold it",
@@ -329,32 +330,75 @@ static json_t *restore_pick_snapshot(Restore *r, Error *err)
             else
                 error_hint(err, "run \"coffer list\" to see the snapshots");
         }
-        return snap;
     }
-    all = repo_snapshot_list(r->repo, err);
-    if (all == NULL)
-        return NULL;
-    json_array_foreach (all, i, s)
+    else
     {
-        bool has_all = !restore_is_safety(s);
+        all = repo_snapshot_list(r->repo, err);
+        if (all == NULL)
+            return NULL;
+        json_array_foreach (all, i, s)
+        {
+            bool has_all = !restore_is_safety(s);
 
-        for (size_t k = 0; k < r->a->n_tenants && has_all; k++)
-            has_all = restore_find_unit(s, r->a->tenants[k], false) != NULL;
-        if (has_all)
-            best = s; /* the list is oldest first */
+            for (size_t k = 0; k < r->a->n_tenants && has_all; k++)
+                has_all = manifest_holds(r->repo, s, r->a->tenants[k]);
+            if (has_all)
+                header = s; /* the list is oldest first */
+        }
+        if (header != NULL)
+            json_incref(header);
+        json_decref(all);
+        if (header == NULL)
+        {
+            if (r->a->n_tenants > 0)
+                error_set(err, ERR_FAILURE, "no snapshot holds tenant \"%s\"", r->a->tenants[0]);
+            else
+                error_set(err, ERR_FAILURE, "the repository has no snapshot to restore");
+            error_hint(err, "run \"coffer list\" to see the snapshots");
+        }
     }
-    if (best != NULL)
-        json_incref(best);
-    json_decref(all);
-    if (best == NULL)
+    if (header == NULL)
+        return NULL;
+    /* only the parts of the tenants restored, and the shared part */
+    snap = manifest_assemble(r->repo, header, &sel, err);
+    json_decref(header);
+    return snap;
+}
+
+/* Parts of the snapshot that could not be read: a named tenant's fails the
+ * restore with the part named; with --all the others still restore and
+ * the restore ends partial. */
+static bool restore_check_parts(Restore *r, Error *err)
+{
+    json_t *bad;
+    size_t i;
+
+    json_array_foreach (json_object_get(r->snap, "unreadable"), i, bad)
     {
-        if (r->a->n_tenants > 0)
-            error_set(err, ERR_FAILURE, "no snapshot holds tenant \"%s\"", r->a->tenants[0]);
-        else
-            error_set(err, ERR_FAILURE, "the repository has no snapshot to restore");
-        error_hint(err, "run \"coffer list\" to see the snapshots");
+        const char *tenant = json_string_value(json_object_get(bad, "tenant"));
+
+        if (tenant != NULL && json_is_true(json_object_get(bad, "destroyed")))
+        {
+            error_set(err, ERR_FAILURE,
+                      "tenant \"%s\"'s keys were destroyed; its backups cannot be read", tenant);
+            return error_hint(err, "it was erased on purpose; nothing of it can be restored");
+        }
+        if (tenant != NULL)
+        {
+            error_set(err, ERR_FAILURE, "tenant \"%s\": %s", tenant,
+                      restore_jstr(bad, "error"));
+            return error_hint(err, "restore it from another snapshot (\"coffer list --tenant %s\"), "
+                                   "and run \"coffer check\" to list damaged objects",
+                              tenant);
+        }
+        log_error("%s%s", restore_jstr(bad, "error"),
+                  json_is_true(json_object_get(bad, "destroyed"))
+                      ? " (an erased tenant's: it is not restored)"
+                      : "; what it holds is not restored");
+        if (!json_is_true(json_object_get(bad, "destroyed")))
+            r->unreadable++;
     }
-    return best;
+    return true;
 }
 
 void restore_fill_infos(Restore *r, RestoreResult *res)
@@ -410,6 +454,8 @@ Restore *restore_prepare(const RestorePlan *plan, Repo *repo, RestoreResult *res
     if (r->snap == NULL)
         goto fail;
     snprintf(res->snapshot, sizeof(res->snapshot), "%s", restore_jstr(r->snap, "id"));
+    if (!restore_check_parts(r, err))
+        goto fail;
     if (strcmp(restore_jstr(r->snap, "model"), config_model_name(r->cfg->model)) != 0)
     {
         error_set(err, ERR_FAILURE,

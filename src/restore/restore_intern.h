@@ -62,6 +62,7 @@ typedef struct Restore
     Target *targets;
     size_t n_targets;
     RestoreTargetInfo *infos; /* what the caller sees of the targets */
+    size_t unreadable;        /* parts that could not be read (--all) */
 } Restore;
 
 /* What the workers do with each table: load its data, or ANALYZE it. */
@@ -102,6 +103,10 @@ bool restore_undo(Restore *r, Target *t);
 void restore_drop_asides(Restore *r);
 
 /* ---- ddl.c: the DDL archive, pre-data, post-data, roles, new names ---- */
+/* The target's DDL archive in a private temp file: the database's, or in
+ * the schema model the database's shared DDL and the tenant's own put
+ * back together; returns its path. */
+char *restore_fetch_ddl(Restore *r, Target *t, Error *err);
 /* Writes a stored stream to a private temp file; returns its path. */
 char *restore_fetch(Restore *r, json_t *stream, const char *label, Error *err);
 /* The archive's listing filtered to the schemas, as a -L file path. */

@@ -74,7 +74,7 @@ bool restore_target(Restore *r, Target *t, Error *err)
 
     if (!a->data_only)
         restore_guard(r, t);
-    archive = restore_fetch(r, json_object_get(t->dbdoc, "ddl"), "ddl", err);
+    archive = restore_fetch_ddl(r, t, err);
     if (!restore_step(t, "fetching the DDL", &t0, archive != NULL))
         goto done;
     /* the object is looked up and renamed in the database holding it, or
@@ -290,6 +290,15 @@ bool restore_execute(Restore *r, RestoreResult *res, Error *err)
         goto out;
     restore_drop_asides(r);
     ok = true;
+    if (r->unreadable > 0)
+    {
+        error_set(err, ERR_PARTIAL,
+                  "%zu part%s of snapshot %.12s could not be read and %s not restored",
+                  r->unreadable, r->unreadable == 1 ? "" : "s", res->snapshot,
+                  r->unreadable == 1 ? "was" : "were");
+        error_hint(err, "run \"coffer check\" to list damaged objects");
+        ok = false;
+    }
 out:
     res->rows = r->rows;
     res->bytes = r->bytes;

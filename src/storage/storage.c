@@ -1,10 +1,11 @@
 /*
  * storage.c - the driver-independent half of the storage interface.
  *
- * Checks every key, dispatches through the driver table, and builds the
- * whole-object conveniences (storage_put, storage_get, storage_get_range) on
- * the streaming calls. Nothing here may assume a filesystem: the S3 driver
- * plugs into the same table.
+ * Picks the driver from a spec (storage_open), checks every key, dispatches
+ * through the driver table, and builds the whole-object conveniences
+ * (storage_put, storage_get, storage_get_range) on the streaming calls.
+ * Nothing here may assume a filesystem: the S3 driver plugs into the same
+ * table.
  */
 #include "storage/storage_intern.h"
 
@@ -28,6 +29,24 @@ Storage *storage_new_intern(const StorageDriver *driver, void *state, const char
     st->state = state;
     st->location = xstrdup(location);
     return st;
+}
+
+/* The scheme that names S3 storage; anything without it is a posix path. */
+#define STORAGE_S3_SCHEME "s3://"
+
+/*
+ * The one place that maps a spec to a driver, so that callers never name a
+ * driver: a new backend is a new branch here and a new folder beside posix/.
+ */
+Storage *storage_open(const char *spec, bool create, Error *err)
+{
+    if (strncmp(spec, STORAGE_S3_SCHEME, strlen(STORAGE_S3_SCHEME)) == 0)
+    {
+        error_set(err, ERR_USAGE, "storage \"%s\": S3 storage is not supported yet", spec);
+        error_hint(err, "use a local or mounted directory as the repository path");
+        return NULL;
+    }
+    return storage_posix_new(spec, create, err);
 }
 
 void storage_free(Storage *st)

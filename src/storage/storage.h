@@ -11,7 +11,8 @@
  * a "." component, a trailing "/" or a control character fails with
  * ERR_FAILURE "invalid object key "..."" before any driver is asked. A
  * Storage may be shared by threads; a StorageWrite or StorageRead belongs to
- * one thread at a time. Drivers live behind storage_intern.h.
+ * one thread at a time. Drivers live behind storage_intern.h, and
+ * storage_open picks one from the spec.
  */
 #ifndef COFFER_STORAGE_STORAGE_H
 #define COFFER_STORAGE_STORAGE_H
@@ -47,35 +48,12 @@ typedef struct StorageList
     size_t count;
 } StorageList;
 
-/* The driver table; each driver fills one with its functions. */
-typedef struct StorageDriver
-{
-    const char *name;
-    unsigned caps;
-    StorageWrite *(*put_begin)(Storage *st, const char *key, Error *err);
-    bool (*put_write)(StorageWrite *w, const void *data, size_t len, Error *err);
-    bool (*put_end)(StorageWrite *w, Error *err); /* commits and frees */
-    void (*put_abort)(StorageWrite *w);           /* discards and frees */
-    StorageRead *(*get_begin)(Storage *st, const char *key, uint64_t offset, uint64_t length,
-                              Error *err); /* length 0 = to the end */
-    /* Reads up to len bytes; returns the count, 0 at the end, -1 on error. */
-    long (*get_read)(StorageRead *r, void *buf, size_t len, Error *err);
-    void (*get_end)(StorageRead *r);
-    bool (*list)(Storage *st, const char *prefix, StorageList *out, Error *err);
-    /* Removes what interrupted writes left under prefix (temp files, unfinished
-     * uploads) older than max_age seconds; NULL when a driver leaves none. */
-    bool (*sweep)(Storage *st, const char *prefix, unsigned max_age, uint64_t *removed,
-                  Error *err);
-    bool (*remove)(Storage *st, const char *key, Error *err); /* a missing key is not an error */
-    /* Sets *exists; *size when non-NULL and the object exists. */
-    bool (*exists)(Storage *st, const char *key, bool *exists, uint64_t *size, Error *err);
-    void (*free)(Storage *st);
-} StorageDriver;
-
-/* Opens a posix storage rooted at path. create=true makes the directory
- * (0700) when missing. Fails with a clear error when path is a file, is not
+/* Opens the storage a spec names. "s3://bucket/prefix" is kept for the S3
+ * driver (not available yet: an error that says so); anything else is a
+ * posix path, rooted there. create=true makes the directory (0700) when
+ * missing. Fails with a clear error when the path is a file, is not
  * writable, or (create=false) does not exist. */
-Storage *storage_posix_new(const char *path, bool create, Error *err);
+Storage *storage_open(const char *spec, bool create, Error *err);
 
 /* Frees the storage and its driver state. */
 void storage_free(Storage *st);

@@ -11,6 +11,35 @@
 
 #include "storage/storage.h"
 
+/* The driver table; each driver fills one with its functions. */
+typedef struct StorageDriver
+{
+    const char *name;
+    unsigned caps;
+    StorageWrite *(*put_begin)(Storage *st, const char *key, Error *err);
+    bool (*put_write)(StorageWrite *w, const void *data, size_t len, Error *err);
+    bool (*put_end)(StorageWrite *w, Error *err); /* commits and frees */
+    void (*put_abort)(StorageWrite *w);           /* discards and frees */
+    StorageRead *(*get_begin)(Storage *st, const char *key, uint64_t offset, uint64_t length,
+                              Error *err); /* length 0 = to the end */
+    /* Reads up to len bytes; returns the count, 0 at the end, -1 on error. */
+    long (*get_read)(StorageRead *r, void *buf, size_t len, Error *err);
+    void (*get_end)(StorageRead *r);
+    bool (*list)(Storage *st, const char *prefix, StorageList *out, Error *err);
+    /* Removes what interrupted writes left under prefix (temp files, unfinished
+     * uploads) older than max_age seconds; NULL when a driver leaves none. */
+    bool (*sweep)(Storage *st, const char *prefix, unsigned max_age, uint64_t *removed,
+                  Error *err);
+    bool (*remove)(Storage *st, const char *key, Error *err); /* a missing key is not an error */
+    /* Sets *exists; *size when non-NULL and the object exists. */
+    bool (*exists)(Storage *st, const char *key, bool *exists, uint64_t *size, Error *err);
+    void (*free)(Storage *st);
+} StorageDriver;
+
+/* The driver constructors storage_open chooses from.
+ * storage_posix_new: a local (or mounted) directory, see storage_open. */
+Storage *storage_posix_new(const char *path, bool create, Error *err);
+
 struct Storage
 {
     const StorageDriver *driver;

@@ -103,7 +103,7 @@ static bool make_repo(const char *dir, bool enc, uint32_t pack_size, Error *err)
 {
     KdfParams k = cheap_kdf();
     RepoInitOptions o;
-    Storage *st = storage_posix_new(dir, true, err);
+    Storage *st = storage_open(dir, true, err);
     bool ok;
 
     if (st == NULL)
@@ -123,7 +123,7 @@ static bool make_repo(const char *dir, bool enc, uint32_t pack_size, Error *err)
 
 static Repo *open_repo(const char *dir, const char *pass, Error *err)
 {
-    Storage *st = storage_posix_new(dir, false, err);
+    Storage *st = storage_open(dir, false, err);
 
     if (st == NULL)
         return NULL;
@@ -132,7 +132,7 @@ static Repo *open_repo(const char *dir, const char *pass, Error *err)
 
 static Repo *open_tolerant(const char *dir, Error *err)
 {
-    Storage *st = storage_posix_new(dir, false, err);
+    Storage *st = storage_open(dir, false, err);
 
     if (st == NULL)
         return NULL;
@@ -210,7 +210,7 @@ static bool snap(Repo *repo, const char *owner, json_t *ids, char id[65], Error 
 static bool first_pack(const char *dir, char *key, size_t keylen, uint64_t *size)
 {
     Error err;
-    Storage *st = storage_posix_new(dir, false, &err);
+    Storage *st = storage_open(dir, false, &err);
     StorageList list;
     bool ok;
 
@@ -234,7 +234,7 @@ static bool first_pack(const char *dir, char *key, size_t keylen, uint64_t *size
 static int count_objects(const char *dir, const char *prefix)
 {
     Error err;
-    Storage *st = storage_posix_new(dir, false, &err);
+    Storage *st = storage_open(dir, false, &err);
     StorageList list;
     int n;
 
@@ -330,7 +330,7 @@ static void test_init_open(void)
     ok(repo == NULL && strstr(err.message, "no passphrase") != NULL,
        "open of an encrypted repository without passphrase says so");
 
-    st = storage_posix_new(dir, false, &err);
+    st = storage_open(dir, false, &err);
     ok(st != NULL && repo_probe(st, &enc, id, &err) && enc && strlen(id) == 64,
        "probe reads encryption and id without the passphrase");
     storage_free(st);
@@ -756,7 +756,7 @@ static void test_corruption(void)
     dir = new_dir("noindex");
     ok(corrupt_setup(dir, &ids, &data), "setup for missing index");
     {
-        Storage *st = storage_posix_new(dir, false, &err);
+        Storage *st = storage_open(dir, false, &err);
         StorageList list;
 
         if (st != NULL && storage_list(st, "index/", &list, &err))
@@ -805,7 +805,7 @@ static void test_corruption(void)
     dir = new_dir("badindex");
     ok(corrupt_setup(dir, &ids, &data), "setup for damaged index");
     {
-        Storage *st = storage_posix_new(dir, false, &err);
+        Storage *st = storage_open(dir, false, &err);
         StorageList list;
 
         key[0] = '\0';
@@ -864,8 +864,8 @@ static void test_corruption(void)
         if (f != NULL)
             fclose(f);
         buf[n] = '\0';
-        p = strstr(buf, "\"format\": 2");
-        ok(p != NULL, "the config names format 2");
+        p = strstr(buf, "\"format\": 3");
+        ok(p != NULL, "the config names format 3");
         if (p != NULL)
             p[10] = digit;
         f = fopen(path, "w");
@@ -896,7 +896,7 @@ static void test_corruption(void)
     dir = new_dir("badsnap");
     ok(corrupt_setup(dir, &ids, &data), "setup for damaged snapshot");
     {
-        Storage *st = storage_posix_new(dir, false, &err);
+        Storage *st = storage_open(dir, false, &err);
         StorageList list;
 
         key[0] = '\0';
@@ -1444,38 +1444,6 @@ static void test_threads(void)
     free(dir);
 }
 
-static void test_passphrase(void)
-{
-    char *file = xasprintf("%s/pass", root);
-    Error err;
-    char *p;
-    FILE *f;
-
-    unsetenv("COFFER_PASSPHRASE");
-    f = fopen(file, "w");
-    if (f != NULL)
-    {
-        fputs("secret from file\n", f);
-        fclose(f);
-    }
-    chmod(file, 0644);
-    error_clear(&err);
-    p = repo_passphrase_read(file, false, &err);
-    ok(p == NULL, "a world-readable passphrase file is refused");
-    like(err.message, "accessible by group or others", "permission error is clear");
-    like(err.hint, "chmod 600", "hint to chmod 600");
-    chmod(file, 0600);
-    p = repo_passphrase_read(file, false, &err);
-    is_str(p, "secret from file", "passphrase read from file, newline dropped");
-    free(p);
-    setenv("COFFER_PASSPHRASE", "from env", 1);
-    p = repo_passphrase_read(file, false, &err);
-    is_str(p, "from env", "COFFER_PASSPHRASE comes first");
-    free(p);
-    unsetenv("COFFER_PASSPHRASE");
-    free(file);
-}
-
 int main(void)
 {
     const char *tmp = getenv("TMPDIR");
@@ -1498,7 +1466,6 @@ int main(void)
     test_threads();
     test_prune();
     test_crash_points();
-    test_passphrase();
     rm_rf(root);
     return tap_done();
 }

@@ -107,7 +107,7 @@ static void test_disk_full(const char *base)
     }
 
     error_clear(&err);
-    st = storage_posix_new(dir, false, &err);
+    st = storage_open(dir, false, &err);
     data = xcalloc(1, len);
     ok(st != NULL && !storage_put(st, "data/ab/big", data, len, &err), "put on a full disk fails");
     is_str(err.message, "could not write object \"data/ab/big\": the disk is full",
@@ -152,7 +152,7 @@ int main(void)
     /* --- opening ------------------------------------------------------- */
     error_clear(&err);
     path = xasprintf("%s/missing", base);
-    st = storage_posix_new(path, false, &err);
+    st = storage_open(path, false, &err);
     ok(st == NULL, "missing repository without create fails");
     {
         char *want = xasprintf("repository \"%s\" does not exist", path);
@@ -172,7 +172,7 @@ int main(void)
         fclose(f);
     }
     error_clear(&err);
-    st = storage_posix_new(path, true, &err);
+    st = storage_open(path, true, &err);
     ok(st == NULL, "repository path that is a file fails");
     {
         char *want = xasprintf("repository path \"%s\" is not a directory", path);
@@ -182,11 +182,18 @@ int main(void)
     }
     free(path);
 
+    /* An S3 spec must never fall through to a directory named "s3:". */
+    error_clear(&err);
+    st = storage_open("s3://bucket/prefix", true, &err);
+    ok(st == NULL, "s3:// is not opened as a posix path");
+    like(err.message, "S3 storage is not supported", "s3:// says S3 is not supported yet");
+    ok(!test_path_exists("s3:"), "s3:// creates no directory");
+
     path = xasprintf("%s/readonly", base);
     mkdir(path, 0700);
     chmod(path, 0500);
     error_clear(&err);
-    st = storage_posix_new(path, false, &err);
+    st = storage_open(path, false, &err);
     if (geteuid() == 0)
     {
         /* Root writes through mode bits, so there is nothing to refuse. */
@@ -204,7 +211,7 @@ int main(void)
     old_umask = umask(0277);
     root = xasprintf("%s/repo/", base);
     error_clear(&err);
-    st = storage_posix_new(root, true, &err);
+    st = storage_open(root, true, &err);
     ok(st != NULL, "create a new repository");
     if (st == NULL)
     {
@@ -505,7 +512,7 @@ int main(void)
 
     /* --- reopen -------------------------------------------------------- */
     error_clear(&err);
-    st = storage_posix_new(root, false, &err);
+    st = storage_open(root, false, &err);
     ok(st != NULL, "reopen an existing repository");
     ok(st != NULL && storage_get(st, "config", &out, &out_len, &err), "object survives reopen");
     if (st != NULL)

@@ -1,7 +1,9 @@
 /*
  * passphrase.c - where the repository passphrase comes from: the
- * environment, a private file, or the terminal with echo off. The
- * passphrase is never logged and is wiped by whoever frees it.
+ * environment, a private file, or the terminal with echo off. It lives in
+ * the command layer because only a command may prompt; the repository
+ * receives the passphrase as bytes. It is never logged and is wiped by
+ * whoever frees it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,12 +14,12 @@
 #include <unistd.h>
 
 #include "common/mem.h"
-#include "repo/repo_intern.h"
+#include "command/command.h"
 
-#define REPO_PASS_MAX 4096
+#define CMD_PASS_MAX 4096
 
 /* Drops a trailing newline (a file written by echo, or a line on a tty). */
-static void repo_pass_chomp(char *s)
+static void cmd_pass_chomp(char *s)
 {
     size_t n = strlen(s);
 
@@ -27,7 +29,7 @@ static void repo_pass_chomp(char *s)
         s[--n] = '\0';
 }
 
-static char *repo_pass_from_file(const char *path, Error *err)
+static char *cmd_pass_from_file(const char *path, Error *err)
 {
     struct stat sb;
     char *buf;
@@ -57,10 +59,10 @@ static char *repo_pass_from_file(const char *path, Error *err)
         error_hint(err, "run \"chmod 600 %s\"", path);
         return NULL;
     }
-    buf = xmalloc(REPO_PASS_MAX + 1);
-    while (got < REPO_PASS_MAX)
+    buf = xmalloc(CMD_PASS_MAX + 1);
+    while (got < CMD_PASS_MAX)
     {
-        n = read(fd, buf + got, REPO_PASS_MAX - got);
+        n = read(fd, buf + got, CMD_PASS_MAX - got);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
@@ -69,7 +71,7 @@ static char *repo_pass_from_file(const char *path, Error *err)
     }
     close(fd);
     buf[got] = '\0';
-    repo_pass_chomp(buf);
+    cmd_pass_chomp(buf);
     if (buf[0] == '\0')
     {
         free(buf);
@@ -80,10 +82,10 @@ static char *repo_pass_from_file(const char *path, Error *err)
 }
 
 /* One line from the terminal with echo off. */
-static char *repo_pass_prompt(int fd, const char *prompt, Error *err)
+static char *cmd_pass_prompt(int fd, const char *prompt, Error *err)
 {
     struct termios old, quiet;
-    char *buf = xmalloc(REPO_PASS_MAX + 1);
+    char *buf = xmalloc(CMD_PASS_MAX + 1);
     size_t got = 0;
     bool restore = false;
 
@@ -98,7 +100,7 @@ static char *repo_pass_prompt(int fd, const char *prompt, Error *err)
     {
         /* nothing to do: the read below still works or fails on its own */
     }
-    while (got < REPO_PASS_MAX)
+    while (got < CMD_PASS_MAX)
     {
         char c;
         ssize_t n = read(fd, &c, 1);
@@ -116,7 +118,7 @@ static char *repo_pass_prompt(int fd, const char *prompt, Error *err)
     {
         /* the newline is cosmetic */
     }
-    repo_pass_chomp(buf);
+    cmd_pass_chomp(buf);
     if (buf[0] == '\0')
     {
         free(buf);
@@ -126,7 +128,7 @@ static char *repo_pass_prompt(int fd, const char *prompt, Error *err)
     return buf;
 }
 
-char *repo_passphrase_read(const char *passphrase_file, bool confirm, Error *err)
+char *cmd_passphrase_read(const char *passphrase_file, bool confirm, Error *err)
 {
     const char *env = getenv("COFFER_PASSPHRASE");
     char *pass, *again;
@@ -142,7 +144,7 @@ char *repo_passphrase_read(const char *passphrase_file, bool confirm, Error *err
         return xstrdup(env);
     }
     if (passphrase_file != NULL && passphrase_file[0] != '\0')
-        return repo_pass_from_file(passphrase_file, err);
+        return cmd_pass_from_file(passphrase_file, err);
     fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
     if (fd < 0)
     {
@@ -151,10 +153,10 @@ char *repo_passphrase_read(const char *passphrase_file, bool confirm, Error *err
                         "or run on a terminal");
         return NULL;
     }
-    pass = repo_pass_prompt(fd, "repository passphrase: ", err);
+    pass = cmd_pass_prompt(fd, "repository passphrase: ", err);
     if (pass != NULL && confirm)
     {
-        again = repo_pass_prompt(fd, "repeat passphrase: ", err);
+        again = cmd_pass_prompt(fd, "repeat passphrase: ", err);
         if (again != NULL && strcmp(pass, again) != 0)
             error_set(err, ERR_USAGE, "the passphrases do not match");
         if (again == NULL || strcmp(pass, again) != 0)

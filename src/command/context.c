@@ -1,0 +1,101 @@
+/*
+ * context.c - what every command shares: the options all of them accept and
+ * the configuration they load on first use. Help texts stay with the command
+ * table in cli; --help only records that help is wanted, and cli prints it.
+ */
+#include <stdio.h>
+
+#include "command/command.h"
+#include "common/log.h"
+#include "config/config.h"
+
+void cmd_context_free(CmdContext *ctx)
+{
+    if (ctx->config != NULL)
+        config_free(ctx->config);
+    ctx->config = NULL;
+}
+
+Config *cmd_config(CmdContext *ctx, Error *err)
+{
+    if (ctx->config == NULL)
+        ctx->config = config_load(ctx->config_path, err);
+    return ctx->config;
+}
+
+/* Handles a shared option. Returns false with a usage error for an unknown
+ * one, and false with *exit_now set (no error) for --help. */
+static bool cmd_common_option(CmdContext *ctx, const char *command, int opt, bool *exit_now,
+                              Error *err)
+{
+    switch (opt)
+    {
+    case CMD_OPT_CONFIG:
+        ctx->config_path = optarg;
+        return true;
+    case CMD_OPT_JSON:
+        ctx->json = true;
+        return true;
+    case CMD_OPT_VERBOSE:
+        log_set_level(LOG_DEBUG);
+        return true;
+    case CMD_OPT_QUIET:
+        log_set_level(LOG_ERROR);
+        return true;
+    case CMD_OPT_YES:
+        ctx->yes = true;
+        return true;
+    case CMD_OPT_HELP:
+        ctx->help = command;
+        *exit_now = true;
+        return false;
+    default:
+        error_set(err, ERR_USAGE, "%s: unknown or incomplete option", command);
+        return error_hint(err, "run \"coffer help %s\" for its options", command);
+    }
+}
+
+int cmd_parse(CmdContext *ctx, const char *command, int argc, char **argv, const char *shortopts,
+              const struct option *longopts, CmdOptionFn handle, void *state, bool *exit_now,
+              Error *err)
+{
+    char optstr[64];
+
+    /* ":" reports a missing argument as ":"; options may follow positionals */
+    snprintf(optstr, sizeof(optstr), ":%s", shortopts ? shortopts : "");
+    optind = 1;
+    opterr = 0;
+    *exit_now = false;
+    for (;;)
+    {
+        int opt = getopt_long(argc, argv, optstr, longopts, NULL);
+
+        if (opt == -1)
+            break;
+        if (opt == ':')
+        {
+            error_set(err, ERR_USAGE, "%s: option \"%s\" needs a value", command, argv[optind - 1]);
+            error_hint(err, "run \"coffer help %s\" for its options", command);
+            return -1;
+        }
+        if (opt == '?')
+        {
+            error_set(err, ERR_USAGE, "%s: unknown option \"%s\"", command, argv[optind - 1]);
+            error_hint(err, "run \"coffer help %s\" for its options", command);
+            return -1;
+        }
+        if (opt >= CMD_OPT_CONFIG && opt < CMD_OPT_FIRST_COMMAND)
+        {
+            if (!cmd_common_option(ctx, command, opt, exit_now, err))
+                return -1;
+            continue;
+        }
+        if (handle == NULL || !handle(opt, optarg, state, err))
+        {
+            if (!error_is_set(err))
+                error_set(err, ERR_USAGE, "%s: unknown option", command);
+            return -1;
+        }
+    }
+    return optind;
+}

@@ -33,6 +33,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "manifest/manifest.h"
 #include "repo/repo.h"
 #include "storage/storage.h"
 
@@ -70,7 +71,10 @@ static int tool_usage(void)
             "       repo_tool prune REPO\n"
             "       repo_tool gen BYTES SEED [--edit PERCENT] [--edit-run LINES] "
             "[--edit-seed N]\n"
-            "       repo_tool pipeline [--level N] [--avg BYTES] < data\n");
+            "       repo_tool pipeline [--level N] [--avg BYTES] < data\n"
+            "       repo_tool part REPO SNAPSHOT TENANT       (the tenant's part object)\n"
+            "       repo_tool forget-tenant REPO SNAPSHOT TENANT\n"
+            "       repo_tool destroy REPO OWNER              (destroy an owner's keys)\n");
     return 2;
 }
 
@@ -512,6 +516,45 @@ static int tool_pipeline(int argc, char **argv)
     return 0;
 }
 
+/* part: prints the object key of a tenant's part in a snapshot (tests
+ * damage it); forget-tenant: drops it; destroy: destroys an owner's keys. */
+static int tool_parts(int argc, char **argv)
+{
+    Error err;
+    Repo *repo;
+    int rc = 0;
+
+    if (argc != (strcmp(argv[1], "destroy") == 0 ? 4 : 5))
+        return tool_usage();
+    error_clear(&err);
+    repo = tool_open(argv[2], &err);
+    if (repo == NULL)
+        return tool_fail(&err);
+    if (strcmp(argv[1], "destroy") == 0)
+        rc = repo_owner_destroy(repo, argv[3], &err) ? 0 : tool_fail(&err);
+    else if (strcmp(argv[1], "forget-tenant") == 0)
+        rc = manifest_forget_tenant(repo, argv[3], argv[4], &err) ? 0 : tool_fail(&err);
+    else
+    {
+        json_t *header = repo_snapshot_load(repo, argv[3], &err);
+        char *owner = manifest_owner_name(argv[4]);
+        json_t *ref;
+        size_t i;
+
+        rc = header == NULL ? tool_fail(&err) : 1;
+        json_array_foreach (json_object_get(header, "parts"), i, ref)
+            if (repo_part_of(repo, ref, owner))
+            {
+                printf("parts/%s\n", json_string_value(json_object_get(ref, "id")));
+                rc = 0;
+            }
+        free(owner);
+        json_decref(header);
+    }
+    repo_close(repo);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
@@ -532,5 +575,8 @@ int main(int argc, char **argv)
         return tool_gen(argc, argv);
     if (strcmp(argv[1], "pipeline") == 0)
         return tool_pipeline(argc, argv);
+    if (strcmp(argv[1], "part") == 0 || strcmp(argv[1], "forget-tenant") == 0 ||
+        strcmp(argv[1], "destroy") == 0)
+        return tool_parts(argc, argv);
     return tool_usage();
 }

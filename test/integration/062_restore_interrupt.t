@@ -67,8 +67,11 @@ sig_code() { case $1 in INT) echo 130 ;; TERM) echo 143 ;; HUP) echo 129 ;; esac
 interrupt() {
     local sig=$1 when=$2 rc pid what
     shift 2
+    # job control on: a background job of a script ignores SIGINT otherwise
+    set -m
     "$COFFER" restore --tenant tenant_big "$@" >"$T_TMP/out" 2>"$T_TMP/err" &
     pid=$!
+    set +m
     case $when in
     sleep:*) sleep "${when#sleep:}" ;;
     *) wait_for_query "$when" || t_diag "never saw a query matching $when" ;;
@@ -88,6 +91,7 @@ interrupt() {
         fi
         t_pass "  ... (no signal to report)"
     else
+        interrupted=$((interrupted + 1))
         t_is "$rc" "$(sig_code "$sig")" "$what: exit status $(sig_code "$sig")"
         t_like "$(cat "$T_TMP/err")" "interrupted by SIG$sig" "  ... and says it was interrupted"
     fi
@@ -100,17 +104,19 @@ interrupt() {
     t_unlike "$T_OUT" '_coffer_old_' "  ... and lists no leftover"
 }
 
+interrupted=0
 for sig in INT TERM HUP; do
     interrupt "$sig" '^COPY "tenant_big"\."events" FROM STDIN' --clean --yes
 done
 interrupt TERM 'CREATE INDEX' --clean --yes
 interrupt INT 'ALTER SCHEMA' --clean --yes
-interrupt INT sleep:0.3 --clean --yes
-interrupt TERM sleep:0.8 --clean --yes
-interrupt HUP sleep:1.5 --clean --yes
+interrupt INT sleep:0.2 --clean --yes
+interrupt TERM sleep:0.5 --clean --yes
+interrupt HUP sleep:0.8 --clean --yes
 interrupt INT '^COPY "big_copy"\."events" FROM STDIN' --as big_copy
-interrupt TERM sleep:0.4 --as big_copy
+interrupt TERM sleep:0.3 --as big_copy
 
+t_like "$interrupted" '^([7-9]|10)$' "at least 7 of the 10 restores were interrupted before they finished ($interrupted)"
 t_ok "after all that, the repository is clean" "$COFFER" check
 t_ok "and a restore --clean still works" "$COFFER" restore --tenant tenant_big --clean --yes
 t_is "$(fingerprint | cut -d' ' -f1)" 300000 "  ... and restores the snapshot's rows"

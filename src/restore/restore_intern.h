@@ -89,6 +89,16 @@ bool restore_add_shared(Restore *r, Error *err);
 void restore_fill_infos(Restore *r, RestoreResult *res);
 
 /* ---- swap.c: aside, create, rollback, undo ---- */
+/* What putting a target back does, decided from the catalog alone: what
+ * the live name holds goes when the aside exists (it is the restore's) or
+ * the restore created it; the aside is renamed back when it exists. */
+typedef struct SwapActions
+{
+    bool drop_live;
+    bool rename_back;
+} SwapActions;
+SwapActions restore_swap_decide(bool aside_exists, bool live_exists, bool created);
+
 /* Registers the cleanup that puts the target back (on an interrupt, or
  * through restore_rollback), before anything of it changes. */
 void restore_guard(Restore *r, Target *t);

@@ -42,6 +42,18 @@ static bool swap_exists(Restore *r, PGconn *c, const char *name, Error *err)
  * thread after an interrupt (then this process's other sessions are ended
  * first, so that their locks go), exactly once (cleanup_pop).
  */
+SwapActions restore_swap_decide(bool aside_exists, bool live_exists, bool created)
+{
+    SwapActions act;
+
+    /* with the aside there, whatever holds the live name is the restore's;
+     * without it, only what the restore created goes, and what exists under
+     * the live name otherwise is the live data, never touched */
+    act.drop_live = live_exists && (aside_exists || created);
+    act.rename_back = aside_exists;
+    return act;
+}
+
 /* One attempt at putting the target back; false with err when it failed. */
 static bool swap_put_back_once(Restore *r, Target *t, bool *aside_out, bool *live_out, Error *err)
 {
@@ -62,10 +74,15 @@ static bool swap_put_back_once(Restore *r, Target *t, bool *aside_out, bool *liv
         aside = t->aside != NULL && swap_exists(r, c, t->aside, err);
         live = !error_is_set(err) && swap_exists(r, c, name, err);
     }
-    if (!error_is_set(err) && live && (aside || t->created))
-        r->ops->drop(c, name, "partial", err);
-    if (!error_is_set(err) && aside)
-        r->ops->rename(c, "rename back", t->aside, name, err);
+    if (!error_is_set(err))
+    {
+        SwapActions act = restore_swap_decide(aside, live, t->created);
+
+        if (act.drop_live)
+            r->ops->drop(c, name, "partial", err);
+        if (!error_is_set(err) && act.rename_back)
+            r->ops->rename(c, "rename back", t->aside, name, err);
+    }
     PQfinish(c);
     *aside_out = aside;
     *live_out = live;

@@ -4,7 +4,9 @@
 # Starts a private server (stopped again on exit, whatever happens), loads a
 # small schema-per-tenant SaaS database, backs every tenant up from one
 # consistent snapshot, "accidentally" deletes rows in one tenant, restores
-# that tenant beside the live one to show the difference, then in place.
+# that tenant beside the live one to show the difference (its triggers write
+# into the copy, not the live tenant), interrupts a restore in place to show
+# that the live tenant is put back, then restores in place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,7 +43,17 @@ BEGIN
                       FROM generate_series(1, %s) i', s, n, n * 20);
     INSERT INTO central.tenants VALUES (s, cls);
 END $$;
-SELECT central.make_tenant('tenant_acme', 'active', 2000);
+SELECT central.make_tenant('tenant_acme', 'active', 8000);
+-- an audit trigger whose function names its own schema: a copy restored
+-- under another name must write into its own audit table
+CREATE TABLE tenant_acme.audit (at timestamptz DEFAULT now(), what text);
+CREATE FUNCTION tenant_acme.log_invoice() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO tenant_acme.audit (what) VALUES ('invoice ' || NEW.id);
+    RETURN NEW;
+END $$;
+CREATE TRIGGER log_invoice AFTER INSERT ON tenant_acme.invoices
+    FOR EACH ROW EXECUTE FUNCTION tenant_acme.log_invoice();
 SELECT central.make_tenant('tenant_globex', 'active', 1500);
 SELECT central.make_tenant('tenant_initech', 'active', 800);
 SELECT central.make_tenant('tenant_demo1', 'demo', 50);
@@ -89,6 +101,25 @@ echo "rows in the restored copy that the live tenant lost:"
 sql "SELECT count(*) FROM tenant_acme_restored.invoices r
       WHERE NOT EXISTS (SELECT 1 FROM tenant_acme.invoices l WHERE l.id = r.id)"
 echo "(they could be copied back with INSERT ... SELECT; instead we restore in place)"
+echo "the copy is its own: its audit trigger now writes into tenant_acme_restored.audit"
+sql "INSERT INTO tenant_acme_restored.invoices (customer_id, amount) VALUES (1, 10)"
+echo "audit rows: copy $(sql "SELECT count(*) FROM tenant_acme_restored.audit"), live tenant $(sql "SELECT count(*) FROM tenant_acme.audit")"
+
+say "Ctrl-C during a restore in place: the live tenant is put back"
+live=$(sql "SELECT count(*) FROM tenant_acme.invoices")
+set -m # job control, so that the restore in the background gets SIGINT
+./coffer restore --tenant tenant_acme --clean --yes &
+pid=$!
+set +m
+for _ in $(seq 200); do
+    [ "$(sql "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY %FROM STDIN'")" -gt 0 ] && break
+    sleep 0.05
+done
+echo "$ kill -INT $pid    # while it loads the data"
+kill -INT "$pid" 2>/dev/null || true
+wait "$pid" && echo "(the restore finished before the interrupt)" || echo "exit status $?"
+echo "tenant_acme.invoices: $(sql "SELECT count(*) FROM tenant_acme.invoices") rows (the live tenant had $live)"
+echo "schemas left aside: $(sql "SELECT count(*) FROM pg_namespace WHERE nspname LIKE '%coffer_old%'")"
 
 say "restore tenant_acme in place (a safety backup of the damaged state is taken first)"
 run ./coffer restore --tenant tenant_acme --clean --yes
@@ -104,12 +135,13 @@ say "a second backup stores only what changed"
 run ./coffer backup --tag nightly
 
 say "what the repository holds"
+echo "each tenant's part of a snapshot is sealed under its own key: $(ls "$WORK/repo/parts" | wc -l) parts"
 run ./coffer list
 run ./coffer info latest --tenant tenant_acme
 
-say "drop the safety snapshot and free what only it used"
+say "drop the safety snapshots and free what only they used"
 safety=$(./coffer list --json | perl -MJSON::PP -e 'local $/; for (@{decode_json(<STDIN>)}) { print $_->{id}, "\n" if grep { $_ eq "safety" } @{$_->{tags}} }')
-run ./coffer forget "$safety"
+run ./coffer forget $safety
 run ./coffer prune
 
 say "verify every byte of the repository"

@@ -14,6 +14,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "common/cleanup.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "repo/repo_intern.h"
@@ -22,7 +23,19 @@ struct RepoLock
 {
     Repo *repo;
     char key[96];
+    CleanupHandle guard; /* removes the lock object on an interrupt */
 };
+
+/* An interrupted process leaves no lock behind: the cleanup registry runs
+ * this last, after whatever the process was putting back. */
+static void lock_remove_on_exit(void *arg)
+{
+    RepoLock *lock = arg;
+    Error err;
+
+    error_clear(&err);
+    storage_remove(lock->repo->st, lock->key, &err);
+}
 
 typedef struct LockInfo
 {
@@ -183,6 +196,7 @@ RepoLock *repo_lock(Repo *repo, RepoLockMode mode, const char *command, Error *e
         goto fail;
     log_debug("locked repository \"%s\" (%s, %s)", storage_location(repo->st),
               mode == REPO_LOCK_EXCLUSIVE ? "exclusive" : "shared", lock->key);
+    lock->guard = cleanup_push(lock_remove_on_exit, lock);
     return lock;
 fail:
 {
@@ -201,6 +215,7 @@ void repo_unlock(RepoLock *lock)
 
     if (lock == NULL)
         return;
+    cleanup_pop(lock->guard, false);
     error_clear(&err);
     if (!storage_remove(lock->repo->st, lock->key, &err))
         log_warning("could not remove lock \"%s\": %s", lock->key, err.message);

@@ -78,6 +78,11 @@ bool pg_copy_out(PGconn *conn, const char *schema, const char *table, SinkFn fn,
         error_set(err, ERR_FAILURE, "copy of table \"%s\".\"%s\" failed: %s", schema, table, msg);
         if (PQstatus(conn) == CONNECTION_BAD)
             error_hint(err, "the connection to the server was lost; check that it is running");
+        else if (strstr(msg, "row-level security") != NULL)
+            error_hint(err, "row-level security would hide some of its rows from the backup role "
+                            "\"%s\": grant it BYPASSRLS (ALTER ROLE ... BYPASSRLS), or back up "
+                            "as the table's owner or a superuser",
+                       PQuser(conn));
         return false;
     }
     PQclear(res);

@@ -242,6 +242,26 @@ fail:
     return NULL;
 }
 
+/* Drops the database --into-db created, on a connection of its own (also
+ * from the signal thread). */
+static void restore_drop_new_db(void *arg)
+{
+    Restore *r = arg;
+    Error err;
+    PGconn *c;
+
+    error_clear(&err);
+    c = pg_connect(r->cfg->pg_conninfo, "postgres", &err);
+    if (c != NULL && cleanup_interrupted())
+        pg_terminate_own(c, &err);
+    if (c == NULL || !pg_drop_database(c, r->a->into_db, &err))
+        log_warning("could not drop database \"%s\" that the restore created: %s",
+                    r->a->into_db, err.message);
+    else
+        log_info("dropped database \"%s\" that the failed restore had created", r->a->into_db);
+    PQfinish(c);
+}
+
 /* --into-db when tenants are schemas: the database is created when
  * missing, and the shared schemas it lacks come first (all of them when it
  * was created just now: its "public" is the template's, empty). */
@@ -261,6 +281,9 @@ bool restore_add_shared(Restore *r, Error *err)
         return false;
     if (!db_exists)
     {
+        /* a database this restore creates goes again if the restore fails
+         * or is interrupted */
+        r->new_db_guard = cleanup_push(restore_drop_new_db, r);
         if (!restore_create_db(r, r->a->into_db, (*targets)[0].dbdoc, err))
             return false;
         log_info("created database \"%s\"", r->a->into_db);

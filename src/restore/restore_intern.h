@@ -63,6 +63,7 @@ typedef struct Restore
     size_t n_targets;
     RestoreTargetInfo *infos; /* what the caller sees of the targets */
     size_t unreadable;        /* parts that could not be read (--all) */
+    uint64_t new_db_guard;    /* drops the database --into-db created, or 0 */
 } Restore;
 
 /* What the workers do with each table: load its data, or ANALYZE it. */

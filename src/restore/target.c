@@ -300,6 +300,9 @@ bool restore_execute(Restore *r, RestoreResult *res, Error *err)
         ok = false;
     }
 out:
+    if (r->new_db_guard != 0)
+        cleanup_pop(r->new_db_guard, !ok && err->code != ERR_PARTIAL);
+    r->new_db_guard = 0;
     res->rows = r->rows;
     res->bytes = r->bytes;
     res->seconds = fmt_now() - r->started;

@@ -8,6 +8,8 @@
 #       prune no longer see it; the other tenants are untouched
 #   (d) SIGINT and SIGTERM during backup and prune: the repository stays
 #       clean and the next backup works
+#   (e) a restore --into-db NEW that fails drops the database it created
+#       and prints nothing as restored
 . "$(dirname "$0")/../lib/pg.sh"
 
 TOOL="$REPO_ROOT/build/bench/repo_tool"
@@ -137,4 +139,16 @@ done
 t_ok "(d) the next backup works" "$COFFER" backup
 t_ok "(d) and restores" "$COFFER" restore --tenant tenant_globex --as globex_d
 t_is "$(count $DB globex_d)" 16 "  ... with its rows"
+
+# (e) every pack damaged: a restore into a new database fails after creating it
+for f in $(find "$REPO/data" -type f); do
+    printf '\x55' | dd of="$f" bs=1 seek=200 conv=notrunc 2>/dev/null
+done
+t_exit 1 "(e) a restore --into-db from damaged packs fails" \
+    "$COFFER" restore --tenant tenant_globex --into-db brand_new
+t_unlike "$T_OUT" 'restored' "  ... and prints nothing as restored"
+t_like "$T_ERR" 'dropped database "brand_new" that the failed restore had created' \
+    "  ... and says it dropped the database it created"
+t_is "$(pg_psql -c "SELECT count(*) FROM pg_database WHERE datname = 'brand_new'")" 0 \
+    "  ... which is gone"
 t_done

@@ -162,7 +162,7 @@ static json_t *backup_split_ddl(Worker *w, Session *s, RepoOwner *owner, char *c
     {
         Unit *u = s->units[i];
 
-        if (u->tenant->shared || u->tenant->schema == NULL || u->failed)
+        if (u->tenant->shared || u->failed)
             continue;
         d.schemas[d.n] = u->tenant->schema;
         d.units[d.n] = u;
@@ -235,7 +235,9 @@ static json_t *backup_dump_ddl(Worker *w, Session *s, RepoOwner *owner, Error *e
         argv[n++] = pg_dump_exact_pattern(s->exclude[i]);
     }
     argv[n] = NULL;
-    if (s->units[0]->tenant->schema != NULL)
+    /* a tenant database's dump is its own, whole; a database of tenant
+     * schemas is split between them */
+    if (!w->b->ops->whole_database)
         ddl = backup_split_ddl(w, s, owner, argv, err);
     else
         ddl = backup_tool_stream(w, owner, argv, s->dbname, s->coord, err);

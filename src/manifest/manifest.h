@@ -17,6 +17,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/error.h"
 #include "repo/repo.h"
@@ -53,5 +54,193 @@ bool manifest_holds(Repo *repo, json_t *header, const char *tenant);
  * it, then the part is removed ("forget tenant T in snapshot S"). Fails
  * when the snapshot holds no part of it. */
 bool manifest_forget_tenant(Repo *repo, const char *id, const char *tenant, Error *err);
+
+/* ---- the snapshot's document, typed (types.c) ----------------------------
+ *
+ * The engines read a snapshot through these types; JSON is only its form
+ * in the repository. manifest_parse checks the document once, so a reader
+ * never meets a member of the wrong type. Members the backup always writes
+ * are required; a few may be absent (said below), either by nature or
+ * because older snapshots lack them. Unknown members are ignored (and not
+ * written back). Every string is owned by the Manifest; NULL only where said. */
+
+/* A stream stored in the repository: a table's COPY data, a schema dump,
+ * the globals. */
+typedef struct ManStream
+{
+    json_t *chunks; /* the opaque list of chunk ids, as repo_read_chunks takes it; a
+                     * reference to the parsed document's array: do not change it */
+    uint64_t bytes; /* bytes before chunking */
+    char hash[65];  /* content hash, hex */
+} ManStream;
+
+/* A table and its data; in JSON the stream's members sit in the table object. */
+typedef struct ManTable
+{
+    char *schema; /* as backed up, before any rename */
+    char *name;
+    uint64_t rows;
+    ManStream data;
+} ManTable;
+
+typedef struct ManSequence
+{
+    char *schema;
+    char *name;
+    char *last_value; /* NULL (JSON null or absent): not read; restore leaves the sequence
+                       * as created */
+    bool is_called;   /* with last_value (absent counts as true); false without one */
+} ManSequence;
+
+/* A populated materialized view, refreshed after the restore. */
+typedef struct ManMatview
+{
+    char *schema;
+    char *name;
+} ManMatview;
+
+/* A tenant, or a shared part (shared schema or database), as backed up. */
+typedef struct ManTenant
+{
+    char *name;
+    char *class;
+    bool shared;
+    char *database;
+    char *schema; /* NULL in the database model */
+    char *owner;  /* the owner of its keys and part ("tenant:NAME", "shared") */
+    uint64_t rows;
+    uint64_t bytes;
+    ManTable *tables;
+    size_t n_tables;
+    ManSequence *sequences;
+    size_t n_sequences;
+    ManMatview *matviews;
+    size_t n_matviews;
+    ManStream *ddl; /* the tenant's own share of the schema dump (schema model), or NULL */
+} ManTenant;
+
+/* A database privilege granted explicitly. */
+typedef struct ManGrant
+{
+    char *grantee; /* NULL: PUBLIC */
+    char *privilege;
+    bool grantable;
+} ManGrant;
+
+/* ALTER ROLE ... IN DATABASE ... SET settings of one role. */
+typedef struct ManRoleSettings
+{
+    char *role;
+    char **settings; /* "name=value" */
+    size_t n_settings;
+} ManRoleSettings;
+
+typedef struct ManExtension
+{
+    char *name;
+    char *schema;
+} ManExtension;
+
+/* A database's properties, for creating it again, and its schema dump. */
+typedef struct ManDatabase
+{
+    char *name;
+    char *owner; /* the owner of its DDL's keys */
+    ManExtension *extensions;
+    size_t n_extensions;
+    char *encoding;
+    char *collate;
+    char *ctype;
+    char *dba;         /* the database's owning role */
+    bool has_settings; /* it has database-wide settings (the member is present) */
+    char **settings;   /* "name=value" */
+    size_t n_settings;
+    char *comment; /* NULL: none (JSON null, or absent in older snapshots) */
+    bool has_acl;  /* explicit grants, which replace the defaults (JSON null or absent:
+                    * the defaults); may be true with n_acl 0 */
+    ManGrant *acl;
+    size_t n_acl;
+    ManRoleSettings *role_settings; /* absent in older snapshots: none */
+    size_t n_role_settings;
+    ManStream *ddl; /* the schema dump (in the schema model, the part no tenant owns), or
+                     * NULL when there is none */
+} ManDatabase;
+
+typedef struct ManStats
+{
+    uint64_t tenants; /* tenants, not counting shared parts */
+    uint64_t tables;
+    uint64_t rows;
+    uint64_t bytes_read;
+    uint64_t bytes_added;
+    double seconds;
+} ManStats;
+
+/* A part whose backup failed; it is not in the snapshot. */
+typedef struct ManFailed
+{
+    char *name;
+    char *error;
+} ManFailed;
+
+/* A part of a loaded snapshot that could not be read (see manifest_load). */
+typedef struct ManUnreadable
+{
+    char *part;   /* its id */
+    char *tenant; /* the tenant it was selected for by name, or NULL */
+    char *error;
+    bool destroyed; /* its keys were destroyed: it is gone for good */
+} ManUnreadable;
+
+/* A whole snapshot. */
+typedef struct Manifest
+{
+    char *id; /* NULL before the snapshot is written */
+    int format;
+    char *time; /* UTC, ISO 8601 */
+    char *kind; /* "backup" */
+    char *host;
+    char *model; /* "schema", "database" */
+    char *server_version;
+    int server_major;
+    char **tags;
+    size_t n_tags;
+    ManStats stats;
+    ManStream *globals; /* roles and tablespaces; NULL when the shared part is unreadable */
+    ManDatabase *databases;
+    size_t n_databases;
+    ManTenant *tenants; /* tenants and shared parts */
+    size_t n_tenants;
+    ManFailed *failed;
+    size_t n_failed;
+    bool has_unreadable; /* it was assembled from parts (manifest_load): unreadable[] is
+                          * part of its JSON, even when empty */
+    ManUnreadable *unreadable;
+    size_t n_unreadable;
+} Manifest;
+
+/* Reads a snapshot's document (doc is not changed; the Manifest holds
+ * references to its chunk lists). Returns NULL and fills err when it is
+ * malformed, naming what and where, e.g. "snapshot 0123456789ab: tenant
+ * "x": table 3 has no name" (positions count from 1). */
+Manifest *manifest_parse(json_t *doc, Error *err);
+
+/* The document of m, in the form the backup writes and manifest_load
+ * returns: manifest_parse of it gives m again. A new reference; its chunk
+ * lists are m's arrays, shared, not copied. */
+json_t *manifest_to_json(const Manifest *m);
+
+/* Frees m and everything it holds; NULL is allowed. */
+void manifest_free(Manifest *m);
+
+/* The tenant (shared false) or shared part (shared true) named name, or NULL. */
+const ManTenant *manifest_find_tenant(const Manifest *m, const char *name, bool shared);
+
+/* The database named name, or NULL. */
+const ManDatabase *manifest_find_database(const Manifest *m, const char *name);
+
+/* Is the snapshot a safety backup (tagged "safety"), taken by a restore
+ * before it replaced anything? */
+bool manifest_is_safety(const Manifest *m);
 
 #endif

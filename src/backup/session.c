@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include "backup/backup_intern.h"
-#include "common/buf.h"
 #include "common/log.h"
 #include "common/mem.h"
 
@@ -74,10 +73,9 @@ static void backup_unit_drop(Backup *b, Session *s, Unit *u, const Error *err)
  * saved as empty tenants. */
 static bool backup_check_schemas(Backup *b, Session *s, Error *err)
 {
-    static const char sql[] = "SELECT n.nspname FROM pg_catalog.pg_namespace n";
-    PGresult *res = pg_query(s->coord, "list schemas", sql, 0, NULL, err);
+    PgNameList schemas;
 
-    if (res == NULL)
+    if (!pg_catalog_schemas(s->coord, &schemas, err))
         return false;
     for (size_t i = 0; i < s->n_units; i++)
     {
@@ -86,8 +84,8 @@ static bool backup_check_schemas(Backup *b, Session *s, Error *err)
         Error e;
 
         /* a part that owns every schema of its database is found with any */
-        for (int r = 0; r < PQntuples(res) && !found; r++)
-            found = b->ops->owns_schema(u->tenant, PQgetvalue(res, r, 0));
+        for (size_t r = 0; r < schemas.count && !found; r++)
+            found = b->ops->owns_schema(u->tenant, schemas.names[r]);
         if (found)
             continue;
         error_clear(&e);
@@ -101,44 +99,30 @@ static bool backup_check_schemas(Backup *b, Session *s, Error *err)
                    u->tenant->name);
         backup_unit_drop(b, s, u, &e);
     }
-    PQclear(res);
+    pg_name_list_free(&schemas);
     return true;
 }
 
 /* Finds relations the backup cannot read: tables and sequences whose
  * privileges are missing, or that were dropped since the snapshot. The
  * list comes from the snapshot; privileges and existence are looked up in
- * the current catalog (has_*_privilege is NULL for a dropped object), so
- * this also sees what changed after the snapshot was taken. Each unit with
- * such a relation fails; a schema that belongs to no unit is only left out
- * of the DDL dump (pg_dump locks every table it dumps). *found counts what
- * is new. */
+ * the current catalog (pg_catalog_unreadable), so this also sees what
+ * changed after the snapshot was taken. Each unit with such a relation
+ * fails; a schema that belongs to no unit is only left out of the DDL
+ * dump (pg_dump locks every table it dumps). *found counts what is new. */
 bool backup_check_relations(Backup *b, Session *s, int *found, Error *err)
 {
-    static const char sql[] =
-        "SELECT nspname, relname, relkind, readable FROM ("
-        "  SELECT n.nspname, c.relname, c.relkind,"
-        "         pg_catalog.has_schema_privilege(n.oid, 'USAGE') AND"
-        "         CASE WHEN c.relkind = 'S'"
-        "              THEN pg_catalog.has_sequence_privilege(c.oid, 'SELECT,USAGE')"
-        "              ELSE pg_catalog.has_table_privilege(c.oid, 'SELECT') END AS readable"
-        "    FROM pg_catalog.pg_class c"
-        "    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-        "   WHERE c.relkind IN ('r', 'p', 'S')"
-        "     AND " PG_SQL_USER_SCHEMA " AND " PG_SQL_NOT_EXTENSION_MEMBER ") q"
-        " WHERE readable IS NOT TRUE"
-        " ORDER BY nspname, relname";
-    PGresult *res = pg_query(s->coord, "check privileges", sql, 0, NULL, err);
+    PgRelationList rels;
     const char *role = PQuser(s->coord);
 
     *found = 0;
-    if (res == NULL)
+    if (!pg_catalog_unreadable(s->coord, &rels, err))
         return false;
-    for (int i = 0; i < PQntuples(res); i++)
+    for (size_t i = 0; i < rels.count; i++)
     {
-        const char *nsp = PQgetvalue(res, i, 0), *rel = PQgetvalue(res, i, 1);
-        const char *kind = PQgetvalue(res, i, 2)[0] == 'S' ? "sequence" : "table";
-        bool gone = PQgetisnull(res, i, 3);
+        const char *nsp = rels.items[i].schema, *rel = rels.items[i].name;
+        const char *kind = rels.items[i].kind == 'S' ? "sequence" : "table";
+        bool gone = rels.items[i].access == PG_ACCESS_DROPPED;
         Unit *u = session_unit_for_schema(b, s, nsp);
         Error e;
 
@@ -182,7 +166,7 @@ bool backup_check_relations(Backup *b, Session *s, int *found, Error *err)
         backup_unit_drop(b, s, u, &e);
         (*found)++;
     }
-    PQclear(res);
+    pg_relation_list_free(&rels);
     return true;
 }
 
@@ -195,26 +179,17 @@ static json_t *backup_read_sequence_row(Backup *b, Session *s, PGconn **conn, co
 {
     json_t *o = json_pack("{s:s, s:s, s:n}", "schema", nsp, "name", name, "last_value");
     Error err;
-    char *q = NULL, *sql;
-    PGresult *res;
+    char *last_value = NULL;
+    bool is_called = false;
 
     error_clear(&err);
     if (*conn == NULL)
         *conn = pg_connect(b->cfg->pg_conninfo, s->dbname, &err);
-    if (*conn != NULL)
-        q = pg_quote_qualified(*conn, nsp, name, &err);
-    if (q == NULL)
+    if (*conn == NULL || !pg_catalog_sequence_row(*conn, nsp, name, &last_value, &is_called, &err))
         return o;
-    sql = xasprintf("SELECT last_value::text, is_called FROM %s", q);
-    res = pg_query(*conn, "read sequence", sql, 0, NULL, &err);
-    if (res != NULL && PQntuples(res) == 1)
-    {
-        json_object_set_new(o, "last_value", json_string(PQgetvalue(res, 0, 0)));
-        json_object_set_new(o, "is_called", json_boolean(PQgetvalue(res, 0, 1)[0] == 't'));
-    }
-    PQclear(res);
-    free(sql);
-    free(q);
+    json_object_set_new(o, "last_value", json_string(last_value));
+    json_object_set_new(o, "is_called", json_boolean(is_called));
+    free(last_value);
     return o;
 }
 
@@ -228,87 +203,70 @@ static json_t *backup_read_sequence_row(Backup *b, Session *s, PGconn **conn, co
  * privilege test is NULL then) and its part fails. */
 static bool backup_read_sequences(Backup *b, Session *s, Error *err)
 {
-    static const char list_sql[] =
-        "SELECT n.nspname, c.relname, c.oid"
-        "  FROM pg_catalog.pg_class c"
-        "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-        " WHERE c.relkind = 'S' AND NOT pg_catalog.pg_is_other_temp_schema(n.oid)"
-        "   AND ($1::json IS NULL"
-        "        OR n.nspname IN (SELECT pg_catalog.json_array_elements_text($1::json)))"
-        " ORDER BY c.oid";
-    static const char value_sql[] =
-        "SELECT pg_catalog.has_sequence_privilege(x, 'SELECT,USAGE'),"
-        "       CASE WHEN pg_catalog.has_sequence_privilege(x, 'SELECT,USAGE')"
-        "            THEN pg_catalog.pg_sequence_last_value(x)::text END"
-        "  FROM unnest($1::pg_catalog.oid[]) WITH ORDINALITY AS s(x, i) ORDER BY i";
-    json_t *schemas = b->ops->whole_database ? NULL : json_array();
-    const char *params[1];
-    char *text;
-    PGresult *list, *vals = NULL;
+    const char **schemas = NULL;
+    size_t n_schemas = 0;
+    PgRelationList seqs;
+    PgSequenceValueList vals = {0};
+    bool have_vals = false;
     PGconn *conn, *seq_conn = NULL;
-    Buf oids;
 
     /* only the sequences of the parts being backed up (all of them when a
      * tenant is a whole database), so another tenant's DDL cannot get in
      * the way */
-    for (size_t i = 0; i < s->n_units && schemas != NULL; i++)
-        if (!s->units[i]->failed)
-            json_array_append_new(schemas, json_string(s->units[i]->tenant->schema));
-    text = schemas ? json_dumps(schemas, JSON_COMPACT) : NULL;
-    json_decref(schemas);
-    params[0] = text;
-    list = pg_query(s->coord, "list sequences", list_sql, 1, params, err);
-    free(text);
-    if (list == NULL)
-        return false;
-    if (PQntuples(list) == 0)
+    if (!b->ops->whole_database)
     {
-        PQclear(list);
+        schemas = xcalloc(s->n_units + 1, sizeof(char *));
+        for (size_t i = 0; i < s->n_units; i++)
+            if (!s->units[i]->failed)
+                schemas[n_schemas++] = s->units[i]->tenant->schema;
+    }
+    have_vals = pg_catalog_sequences(s->coord, schemas, n_schemas, &seqs, err);
+    free(schemas);
+    if (!have_vals)
+        return false;
+    have_vals = false;
+    if (seqs.count == 0)
+    {
+        pg_relation_list_free(&seqs);
         return true;
     }
-    buf_init(&oids);
-    buf_append_str(&oids, "{");
-    for (int i = 0; i < PQntuples(list); i++)
-        buf_printf(&oids, "%s%s", i > 0 ? "," : "", PQgetvalue(list, i, 2));
-    buf_append_str(&oids, "}");
-    params[0] = buf_cstr(&oids);
     conn = pg_connect(b->cfg->pg_conninfo, s->dbname, err);
-    for (int attempt = 0; conn != NULL && vals == NULL; attempt++)
+    for (int attempt = 0; conn != NULL && !have_vals; attempt++)
     {
-        vals = pg_query(conn, "read sequences", value_sql, 1, params, err);
-        if (vals == NULL && (attempt == 2 || PQstatus(conn) != CONNECTION_OK))
+        have_vals = pg_catalog_sequence_values(conn, &seqs, &vals, err);
+        if (!have_vals && (attempt == 2 || PQstatus(conn) != CONNECTION_OK))
             break;
-        if (vals == NULL)
+        if (!have_vals)
         {
             log_info("database \"%s\": reading sequences again (%s)", s->dbname, err->message);
             error_clear(err);
         }
     }
     PQfinish(conn);
-    buf_free(&oids);
-    if (vals == NULL || PQntuples(vals) != PQntuples(list))
+    if (!have_vals || vals.count != seqs.count)
     {
-        if (vals != NULL)
-            error_set(err, ERR_FAILURE, "read sequences: expected %d rows, got %d", PQntuples(list),
-                      PQntuples(vals));
-        PQclear(vals);
-        PQclear(list);
+        if (have_vals)
+            error_set(err, ERR_FAILURE, "read sequences: expected %d rows, got %d", (int)seqs.count,
+                      (int)vals.count);
+        pg_sequence_value_list_free(&vals);
+        pg_relation_list_free(&seqs);
         return false;
     }
-    for (int i = 0; i < PQntuples(list); i++)
+    for (size_t i = 0; i < seqs.count; i++)
     {
-        const char *nsp = PQgetvalue(list, i, 0), *name = PQgetvalue(list, i, 1);
+        const char *nsp = seqs.items[i].schema, *name = seqs.items[i].name;
+        const PgSequenceValue *v = &vals.items[i];
         Unit *u = session_unit_for_schema(b, s, nsp);
 
         if (u == NULL || u->failed)
             continue;
-        if (PQgetisnull(vals, i, 0) || PQgetvalue(vals, i, 0)[0] != 't')
+        if (v->access != PG_ACCESS_READABLE)
         {
             /* a value we cannot read must not be saved as "never called" */
             Error e;
 
             error_clear(&e);
-            if (PQgetisnull(vals, i, 0))
+            if (v->access == PG_ACCESS_DROPPED)
                 error_set(&e, ERR_FAILURE, "sequence \"%s\".\"%s\" was dropped during the backup",
                           nsp, name);
             else
@@ -324,7 +282,7 @@ static bool backup_read_sequences(Backup *b, Session *s, Error *err)
             backup_unit_drop(b, s, u, &e);
             continue;
         }
-        if (PQgetisnull(vals, i, 1))
+        if (v->last_value == NULL)
         {
             /* never called, or reset with setval(..., false): only the
              * sequence's own row tells its value and is_called */
@@ -335,12 +293,59 @@ static bool backup_read_sequences(Backup *b, Session *s, Error *err)
         }
         json_array_append_new(u->sequences,
                               json_pack("{s:s, s:s, s:s, s:b}", "schema", nsp, "name", name,
-                                        "last_value", PQgetvalue(vals, i, 1), "is_called", 1));
+                                        "last_value", v->last_value, "is_called", 1));
     }
     PQfinish(seq_conn);
-    PQclear(vals);
-    PQclear(list);
+    pg_sequence_value_list_free(&vals);
+    pg_relation_list_free(&seqs);
     return true;
+}
+
+/* "name=value" settings as a JSON array of strings; null for none. */
+static json_t *backup_json_settings(const PgNameList *settings)
+{
+    json_t *a;
+
+    if (settings == NULL)
+        return json_null();
+    a = json_array();
+    for (size_t i = 0; i < settings->count; i++)
+        json_array_append_new(a, json_string(settings->names[i]));
+    return a;
+}
+
+/* The manifest's "databases" entry (without "ddl", which the schema dump
+ * adds): the database's name, the owner of its DDL, its extensions and
+ * what re-creating it under another name needs. */
+static json_t *backup_database_doc(const Session *s, const PgExtensionList *exts,
+                                   const PgDatabaseProps *p)
+{
+    json_t *ext = json_array(), *doc, *acl, *roles = json_array();
+
+    for (size_t i = 0; i < exts->count; i++)
+        json_array_append_new(ext, json_pack("{s:s, s:s}", "name", exts->items[i].name, "schema",
+                                             exts->items[i].schema));
+    doc = json_pack("{s:s, s:s, s:o, s:s, s:s, s:s, s:s}", "name", s->dbname, "owner", s->ddl_owner,
+                    "extensions", ext, "encoding", p->encoding, "collate", p->collate, "ctype",
+                    p->ctype, "dba", p->dba);
+    if (p->settings != NULL)
+        json_object_set_new(doc, "settings", backup_json_settings(p->settings));
+    /* comment, grants (null: the defaults) and per-role settings, for a
+     * database restored under another name */
+    json_object_set_new(doc, "comment", p->comment ? json_string(p->comment) : json_null());
+    acl = p->has_acl ? json_array() : json_null();
+    for (size_t i = 0; i < p->n_acl; i++)
+        json_array_append_new(
+            acl, json_pack("{s:o, s:s, s:b}", "grantee",
+                           p->acl[i].grantee ? json_string(p->acl[i].grantee) : json_null(),
+                           "privilege", p->acl[i].privilege, "grantable", p->acl[i].grantable));
+    json_object_set_new(doc, "acl", acl);
+    for (size_t i = 0; i < p->n_role_settings; i++)
+        json_array_append_new(roles,
+                              json_pack("{s:s, s:o}", "role", p->role_settings[i].role, "settings",
+                                        backup_json_settings(p->role_settings[i].settings)));
+    json_object_set_new(doc, "role_settings", roles);
+    return doc;
 }
 
 /* Reads, inside the snapshot, what the manifest needs besides data:
@@ -348,41 +353,11 @@ static bool backup_read_sequences(Backup *b, Session *s, Error *err)
  * extensions and database properties. Queues the DDL and table jobs. */
 bool backup_open(Backup *b, Session *s, Error *err)
 {
-    /* user tables with data, largest first (partitions are their own tables) */
-    static const char tables_sql[] =
-        "SELECT n.nspname, c.relname, pg_catalog.pg_relation_size(c.oid)"
-        "  FROM pg_catalog.pg_class c"
-        "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-        " WHERE c.relkind = 'r' AND " PG_SQL_USER_SCHEMA " AND " PG_SQL_NOT_EXTENSION_MEMBER;
-    /* materialized views that hold data, in creation order */
-    static const char mv_sql[] = "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c"
-                                 "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-                                 " WHERE c.relkind = 'm' AND c.relispopulated ORDER BY c.oid";
-    /* extensions, which a scratch or new database must create first */
-    static const char ext_sql[] = "SELECT e.extname, n.nspname FROM pg_catalog.pg_extension e"
-                                  "  JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace"
-                                  " ORDER BY e.oid";
-    /* database properties for re-creating the database */
-    static const char db_sql[] =
-        "SELECT pg_catalog.pg_encoding_to_char(d.encoding), d.datcollate, d.datctype,"
-        "       pg_catalog.pg_get_userbyid(d.datdba),"
-        "       (SELECT array_to_json(s.setconfig)::text FROM pg_catalog.pg_db_role_setting s"
-        "         WHERE s.setdatabase = d.oid AND s.setrole = 0),"
-        "       pg_catalog.shobj_description(d.oid, 'pg_database'),"
-        "       CASE WHEN d.datacl IS NOT NULL THEN coalesce((SELECT pg_catalog.json_agg("
-        "           pg_catalog.json_build_object('grantee', CASE WHEN a.grantee = 0 THEN NULL"
-        "               ELSE pg_catalog.pg_get_userbyid(a.grantee) END,"
-        "             'privilege', a.privilege_type, 'grantable', a.is_grantable))"
-        "         FROM pg_catalog.aclexplode(d.datacl) a), '[]')::text END,"
-        "       coalesce((SELECT pg_catalog.json_agg(pg_catalog.json_build_object("
-        "             'role', pg_catalog.pg_get_userbyid(s.setrole), 'settings', s.setconfig))"
-        "         FROM pg_catalog.pg_db_role_setting s"
-        "        WHERE s.setdatabase = d.oid AND s.setrole <> 0), '[]')::text"
-        "  FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()";
-    PGresult *res;
+    PgRelationList tables, matviews;
+    PgExtensionList exts;
+    PgDatabaseProps props;
     Job **jobs = NULL;
     size_t n = 0;
-    json_t *exts = json_array();
 
     s->coord = pg_connect(b->cfg->pg_conninfo, s->dbname, err);
     if (s->coord == NULL)
@@ -403,64 +378,47 @@ bool backup_open(Backup *b, Session *s, Error *err)
         s->coord = NULL;
         return true;
     }
-    res = pg_query(s->coord, "list tables", tables_sql, 0, NULL, err);
-    if (res == NULL)
+    /* largest first is the queue's order, not the query's */
+    if (!pg_catalog_tables(s->coord, &tables, err))
         return false;
-    jobs = xmalloc(sizeof(Job *) * ((size_t)PQntuples(res) + 1));
-    for (int i = 0; i < PQntuples(res); i++)
+    jobs = xmalloc(sizeof(Job *) * (tables.count + 1));
+    for (size_t i = 0; i < tables.count; i++)
     {
-        Unit *u = session_unit_for_schema(b, s, PQgetvalue(res, i, 0));
+        const PgRelation *t = &tables.items[i];
+        Unit *u = session_unit_for_schema(b, s, t->schema);
 
         if (u != NULL && !u->failed)
-            jobs[n++] = job_new(JOB_TABLE, s, u, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
-                                strtoll(PQgetvalue(res, i, 2), NULL, 10));
+            jobs[n++] = job_new(JOB_TABLE, s, u, t->schema, t->name, t->bytes);
     }
-    PQclear(res);
+    pg_relation_list_free(&tables);
 
     if (!backup_read_sequences(b, s, err))
         goto fail;
 
-    res = pg_query(s->coord, "list materialized views", mv_sql, 0, NULL, err);
-    if (res == NULL)
+    if (!pg_catalog_matviews(s->coord, &matviews, err))
         goto fail;
-    for (int i = 0; i < PQntuples(res); i++)
+    for (size_t i = 0; i < matviews.count; i++)
     {
-        Unit *u = session_unit_for_schema(b, s, PQgetvalue(res, i, 0));
+        const PgRelation *m = &matviews.items[i];
+        Unit *u = session_unit_for_schema(b, s, m->schema);
 
         if (u != NULL)
             json_array_append_new(u->matviews,
-                                  json_pack("{s:s, s:s}", "schema", PQgetvalue(res, i, 0), "name",
-                                            PQgetvalue(res, i, 1)));
+                                  json_pack("{s:s, s:s}", "schema", m->schema, "name", m->name));
     }
-    PQclear(res);
+    pg_relation_list_free(&matviews);
 
-    res = pg_query(s->coord, "list extensions", ext_sql, 0, NULL, err);
-    if (res == NULL)
+    /* extensions, which a scratch or new database must create first */
+    if (!pg_catalog_extensions(s->coord, &exts, err))
         goto fail;
-    for (int i = 0; i < PQntuples(res); i++)
-        json_array_append_new(exts, json_pack("{s:s, s:s}", "name", PQgetvalue(res, i, 0), "schema",
-                                              PQgetvalue(res, i, 1)));
-    PQclear(res);
-
-    res = pg_query(s->coord, "read database properties", db_sql, 0, NULL, err);
-    if (res == NULL)
+    if (!pg_catalog_database(s->coord, &props, err))
+    {
+        pg_extension_list_free(&exts);
         goto fail;
-    s->doc = json_pack("{s:s, s:s, s:o, s:s, s:s, s:s, s:s}", "name", s->dbname, "owner",
-                       s->ddl_owner, "extensions", exts, "encoding", PQgetvalue(res, 0, 0),
-                       "collate", PQgetvalue(res, 0, 1), "ctype", PQgetvalue(res, 0, 2), "dba",
-                       PQgetvalue(res, 0, 3));
-    exts = NULL;
-    if (!PQgetisnull(res, 0, 4))
-        json_object_set_new(s->doc, "settings", json_loads(PQgetvalue(res, 0, 4), 0, NULL));
-    /* comment, grants (null: the defaults) and per-role settings, for a
-     * database restored under another name */
-    json_object_set_new(s->doc, "comment",
-                        PQgetisnull(res, 0, 5) ? json_null() : json_string(PQgetvalue(res, 0, 5)));
-    json_object_set_new(s->doc, "acl",
-                        PQgetisnull(res, 0, 6) ? json_null()
-                                               : json_loads(PQgetvalue(res, 0, 6), 0, NULL));
-    json_object_set_new(s->doc, "role_settings", json_loads(PQgetvalue(res, 0, 7), 0, NULL));
-    PQclear(res);
+    }
+    s->doc = backup_database_doc(s, &exts, &props);
+    pg_extension_list_free(&exts);
+    pg_database_props_free(&props);
 
     pthread_mutex_lock(&b->lock);
     b->tables_total += n;
@@ -474,7 +432,6 @@ bool backup_open(Backup *b, Session *s, Error *err)
     free(jobs);
     return true;
 fail:
-    json_decref(exts);
     for (size_t i = 0; i < n; i++)
         job_free(jobs[i]);
     free(jobs);

@@ -129,6 +129,157 @@ bool pg_terminate_sessions(PGconn *conn, const char *db, Error *err);
  * so that their locks go: cleanup after an interrupt. */
 bool pg_terminate_own(PGconn *conn, Error *err);
 
+/* ---- catalog queries with typed results (catalog.c) ---------------------- */
+
+/* What the backup reads from a database's catalog, as C values. Strings are
+ * malloc'd and owned by the result; each _free releases what a result holds
+ * and zeroes it (a zeroed result is empty and may be freed). A failed query
+ * leaves the result zeroed and sets err to "WHAT: server message". */
+
+/* Names: schemas, or "name=value" settings. */
+typedef struct PgNameList
+{
+    char **names;
+    size_t count;
+} PgNameList;
+
+void pg_name_list_free(PgNameList *list);
+
+/* What the connection's role can do with a relation; the privilege test is
+ * NULL for an object dropped since the list was read. */
+typedef enum
+{
+    PG_ACCESS_READABLE,
+    PG_ACCESS_DENIED,
+    PG_ACCESS_DROPPED,
+} PgAccess;
+
+/* A relation. Names and kind are always filled; oid, bytes and access only
+ * where a query below says so (else zero). */
+typedef struct PgRelation
+{
+    char *schema;
+    char *name;
+    char kind; /* relkind: 'r' table, 'p' partitioned table, 'S' sequence, 'm' matview */
+    uint32_t oid;
+    int64_t bytes; /* pg_relation_size */
+    PgAccess access;
+} PgRelation;
+
+typedef struct PgRelationList
+{
+    PgRelation *items;
+    size_t count;
+} PgRelationList;
+
+void pg_relation_list_free(PgRelationList *list);
+
+/* Every schema of the database (catalog schemas included), as the
+ * transaction's snapshot sees them. */
+bool pg_catalog_schemas(PGconn *conn, PgNameList *out, Error *err);
+
+/* User tables (relkind 'r', partitions included) that are no extension's,
+ * with bytes, in no particular order. */
+bool pg_catalog_tables(PGconn *conn, PgRelationList *out, Error *err);
+
+/* The tables (plain and partitioned) and sequences of user schemas, not an
+ * extension's, that the role cannot read, ordered by schema and name, with
+ * kind and access (PG_ACCESS_DENIED or PG_ACCESS_DROPPED). The list comes
+ * from the snapshot; privileges and existence from the current catalog, so
+ * it also sees what changed after the snapshot was taken. */
+bool pg_catalog_unreadable(PGconn *conn, PgRelationList *out, Error *err);
+
+/* The sequences of the schemas named (every schema when schemas is NULL;
+ * none when n_schemas is 0), other sessions' temporary schemas left out,
+ * with oid, in creation (oid) order. */
+bool pg_catalog_sequences(PGconn *conn, const char *const *schemas, size_t n_schemas,
+                          PgRelationList *out, Error *err);
+
+/* Populated materialized views of every schema, in creation order. */
+bool pg_catalog_matviews(PGconn *conn, PgRelationList *out, Error *err);
+
+/* A sequence's value as pg_sequence_last_value() reports it. */
+typedef struct PgSequenceValue
+{
+    PgAccess access;
+    char *last_value; /* NULL when not readable, and when never called or reset with
+                         setval(..., false): then only the sequence's row tells */
+} PgSequenceValue;
+
+typedef struct PgSequenceValueList
+{
+    PgSequenceValue *items;
+    size_t count;
+} PgSequenceValueList;
+
+void pg_sequence_value_list_free(PgSequenceValueList *list);
+
+/* The values of sequences (by their oid), one per sequence in the same
+ * order. pg_sequence_last_value() keeps a lock on each sequence until the
+ * end of conn's transaction: run it where that ends soon. An error (a
+ * sequence dropped while the read waited for its lock) fails the read. */
+bool pg_catalog_sequence_values(PGconn *conn, const PgRelationList *sequences,
+                                PgSequenceValueList *out, Error *err);
+
+/* The last_value (text, malloc'd) and is_called of a sequence's own row;
+ * false with err when it cannot be read (or does not return one row). */
+bool pg_catalog_sequence_row(PGconn *conn, const char *schema, const char *name, char **last_value,
+                             bool *is_called, Error *err);
+
+/* An installed extension and the schema of its objects. */
+typedef struct PgExtension
+{
+    char *name;
+    char *schema;
+} PgExtension;
+
+typedef struct PgExtensionList
+{
+    PgExtension *items;
+    size_t count;
+} PgExtensionList;
+
+void pg_extension_list_free(PgExtensionList *list);
+
+/* The database's extensions, in creation order. */
+bool pg_catalog_extensions(PGconn *conn, PgExtensionList *out, Error *err);
+
+/* One privilege of a database's ACL (aclexplode). */
+typedef struct PgGrant
+{
+    char *grantee; /* NULL: PUBLIC */
+    char *privilege;
+    bool grantable;
+} PgGrant;
+
+/* The settings of a role in a database (ALTER ROLE ... IN DATABASE ... SET). */
+typedef struct PgRoleSettings
+{
+    char *role;
+    PgNameList *settings; /* "name=value"; NULL when the catalog holds NULL */
+} PgRoleSettings;
+
+/* What re-creating the current database needs. */
+typedef struct PgDatabaseProps
+{
+    char *encoding;
+    char *collate;
+    char *ctype;
+    char *dba;
+    PgNameList *settings; /* ALTER DATABASE ... SET, "name=value"; NULL: none */
+    char *comment;        /* NULL: none */
+    bool has_acl;         /* false: the default privileges (datacl NULL) */
+    PgGrant *acl;
+    size_t n_acl;
+    PgRoleSettings *role_settings; /* in catalog order */
+    size_t n_role_settings;
+} PgDatabaseProps;
+
+/* The current database's properties; false with err when the query fails
+ * or returns something unexpected. */
+bool pg_catalog_database(PGconn *conn, PgDatabaseProps *out, Error *err);
+void pg_database_props_free(PgDatabaseProps *props);
+
 /* ---- roles in pg_dumpall --globals-only output (globals.c) ---------------- */
 
 typedef struct PgRoleStatements

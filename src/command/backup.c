@@ -12,6 +12,7 @@
 #include "common/fmt.h"
 #include "common/mem.h"
 #include "common/progress.h"
+#include "manifest/manifest.h"
 
 typedef struct BackupArgs
 {
@@ -57,19 +58,23 @@ static bool backup_option(int opt, const char *arg, void *state, Error *err)
     return false;
 }
 
-static void backup_print(const json_t *doc, const char *id, bool as_json)
+static void backup_print(const Manifest *m, const char *id, bool as_json)
 {
-    json_t *st = json_object_get(doc, "stats");
+    const ManStats *st = &m->stats;
 
     if (as_json)
     {
-        json_t *out = json_pack(
-            "{s:s, s:O, s:O, s:O, s:O, s:O, s:O, s:O}", "id", id, "tenants",
-            json_object_get(st, "tenants"), "tables", json_object_get(st, "tables"), "rows",
-            json_object_get(st, "rows"), "bytes_read", json_object_get(st, "bytes_read"),
-            "bytes_added", json_object_get(st, "bytes_added"), "seconds",
-            json_object_get(st, "seconds"), "failed", json_object_get(doc, "failed"));
+        json_t *failed = json_array();
+        json_t *out;
 
+        for (size_t i = 0; i < m->n_failed; i++)
+            json_array_append_new(failed, json_pack("{s:s, s:s}", "name", m->failed[i].name,
+                                                    "error", m->failed[i].error));
+        out = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:f, s:o}", "id", id, "tenants",
+                        (json_int_t)st->tenants, "tables", (json_int_t)st->tables, "rows",
+                        (json_int_t)st->rows, "bytes_read", (json_int_t)st->bytes_read,
+                        "bytes_added", (json_int_t)st->bytes_added, "seconds", st->seconds,
+                        "failed", failed);
         json_dumpf(out, stdout, JSON_INDENT(2));
         fputc('\n', stdout);
         json_decref(out);
@@ -78,15 +83,13 @@ static void backup_print(const json_t *doc, const char *id, bool as_json)
     {
         char rd[32], add[32], secs[32];
 
-        fmt_bytes((uint64_t)json_integer_value(json_object_get(st, "bytes_read")), rd, sizeof(rd));
-        fmt_bytes((uint64_t)json_integer_value(json_object_get(st, "bytes_added")), add,
-                  sizeof(add));
-        fmt_seconds(json_real_value(json_object_get(st, "seconds")), secs, sizeof(secs));
+        fmt_bytes(st->bytes_read, rd, sizeof(rd));
+        fmt_bytes(st->bytes_added, add, sizeof(add));
+        fmt_seconds(st->seconds, secs, sizeof(secs));
         printf("snapshot %s saved\n", id);
-        printf("  %lld tenants, %lld tables, %lld rows, %s read, %s added, %s\n",
-               (long long)json_integer_value(json_object_get(st, "tenants")),
-               (long long)json_integer_value(json_object_get(st, "tables")),
-               (long long)json_integer_value(json_object_get(st, "rows")), rd, add, secs);
+        printf("  %llu tenants, %llu tables, %llu rows, %s read, %s added, %s\n",
+               (unsigned long long)st->tenants, (unsigned long long)st->tables,
+               (unsigned long long)st->rows, rd, add, secs);
     }
 }
 
@@ -136,7 +139,16 @@ bool cmd_backup(CmdContext *ctx, int argc, char **argv, Error *err)
     plan.progress_arg = &printer;
     ok = backup_run(&plan, repo, &res, err);
     if (res.manifest != NULL)
-        backup_print(res.manifest, res.id, ctx->json);
+    {
+        Error perr;
+        Manifest *m;
+
+        error_clear(&perr);
+        m = manifest_parse(res.manifest, &perr);
+        if (m != NULL)
+            backup_print(m, res.id, ctx->json);
+        manifest_free(m);
+    }
 out:
     if (lock != NULL)
         repo_unlock(lock);

@@ -34,39 +34,22 @@ static bool list_option(int opt, const char *arg, void *state, Error *err)
     return true;
 }
 
-static const char *list_str(json_t *o, const char *key)
-{
-    const char *s = json_string_value(json_object_get(o, key));
-
-    return s ? s : "";
-}
-
-static json_int_t list_int(json_t *o, const char *key)
-{
-    return json_integer_value(json_object_get(o, key));
-}
-
-static json_t *list_find_tenant(json_t *snap, const char *name)
-{
-    json_t *u;
-    size_t i;
-
-    json_array_foreach (json_object_get(snap, "tenants"), i, u)
-        if (!json_is_true(json_object_get(u, "shared")) && strcmp(list_str(u, "name"), name) == 0)
-            return u;
-    return NULL;
-}
-
-/* The snapshot with only tenant's part read, or NULL when it holds none. */
-static json_t *list_tenant_part(Repo *repo, json_t *header, const char *tenant)
+/* The snapshot with only tenant's part read, typed; NULL when it holds
+ * none or the part cannot be read. */
+static Manifest *list_tenant_part(Repo *repo, json_t *header, const char *tenant)
 {
     ManifestSelect sel = {&tenant, 1};
+    json_t *doc;
+    Manifest *m;
     Error e;
 
     if (!manifest_holds(repo, header, tenant))
         return NULL;
     error_clear(&e);
-    return manifest_assemble(repo, header, &sel, &e);
+    doc = manifest_assemble(repo, header, &sel, &e);
+    m = doc ? manifest_parse(doc, &e) : NULL;
+    json_decref(doc);
+    return m;
 }
 
 /* Removes every "chunks" member (long lists of ids) from a copy, keeping a count. */
@@ -110,15 +93,13 @@ static Repo *list_open(CmdContext *ctx, Error *err)
     return cmd_repo_open(ctx->config, NULL, 0, err);
 }
 
-static void list_tags(json_t *snap, char *out, size_t len)
+static void list_tags(const Manifest *m, char *out, size_t len)
 {
-    json_t *t;
-    size_t i, n = 0;
+    size_t n = 0;
 
     out[0] = '\0';
-    json_array_foreach (json_object_get(snap, "tags"), i, t)
-        n += (size_t)snprintf(out + n, n < len ? len - n : 0, "%s%s", i ? "," : "",
-                              json_string_value(t));
+    for (size_t i = 0; i < m->n_tags; i++)
+        n += (size_t)snprintf(out + n, n < len ? len - n : 0, "%s%s", i ? "," : "", m->tags[i]);
     if (out[0] == '\0')
         snprintf(out, len, "-");
 }
@@ -150,47 +131,52 @@ bool cmd_list(CmdContext *ctx, int argc, char **argv, Error *err)
                "TABLES", "SIZE", "ADDED");
     json_array_foreach (snaps, i, s)
     {
-        json_t *st = json_object_get(s, "stats");
-        json_t *part = a.tenant ? list_tenant_part(repo, s, a.tenant) : NULL;
-        json_t *u = part ? list_find_tenant(part, a.tenant) : NULL;
+        Manifest *h = manifest_header(s, err);
+        Manifest *part = a.tenant && h ? list_tenant_part(repo, s, a.tenant) : NULL;
+        const ManTenant *u = part ? manifest_find_tenant(part, a.tenant, false) : NULL;
         json_t *row;
         char tags[128], size[32], added[32];
 
+        if (h == NULL)
+            break;
         if (a.tenant != NULL && u == NULL)
         {
-            json_decref(part);
+            manifest_free(part);
+            manifest_free(h);
             continue;
         }
         shown++;
-        row = json_pack("{s:s, s:s, s:O, s:O, s:O, s:O, s:O}", "id", list_str(s, "id"), "time",
-                        list_str(s, "time"), "tags", json_object_get(s, "tags"), "tenants",
-                        json_object_get(st, "tenants"), "tables", json_object_get(st, "tables"),
-                        "bytes", json_object_get(st, "bytes_read"), "bytes_added",
-                        json_object_get(st, "bytes_added"));
+        row = json_pack("{s:s, s:s, s:o, s:I, s:I, s:I, s:I}", "id", h->id, "time", h->time,
+                        "tags", json_array(), "tenants", (json_int_t)h->stats.tenants, "tables",
+                        (json_int_t)h->stats.tables, "bytes", (json_int_t)h->stats.bytes_read,
+                        "bytes_added", (json_int_t)h->stats.bytes_added);
+        for (size_t k = 0; k < h->n_tags; k++)
+            json_array_append_new(json_object_get(row, "tags"), json_string(h->tags[k]));
         if (u != NULL)
             json_object_set_new(row, "tenant",
                                 json_pack("{s:s, s:I, s:I, s:I}", "name", a.tenant, "tables",
-                                          (json_int_t)json_array_size(json_object_get(u, "tables")),
-                                          "rows", list_int(u, "rows"), "bytes",
-                                          list_int(u, "bytes")));
+                                          (json_int_t)u->n_tables, "rows", (json_int_t)u->rows,
+                                          "bytes", (json_int_t)u->bytes));
         json_array_append_new(out, row);
-        if (ctx->json)
+        if (!ctx->json)
         {
-            json_decref(part);
-            continue;
+            list_tags(h, tags, sizeof(tags));
+            fmt_bytes(u ? u->bytes : h->stats.bytes_read, size, sizeof(size));
+            fmt_bytes(h->stats.bytes_added, added, sizeof(added));
+            printf("%-12.12s  %-19.19sZ  %-16.16s  %7llu  %7llu  %10s  %10s\n", h->id, h->time, tags,
+                   u ? 1ULL : (unsigned long long)h->stats.tenants,
+                   (unsigned long long)(u ? u->n_tables : h->stats.tables), size, added);
         }
-        list_tags(s, tags, sizeof(tags));
-        fmt_bytes((uint64_t)(u ? list_int(u, "bytes") : list_int(st, "bytes_read")), size,
-                  sizeof(size));
-        fmt_bytes((uint64_t)list_int(st, "bytes_added"), added, sizeof(added));
-        printf("%-12.12s  %-19.19sZ  %-16.16s  %7lld  %7lld  %10s  %10s\n", list_str(s, "id"),
-               list_str(s, "time"), tags, u ? 1LL : (long long)list_int(st, "tenants"),
-               u ? (long long)json_array_size(json_object_get(u, "tables"))
-                 : (long long)list_int(st, "tables"),
-               size, added);
-        json_decref(part);
+        manifest_free(part);
+        manifest_free(h);
     }
     repo_close(repo);
+    if (error_is_set(err))
+    {
+        json_decref(out);
+        json_decref(snaps);
+        return false;
+    }
     if (ctx->json)
     {
         json_dumpf(out, stdout, JSON_INDENT(2));
@@ -204,17 +190,58 @@ bool cmd_list(CmdContext *ctx, int argc, char **argv, Error *err)
     return true;
 }
 
+/* The human form of info: the header, then each tenant (with --tenant,
+ * its tables). */
+static void info_print(const Manifest *m, const char *tenant)
+{
+    char size[32], added[32], b[32], name[256];
+
+    fmt_bytes(m->stats.bytes_read, size, sizeof(size));
+    fmt_bytes(m->stats.bytes_added, added, sizeof(added));
+    printf("snapshot %s\n", m->id);
+    printf("  time      %s (%.1fs)\n", m->time, m->stats.seconds);
+    printf("  host      %s, PostgreSQL %s, %s model\n", m->host, m->server_version, m->model);
+    printf("  contents  %llu tenants, %llu tables, %llu rows, %s (%s added)\n",
+           (unsigned long long)m->stats.tenants, (unsigned long long)m->stats.tables,
+           (unsigned long long)m->stats.rows, size, added);
+    if (m->n_failed > 0)
+        printf("  failed:\n");
+    for (size_t i = 0; i < m->n_failed; i++)
+    {
+        fmt_printable(m->failed[i].name, name, sizeof(name));
+        printf("    %s: %s\n", name, m->failed[i].error);
+    }
+    printf("\n");
+    for (size_t i = 0; i < m->n_tenants; i++)
+    {
+        const ManTenant *u = &m->tenants[i];
+
+        if (tenant != NULL && (u->shared || strcmp(u->name, tenant) != 0))
+            continue;
+        fmt_printable(u->name, name, sizeof(name));
+        fmt_bytes(u->bytes, b, sizeof(b));
+        printf("%-32s %-8s %4zu tables %10llu rows %10s%s\n", name, u->class, u->n_tables,
+               (unsigned long long)u->rows, b, u->shared ? "  (shared)" : "");
+        for (size_t k = 0; tenant != NULL && k < u->n_tables; k++)
+        {
+            fmt_printable(u->tables[k].name, name, sizeof(name));
+            fmt_bytes(u->tables[k].data.bytes, b, sizeof(b));
+            printf("    %-40s %10llu rows %10s\n", name, (unsigned long long)u->tables[k].rows, b);
+        }
+    }
+}
+
 bool cmd_info(CmdContext *ctx, int argc, char **argv, Error *err)
 {
     static const struct option longopts[] = {
         {"tenant", required_argument, NULL, OPT_TENANT}, CMD_COMMON_LONGOPTS, {NULL, 0, NULL, 0}};
     ListArgs a = {NULL};
-    bool exit_now;
+    bool exit_now, ok = false;
     Repo *repo;
-    json_t *snap, *st, *u;
+    json_t *snap;
+    Manifest *m = NULL;
+    const ManTenant *u = NULL;
     int first;
-    size_t i;
-    char size[32], added[32];
 
     first = cmd_parse(ctx, "info", argc, argv, "", longopts, list_option, &a, &exit_now, err);
     if (first < 0)
@@ -229,78 +256,35 @@ bool cmd_info(CmdContext *ctx, int argc, char **argv, Error *err)
         return false;
     snap = manifest_load(repo, argv[first], NULL, err);
     repo_close(repo);
-    if (snap == NULL)
-        return false;
+    m = snap ? manifest_parse(snap, err) : NULL;
+    if (m == NULL)
+        goto out;
+    for (size_t i = 0; i < m->n_unreadable; i++)
+        log_warning("%s", m->unreadable[i].error);
+    u = a.tenant ? manifest_find_tenant(m, a.tenant, false) : NULL;
+    if (a.tenant != NULL && u == NULL)
     {
-        json_t *bad;
-
-        json_array_foreach (json_object_get(snap, "unreadable"), i, bad)
-            log_warning("%s", list_str(bad, "error"));
-    }
-    if (a.tenant != NULL && list_find_tenant(snap, a.tenant) == NULL)
-    {
-        error_set(err, ERR_FAILURE, "unknown tenant \"%s\" in snapshot %.12s", a.tenant,
-                  list_str(snap, "id"));
-        json_decref(snap);
-        return error_hint(err, "run \"coffer info %s\" to list its tenants", argv[first]);
+        error_set(err, ERR_FAILURE, "unknown tenant \"%s\" in snapshot %.12s", a.tenant, m->id);
+        error_hint(err, "run \"coffer info %s\" to list its tenants", argv[first]);
+        goto out;
     }
     if (ctx->json)
     {
-        json_t *out = list_strip(a.tenant ? list_find_tenant(snap, a.tenant) : snap);
+        json_t *doc = manifest_to_json(m);
+        json_t *out = list_strip(u ? json_array_get(json_object_get(doc, "tenants"),
+                                                    (size_t)(u - m->tenants))
+                                   : doc);
 
         json_dumpf(out, stdout, JSON_INDENT(2));
         fputc('\n', stdout);
         json_decref(out);
-        json_decref(snap);
-        return true;
+        json_decref(doc);
     }
-    st = json_object_get(snap, "stats");
-    fmt_bytes((uint64_t)list_int(st, "bytes_read"), size, sizeof(size));
-    fmt_bytes((uint64_t)list_int(st, "bytes_added"), added, sizeof(added));
-    printf("snapshot %s\n", list_str(snap, "id"));
-    printf("  time      %s (%.1fs)\n", list_str(snap, "time"),
-           json_real_value(json_object_get(st, "seconds")));
-    printf("  host      %s, PostgreSQL %s, %s model\n", list_str(snap, "host"),
-           list_str(snap, "server_version"), list_str(snap, "model"));
-    printf("  contents  %lld tenants, %lld tables, %lld rows, %s (%s added)\n",
-           (long long)list_int(st, "tenants"), (long long)list_int(st, "tables"),
-           (long long)list_int(st, "rows"), size, added);
-    if (json_array_size(json_object_get(snap, "failed")) > 0)
-    {
-        json_t *f;
-
-        printf("  failed:\n");
-        json_array_foreach (json_object_get(snap, "failed"), i, f)
-            printf("    %s: %s\n", list_str(f, "name"), list_str(f, "error"));
-    }
-    printf("\n");
-    json_array_foreach (json_object_get(snap, "tenants"), i, u)
-    {
-        char name[256], b[32];
-
-        if (a.tenant != NULL &&
-            (json_is_true(json_object_get(u, "shared")) || strcmp(list_str(u, "name"), a.tenant)))
-            continue;
-        fmt_printable(list_str(u, "name"), name, sizeof(name));
-        fmt_bytes((uint64_t)list_int(u, "bytes"), b, sizeof(b));
-        printf("%-32s %-8s %4zu tables %10lld rows %10s%s\n", name, list_str(u, "class"),
-               json_array_size(json_object_get(u, "tables")), (long long)list_int(u, "rows"), b,
-               json_is_true(json_object_get(u, "shared")) ? "  (shared)" : "");
-        if (a.tenant != NULL)
-        {
-            json_t *t;
-            size_t k;
-
-            json_array_foreach (json_object_get(u, "tables"), k, t)
-            {
-                char tn[256];
-
-                fmt_printable(list_str(t, "name"), tn, sizeof(tn));
-                fmt_bytes((uint64_t)list_int(t, "bytes"), b, sizeof(b));
-                printf("    %-40s %10lld rows %10s\n", tn, (long long)list_int(t, "rows"), b);
-            }
-        }
-    }
+    else
+        info_print(m, a.tenant);
+    ok = true;
+out:
+    manifest_free(m);
     json_decref(snap);
-    return true;
+    return ok;
 }

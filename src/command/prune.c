@@ -12,6 +12,7 @@
 #include "command/command.h"
 #include "common/fmt.h"
 #include "config/config.h"
+#include "manifest/manifest.h"
 #include "repo/repo.h"
 
 enum
@@ -81,11 +82,12 @@ bool cmd_forget(CmdContext *ctx, int argc, char **argv, Error *err)
     {
         /* resolve prefixes and "latest" to one id before removing */
         json_t *snap = repo_snapshot_load(repo, argv[i], err);
-        const char *id = snap ? json_string_value(json_object_get(snap, "id")) : NULL;
+        Manifest *h = snap ? manifest_header(snap, err) : NULL;
 
-        ok = id != NULL && repo_snapshot_forget(repo, id, err);
+        ok = h != NULL && h->id != NULL && repo_snapshot_forget(repo, h->id, err);
         if (ok)
-            printf("forgot snapshot %s\n", id);
+            printf("forgot snapshot %s\n", h->id);
+        manifest_free(h);
         json_decref(snap);
     }
     if (ok)

@@ -229,3 +229,20 @@ done:
     free(owner);
     return ok;
 }
+
+Manifest *manifest_header(json_t *header, Error *err)
+{
+    json_t *doc = json_deep_copy(header);
+    Manifest *m;
+
+    json_object_del(doc, "parts");
+    if (json_object_get(doc, "tenants") == NULL)
+        json_object_set_new(doc, "tenants", json_array());
+    if (json_object_get(doc, "databases") == NULL)
+        json_object_set_new(doc, "databases", json_array());
+    if (json_object_get(doc, "failed") == NULL)
+        json_object_set_new(doc, "failed", json_array());
+    m = manifest_parse(doc, err);
+    json_decref(doc);
+    return m;
+}

@@ -239,6 +239,11 @@ const ManTenant *manifest_find_tenant(const Manifest *m, const char *name, bool 
 /* The database named name, or NULL. */
 const ManDatabase *manifest_find_database(const Manifest *m, const char *name);
 
+/* A snapshot's header alone, typed: time, host, tags, stats; no tenant,
+ * database or globals (they are in the parts). NULL with err when the
+ * header is malformed. */
+Manifest *manifest_header(json_t *header, Error *err);
+
 /* Is the snapshot a safety backup (tagged "safety"), taken by a restore
  * before it replaced anything? */
 bool manifest_is_safety(const Manifest *m);

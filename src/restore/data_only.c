@@ -27,8 +27,6 @@
  * TRUNCATE wants every referencing table in the list. */
 static bool restore_truncate(PGconn *conn, Restore *r, Target *t, Error *err)
 {
-    json_t *tables = json_object_get(t->unit, "tables");
-    json_t *o;
     size_t i;
     Buf sql;
     bool any = false, ok = true;
@@ -36,17 +34,18 @@ static bool restore_truncate(PGconn *conn, Restore *r, Target *t, Error *err)
 
     buf_init(&sql);
     buf_append_str(&sql, "TRUNCATE ");
-    json_array_foreach (tables, i, o)
+    for (i = 0; i < t->unit->n_tables; i++)
     {
-        const char *schema = r->ops->table_schema(t->schema, restore_jstr(o, "schema"));
+        const ManTable *o = &t->unit->tables[i];
+        const char *schema = r->ops->table_schema(t->schema, o->schema);
         char *q;
         bool seen = false;
         size_t k;
         json_t *v;
 
-        if (!restore_table_selected(r, restore_jstr(o, "name")))
+        if (!restore_table_selected(r, o->name))
             continue;
-        q = pg_quote_qualified(conn, schema, restore_jstr(o, "name"), err);
+        q = pg_quote_qualified(conn, schema, o->name, err);
         if (q == NULL)
         {
             ok = false;
@@ -144,9 +143,8 @@ bool restore_data_only(Restore *r, Target *t, PGconn *conn, Error *err)
         "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
         " WHERE n.nspname = $1 AND k.contype = 'c' AND NOT k.convalidated AND k.conislocal"
         " ORDER BY c.relname, k.conname";
-    json_t *tables = json_object_get(t->unit, "tables");
     json_t *schemas = json_array();
-    json_t *o, *v;
+    json_t *v;
     PGresult **held = NULL;
     size_t n_held = 0, i;
     PGresult *res;
@@ -169,11 +167,12 @@ bool restore_data_only(Restore *r, Target *t, PGconn *conn, Error *err)
     else
         log_warning("not a superuser: foreign keys are checked and triggers fire while loading");
     /* one result per loaded table, one per schema (at most as many) */
-    held = xcalloc(2 * json_array_size(tables) + 1, sizeof(PGresult *));
-    json_array_foreach (tables, i, o)
+    held = xcalloc(2 * t->unit->n_tables + 1, sizeof(PGresult *));
+    for (i = 0; i < t->unit->n_tables; i++)
     {
-        const char *schema = r->ops->table_schema(t->schema, restore_jstr(o, "schema"));
-        const char *params[2] = {schema, restore_jstr(o, "name")};
+        const ManTable *o = &t->unit->tables[i];
+        const char *schema = r->ops->table_schema(t->schema, o->schema);
+        const char *params[2] = {schema, o->name};
         bool seen = false;
         size_t k;
 
@@ -181,7 +180,7 @@ bool restore_data_only(Restore *r, Target *t, PGconn *conn, Error *err)
             seen = seen || strcmp(json_string_value(v), schema) == 0;
         if (!seen)
             json_array_append_new(schemas, json_string(schema));
-        if (!restore_table_selected(r, restore_jstr(o, "name")))
+        if (!restore_table_selected(r, o->name))
             continue;
         res = pg_query(conn, "list triggers", triggers_sql, 2, params, err);
         if (res == NULL)

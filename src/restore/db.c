@@ -21,19 +21,14 @@
 
 /* The database's comment, grants and per-role settings from the snapshot
  * (absent in snapshots taken before they were recorded). */
-static bool restore_db_extras(PGconn *c, const char *db, json_t *dbdoc, Error *err)
+static bool restore_db_extras(PGconn *c, const char *db, const ManDatabase *mdb, Error *err)
 {
     static const char *const privileges[] = {"CREATE", "CONNECT", "TEMPORARY"};
-    json_t *comment = json_object_get(dbdoc, "comment");
-    json_t *acl = json_object_get(dbdoc, "acl");
-    json_t *o, *v;
-    size_t i, k;
     bool ok = true;
 
-    if (json_is_string(comment))
+    if (mdb->comment != NULL)
     {
-        const char *text = json_string_value(comment);
-        char *lit = PQescapeLiteral(c, text, strlen(text));
+        char *lit = PQescapeLiteral(c, mdb->comment, strlen(mdb->comment));
         char *qdb = lit ? pg_quote_ident(c, db, err) : NULL;
         char *sql;
 
@@ -48,51 +43,45 @@ static bool restore_db_extras(PGconn *c, const char *db, json_t *dbdoc, Error *e
         free(qdb);
         PQfreemem(lit);
     }
-    if (ok && json_is_array(acl))
+    if (ok && mdb->has_acl)
     {
         /* explicit grants replace the defaults: start from none */
-        ok = pg_exec_ident(c, "revoke defaults", "REVOKE ALL ON DATABASE %s FROM PUBLIC", db,
-                                NULL, err);
-        json_array_foreach (acl, i, o)
+        ok = pg_exec_ident(c, "revoke defaults", "REVOKE ALL ON DATABASE %s FROM PUBLIC", db, NULL,
+                           err);
+        for (size_t i = 0; ok && i < mdb->n_acl; i++)
         {
-            const char *priv = json_string_value(json_object_get(o, "privilege"));
-            const char *grantee = json_string_value(json_object_get(o, "grantee"));
+            const ManGrant *g = &mdb->acl[i];
             bool known = false;
             char tmpl[128];
 
-            for (k = 0; priv != NULL && k < sizeof(privileges) / sizeof(privileges[0]); k++)
-                known = known || strcmp(priv, privileges[k]) == 0;
-            if (!ok || !known)
+            for (size_t k = 0; k < sizeof(privileges) / sizeof(privileges[0]); k++)
+                known = known || strcmp(g->privilege, privileges[k]) == 0;
+            if (!known)
                 continue;
-            snprintf(tmpl, sizeof(tmpl), "GRANT %s ON DATABASE %%s TO %s%s", priv,
-                     grantee ? "%s" : "PUBLIC",
-                     json_is_true(json_object_get(o, "grantable")) ? " WITH GRANT OPTION" : "");
-            ok = pg_exec_ident(c, "grant on database", tmpl, db, grantee, err);
+            snprintf(tmpl, sizeof(tmpl), "GRANT %s ON DATABASE %%s TO %s%s", g->privilege,
+                     g->grantee ? "%s" : "PUBLIC", g->grantable ? " WITH GRANT OPTION" : "");
+            ok = pg_exec_ident(c, "grant on database", tmpl, db, g->grantee, err);
         }
     }
-    json_array_foreach (json_object_get(dbdoc, "role_settings"), i, o)
-        json_array_foreach (json_object_get(o, "settings"), k, v)
-            if (ok)
-                ok = pg_apply_setting(c, db, json_string_value(json_object_get(o, "role")),
-                                           json_string_value(v), err);
+    for (size_t i = 0; ok && i < mdb->n_role_settings; i++)
+        for (size_t k = 0; ok && k < mdb->role_settings[i].n_settings; k++)
+            ok = pg_apply_setting(c, db, mdb->role_settings[i].role,
+                                  mdb->role_settings[i].settings[k], err);
     return ok;
 }
 
-bool restore_create_db(Restore *r, const char *db, json_t *dbdoc, Error *err)
+bool restore_create_db(Restore *r, const char *db, const ManDatabase *mdb, Error *err)
 {
     PGconn *c = r->admin;
     char *qdb = pg_quote_ident(c, db, err);
     char *enc = NULL, *col = NULL, *ctype = NULL, *sql;
-    json_t *settings = json_object_get(dbdoc, "settings");
-    json_t *s;
-    size_t i;
     bool ok;
 
     if (qdb == NULL)
         return false;
-    enc = PQescapeLiteral(c, restore_jstr(dbdoc, "encoding"), strlen(restore_jstr(dbdoc, "encoding")));
-    col = PQescapeLiteral(c, restore_jstr(dbdoc, "collate"), strlen(restore_jstr(dbdoc, "collate")));
-    ctype = PQescapeLiteral(c, restore_jstr(dbdoc, "ctype"), strlen(restore_jstr(dbdoc, "ctype")));
+    enc = PQescapeLiteral(c, mdb->encoding, strlen(mdb->encoding));
+    col = PQescapeLiteral(c, mdb->collate, strlen(mdb->collate));
+    ctype = PQescapeLiteral(c, mdb->ctype, strlen(mdb->ctype));
     sql = xasprintf("CREATE DATABASE %s TEMPLATE template0 ENCODING %s LC_COLLATE %s LC_CTYPE %s",
                     qdb, enc, col, ctype);
     ok = pg_command(c, "create database", sql, err);
@@ -101,14 +90,13 @@ bool restore_create_db(Restore *r, const char *db, json_t *dbdoc, Error *err)
     PQfreemem(col);
     PQfreemem(ctype);
     /* the source's owner (its public schema belongs to the owner too) */
-    if (ok && restore_jstr(dbdoc, "dba")[0] != '\0')
-        ok = pg_exec_ident(c, "set database owner", "ALTER DATABASE %s OWNER TO %s", db,
-                                restore_jstr(dbdoc, "dba"), err);
-    json_array_foreach (settings, i, s)
-        if (ok)
-            ok = pg_apply_setting(c, db, NULL, json_string_value(s), err);
+    if (ok && mdb->dba[0] != '\0')
+        ok = pg_exec_ident(c, "set database owner", "ALTER DATABASE %s OWNER TO %s", db, mdb->dba,
+                           err);
+    for (size_t i = 0; ok && i < mdb->n_settings; i++)
+        ok = pg_apply_setting(c, db, NULL, mdb->settings[i], err);
     if (ok)
-        ok = restore_db_extras(c, db, dbdoc, err);
+        ok = restore_db_extras(c, db, mdb, err);
     free(qdb);
     return ok;
 }

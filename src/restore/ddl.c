@@ -51,9 +51,10 @@ static bool restore_file_write(void *arg, const void *data, size_t len, Error *e
 }
 
 /* The hash of what was read must be the manifest's. */
-static bool restore_check_hash(json_t *stream, const char *label, const char hash[65], Error *err)
+static bool restore_check_hash(const ManStream *stream, const char *label, const char hash[65],
+                               Error *err)
 {
-    const char *want = restore_jstr(stream, "hash");
+    const char *want = stream->hash;
 
     if (strcmp(hash, want) == 0)
         return true;
@@ -64,17 +65,18 @@ static bool restore_check_hash(json_t *stream, const char *label, const char has
 }
 
 /* Reads a small stored stream (the globals) into out, checked. */
-static bool restore_fetch_buf(Restore *r, json_t *stream, const char *label, Buf *out, Error *err)
+static bool restore_fetch_buf(Restore *r, const ManStream *stream, const char *label, Buf *out,
+                              Error *err)
 {
     char hash[65];
 
-    return repo_read_chunks(r->repo, json_object_get(stream, "chunks"), sink_to_buf, out, hash,
+    return repo_read_chunks(r->repo, stream->chunks, sink_to_buf, out, hash,
                             err) &&
            restore_check_hash(stream, label, hash, err);
 }
 
 /* Writes a stored stream (DDL archive) to a private temp file; returns its path. */
-char *restore_fetch(Restore *r, json_t *stream, const char *label, Error *err)
+char *restore_fetch(Restore *r, const ManStream *stream, const char *label, Error *err)
 {
     char *path = xasprintf("%s/%d-%s", r->tmpdir, ++r->tmpseq, label);
     FileSink f = {-1, path};
@@ -88,7 +90,7 @@ char *restore_fetch(Restore *r, json_t *stream, const char *label, Error *err)
         free(path);
         return NULL;
     }
-    ok = repo_read_chunks(r->repo, json_object_get(stream, "chunks"), restore_file_write, &f, hash,
+    ok = repo_read_chunks(r->repo, stream->chunks, restore_file_write, &f, hash,
                           err);
     if (ok)
         ok = restore_check_hash(stream, label, hash, err);
@@ -125,7 +127,7 @@ static bool ddl_read_feed(void *arg, const void *data, size_t len, Error *err)
 
 /* Reads a stored archive's entries into part (checked against the
  * manifest's hash); *h receives a copy of its header when not set yet. */
-static bool restore_read_archive(Restore *r, json_t *stream, const char *label,
+static bool restore_read_archive(Restore *r, const ManStream *stream, const char *label,
                                  PgArchivePart *part, PgArchiveHeader **h, Error *err)
 {
     DdlRead d = {NULL, part};
@@ -133,7 +135,7 @@ static bool restore_read_archive(Restore *r, json_t *stream, const char *label,
     bool ok;
 
     d.reader = pg_archive_reader_new(0, ddl_read_entry, &d);
-    ok = repo_read_chunks(r->repo, json_object_get(stream, "chunks"), ddl_read_feed, &d, hash,
+    ok = repo_read_chunks(r->repo, stream->chunks, ddl_read_feed, &d, hash,
                           err) &&
          restore_check_hash(stream, label, hash, err) && pg_archive_finish(d.reader, err);
     if (ok && *h == NULL)
@@ -144,7 +146,7 @@ static bool restore_read_archive(Restore *r, json_t *stream, const char *label,
 
 char *restore_fetch_ddl(Restore *r, Target *t, Error *err)
 {
-    json_t *own = json_object_get(t->unit, "ddl");
+    const ManStream *own = t->unit->ddl;
     PgArchivePart *shared, *tenant, *merged;
     PgArchiveHeader *h = NULL;
     char *path = NULL;
@@ -152,13 +154,13 @@ char *restore_fetch_ddl(Restore *r, Target *t, Error *err)
     size_t n;
 
     if (own == NULL)
-        return restore_fetch(r, json_object_get(t->dbdoc, "ddl"), "ddl", err);
+        return restore_fetch(r, t->mdb->ddl, "ddl", err);
     /* the database's shared DDL first, then the tenant's own, each in the
      * order pg_dump wrote it; the setup entries both carry, once */
     shared = pg_archive_part_new();
     tenant = pg_archive_part_new();
     merged = pg_archive_part_new();
-    if (!restore_read_archive(r, json_object_get(t->dbdoc, "ddl"), "shared DDL", shared, &h,
+    if (!restore_read_archive(r, t->mdb->ddl, "shared DDL", shared, &h,
                               err) ||
         !restore_read_archive(r, own, "tenant's DDL", tenant, &h, err))
         goto done;
@@ -375,12 +377,12 @@ done:
  */
 bool restore_missing_roles(Restore *r, Error *err)
 {
-    json_t *globals = json_object_get(r->snap, "globals");
+    const ManStream *globals = r->man->globals;
     PgRoleStatements st;
     Buf text;
     size_t created = 0;
 
-    if (!json_is_object(globals))
+    if (globals == NULL)
         return true; /* nothing to go by */
     if (!restore_roles(r, err))
         return false;
@@ -447,24 +449,22 @@ static void restore_scratch_drop(void *arg)
 char *restore_scratch(Restore *r, Target *t, const char *archive, Error *err)
 {
     char *scratch = xasprintf("coffer_scratch_%d_%ld", (int)getpid(), (long)time(NULL));
-    json_t *units = json_object_get(r->snap, "tenants");
-    const char **schemas = xcalloc(json_array_size(units) + 1, sizeof(char *));
+    const Manifest *m = r->man;
+    const char **schemas = xcalloc(m->n_tenants + 1, sizeof(char *));
     size_t n = 0, i;
-    json_t *u;
     char *list = NULL, *out = NULL;
     PGconn *sc = NULL;
     ScratchGuard guard = {r->cfg, NULL};
     CleanupHandle drop;
 
-    json_array_foreach (units, i, u)
-        if (json_is_true(json_object_get(u, "shared")) &&
-            strcmp(restore_jstr(u, "database"), t->src_db) == 0)
-            schemas[n++] = restore_jstr(u, "schema");
+    for (i = 0; i < m->n_tenants; i++)
+        if (m->tenants[i].shared && strcmp(m->tenants[i].database, t->src_db) == 0)
+            schemas[n++] = m->tenants[i].schema;
     schemas[n++] = t->src_schema;
     log_info("preparing schema \"%s\" as \"%s\" in a scratch database", t->src_schema, t->schema);
     guard.name = scratch;
     drop = cleanup_push(restore_scratch_drop, &guard);
-    if (!restore_create_db(r, scratch, t->dbdoc, err))
+    if (!restore_create_db(r, scratch, t->mdb, err))
         goto done;
     list = restore_list(r, archive, schemas, n, true, err);
     if (list == NULL || !restore_run_pg_restore(r, archive, list, NULL, scratch, false, 1, err))

@@ -40,20 +40,17 @@ static bool restore_seq_of_tables(Restore *r, Target *t, PGconn *conn, const cha
         " WHERE a.adrelid = $2::pg_catalog.regclass"
         "   AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass"
         "   AND d.refobjid = $1::pg_catalog.regclass";
-    json_t *o;
-    size_t i;
-
     *mine = false;
-    json_array_foreach (json_object_get(t->unit, "tables"), i, o)
+    for (size_t i = 0; i < t->unit->n_tables; i++)
     {
+        const ManTable *o = &t->unit->tables[i];
         char *qt;
         const char *params[2];
         PGresult *res;
 
-        if (!restore_table_selected(r, restore_jstr(o, "name")))
+        if (!restore_table_selected(r, o->name))
             continue;
-        qt = pg_quote_qualified(conn, r->ops->table_schema(t->schema, restore_jstr(o, "schema")),
-                                restore_jstr(o, "name"), err);
+        qt = pg_quote_qualified(conn, r->ops->table_schema(t->schema, o->schema), o->name, err);
         if (qt == NULL)
             return false;
         params[0] = qseq;
@@ -74,21 +71,14 @@ static bool restore_seq_of_tables(Restore *r, Target *t, PGconn *conn, const cha
  * then gathers statistics. */
 bool restore_finish(Restore *r, Target *t, PGconn *conn, Error *err)
 {
-    json_t *seqs = json_object_get(t->unit, "sequences");
-    json_t *mvs = json_object_get(t->unit, "matviews");
-    json_t *o;
-    size_t i;
-
-    json_array_foreach (seqs, i, o)
+    for (size_t i = 0; i < t->unit->n_sequences; i++)
     {
-        json_t *v = json_object_get(o, "last_value");
-        json_t *called = json_object_get(o, "is_called");
+        const ManSequence *o = &t->unit->sequences[i];
         char *qname;
         const char *params[3];
         PGresult *res;
 
-        qname = pg_quote_qualified(conn, r->ops->table_schema(t->schema, restore_jstr(o, "schema")),
-                                   restore_jstr(o, "name"), err);
+        qname = pg_quote_qualified(conn, r->ops->table_schema(t->schema, o->schema), o->name, err);
         if (qname == NULL)
             return false;
         params[0] = qname;
@@ -108,10 +98,10 @@ bool restore_finish(Restore *r, Target *t, PGconn *conn, Error *err)
             }
         }
         /* the sequence's name goes as a regclass parameter, never as SQL text */
-        if (json_is_string(v))
+        if (o->last_value != NULL)
         {
-            params[1] = json_string_value(v);
-            params[2] = json_is_false(called) ? "false" : "true";
+            params[1] = o->last_value;
+            params[2] = o->is_called ? "true" : "false";
             res = pg_query(conn, "set sequence value",
                            "SELECT pg_catalog.setval($1::regclass, $2::bigint, $3::boolean)", 3,
                            params, err);
@@ -137,11 +127,11 @@ bool restore_finish(Restore *r, Target *t, PGconn *conn, Error *err)
             return false;
         PQclear(res);
     }
-    json_array_foreach (mvs, i, o)
+    for (size_t i = 0; i < t->unit->n_matviews; i++)
     {
+        const ManMatview *o = &t->unit->matviews[i];
         char *q = pg_quote_qualified(
-            conn, r->ops->table_schema(t->schema, restore_jstr(o, "schema")),
-            restore_jstr(o, "name"), err);
+            conn, r->ops->table_schema(t->schema, o->schema), o->name, err);
         char *sql;
         bool ok;
 

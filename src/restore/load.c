@@ -25,7 +25,7 @@
 
 typedef struct LoadJob
 {
-    json_t *table; /* manifest table entry */
+    const ManTable *table;
     const char *schema;
     const char *name;
     int64_t bytes;
@@ -151,7 +151,7 @@ static bool restore_send_chunks(Loader *l, LoadJob *j, LoadSink *sink, char hash
     for (int i = 0; i < RESTORE_PREFETCH; i++)
         buf_init(&p.slots[i]);
     p.repo = l->r->repo;
-    p.chunks = json_object_get(j->table, "chunks");
+    p.chunks = j->table->data.chunks;
     reader = pool_start(1, restore_prefetch_run, &p);
     for (;;)
     {
@@ -196,8 +196,8 @@ static bool restore_send_chunks(Loader *l, LoadJob *j, LoadSink *sink, char hash
 static bool restore_load_table(Loader *l, PGconn *conn, LoadJob *j, Error *err)
 {
     LoadSink s = {l->r, conn, 0, 0};
-    const char *want_hash = restore_jstr(j->table, "hash");
-    uint64_t want_rows = (uint64_t)json_integer_value(json_object_get(j->table, "rows"));
+    const char *want_hash = j->table->data.hash;
+    uint64_t want_rows = j->table->rows;
     char hash[65];
 
     if (!pg_copy_in_begin(conn, j->schema, j->name, err))
@@ -322,10 +322,8 @@ static void restore_progress(void *arg)
  * after another on that connection (inside its transaction). */
 bool restore_tables(Restore *r, Target *t, LoadKind kind, PGconn *shared, Error *err)
 {
-    json_t *tables = json_object_get(t->unit, "tables");
     Loader l;
     size_t idx;
-    json_t *tab;
     int njobs;
 
     memset(&l, 0, sizeof(l));
@@ -334,18 +332,19 @@ bool restore_tables(Restore *r, Target *t, LoadKind kind, PGconn *shared, Error 
     l.kind = kind;
     l.shared = shared;
     pthread_mutex_init(&l.lock, NULL);
-    l.jobs = xcalloc(json_array_size(tables) + 1, sizeof(LoadJob));
-    json_array_foreach (tables, idx, tab)
+    l.jobs = xcalloc(t->unit->n_tables + 1, sizeof(LoadJob));
+    for (idx = 0; idx < t->unit->n_tables; idx++)
     {
+        const ManTable *tab = &t->unit->tables[idx];
         LoadJob *j;
 
-        if (!restore_table_selected(r, restore_jstr(tab, "name")))
+        if (!restore_table_selected(r, tab->name))
             continue;
         j = &l.jobs[l.n_jobs++];
         j->table = tab;
-        j->schema = r->ops->table_schema(t->schema, restore_jstr(tab, "schema"));
-        j->name = restore_jstr(tab, "name");
-        j->bytes = json_integer_value(json_object_get(tab, "bytes"));
+        j->schema = r->ops->table_schema(t->schema, tab->schema);
+        j->name = tab->name;
+        j->bytes = (int64_t)tab->data.bytes;
     }
     qsort(l.jobs, l.n_jobs, sizeof(LoadJob), restore_job_cmp);
     if (kind == LOAD_DATA)

@@ -22,13 +22,6 @@
 #include "manifest/manifest.h"
 #include "restore/restore_intern.h"
 
-const char *restore_jstr(json_t *o, const char *key)
-{
-    const char *s = json_string_value(json_object_get(o, key));
-
-    return s != NULL ? s : "";
-}
-
 bool restore_table_selected(Restore *r, const char *name)
 {
     if (r->a->n_tables == 0)
@@ -42,52 +35,24 @@ bool restore_table_selected(Restore *r, const char *name)
 /* How many of the target's tables the restore loaded (--table selects). */
 size_t restore_count_selected(Restore *r, Target *t)
 {
-    json_t *o;
-    size_t i, n = 0;
+    size_t n = 0;
 
-    json_array_foreach (json_object_get(t->unit, "tables"), i, o)
-        n += restore_table_selected(r, restore_jstr(o, "name"));
+    for (size_t i = 0; i < t->unit->n_tables; i++)
+        n += restore_table_selected(r, t->unit->tables[i].name);
     return n;
 }
 
-static json_t *restore_find_unit(json_t *snap, const char *name, bool shared)
-{
-    json_t *units = json_object_get(snap, "tenants");
-    json_t *u;
-    size_t i;
-
-    json_array_foreach (units, i, u)
-        if (strcmp(restore_jstr(u, "name"), name) == 0 &&
-            json_is_true(json_object_get(u, "shared")) == shared)
-            return u;
-    return NULL;
-}
-
-static json_t *restore_find_db(json_t *snap, const char *db)
-{
-    json_t *dbs = json_object_get(snap, "databases");
-    json_t *d;
-    size_t i;
-
-    json_array_foreach (dbs, i, d)
-        if (strcmp(restore_jstr(d, "name"), db) == 0)
-            return d;
-    return NULL;
-}
-
-void restore_target_init(Restore *r, Target *t, json_t *unit)
+void restore_target_init(Restore *r, Target *t, const ManTenant *unit)
 {
     const RestorePlan *a = r->a;
-    bool shared = json_is_true(json_object_get(unit, "shared"));
-    const char *schema = json_string_value(json_object_get(unit, "schema"));
 
     memset(t, 0, sizeof(*t));
     t->unit = unit;
-    t->name = restore_jstr(unit, "name");
-    t->src_db = restore_jstr(unit, "database");
-    t->src_schema = schema;
-    t->dbdoc = restore_find_db(r->snap, t->src_db);
-    r->ops->place(t->src_db, schema, shared, a->as, a->into_db, &t->db, &t->schema);
+    t->name = unit->name;
+    t->src_db = unit->database;
+    t->src_schema = unit->schema;
+    t->mdb = manifest_find_database(r->man, t->src_db);
+    r->ops->place(t->src_db, unit->schema, unit->shared, a->as, a->into_db, &t->db, &t->schema);
 }
 
 void restore_target_free(Target *t)
@@ -110,7 +75,7 @@ static bool restore_preflight(Restore *r, Target *targets, size_t n, bool *repla
         const char *home = r->ops->home_db(t->db);
         bool db_exists = false, exists = false;
 
-        if (t->dbdoc == NULL || json_object_get(t->dbdoc, "ddl") == NULL)
+        if (t->mdb == NULL || t->mdb->ddl == NULL)
         {
             error_set(err, ERR_FAILURE, "snapshot has no schema dump of database \"%s\"",
                       t->src_db);
@@ -189,45 +154,42 @@ bool restore_plan_check(const RestorePlan *a, Error *err)
  * first), plus for --into-db the shared schemas the target lacks. */
 static Target *restore_build_targets(Restore *r, size_t *n_out, Error *err)
 {
-    json_t *units = json_object_get(r->snap, "tenants");
-    Target *targets = xcalloc(json_array_size(units) + 1, sizeof(Target));
-    size_t n = 0, i;
-    json_t *u;
+    const Manifest *m = r->man;
+    Target *targets = xcalloc(m->n_tenants + 1, sizeof(Target));
+    size_t n = 0;
 
     if (r->a->all)
     {
         for (int pass = 0; pass < 2; pass++)
-            json_array_foreach (units, i, u)
-                if (json_is_true(json_object_get(u, "shared")) == (pass == 0))
-                    restore_target_init(r, &targets[n++], u);
+            for (size_t i = 0; i < m->n_tenants; i++)
+                if (m->tenants[i].shared == (pass == 0))
+                    restore_target_init(r, &targets[n++], &m->tenants[i]);
         *n_out = n;
         return targets;
     }
     for (size_t k = 0; k < r->a->n_tenants; k++)
     {
-        u = restore_find_unit(r->snap, r->a->tenants[k], false);
+        const ManTenant *u = manifest_find_tenant(m, r->a->tenants[k], false);
+
         if (u == NULL)
         {
             error_set(err, ERR_FAILURE, "unknown tenant \"%s\" in snapshot %.12s", r->a->tenants[k],
-                      restore_jstr(r->snap, "id"));
-            error_hint(err, "run \"coffer info %.12s\" to list the tenants it holds",
-                       restore_jstr(r->snap, "id"));
+                      m->id);
+            error_hint(err, "run \"coffer info %.12s\" to list the tenants it holds", m->id);
             goto fail;
         }
         for (size_t t = 0; t < r->a->n_tables; t++)
         {
-            json_t *tab;
-            size_t j;
             bool found = false;
 
-            json_array_foreach (json_object_get(u, "tables"), j, tab)
-                found = found || strcmp(restore_jstr(tab, "name"), r->a->tables[t]) == 0;
+            for (size_t j = 0; j < u->n_tables; j++)
+                found = found || strcmp(u->tables[j].name, r->a->tables[t]) == 0;
             if (!found)
             {
                 error_set(err, ERR_FAILURE, "tenant \"%s\" has no table \"%s\" in snapshot %.12s",
-                          r->a->tenants[k], r->a->tables[t], restore_jstr(r->snap, "id"));
-                error_hint(err, "run \"coffer info %.12s --tenant %s\" to list its tables",
-                           restore_jstr(r->snap, "id"), r->a->tenants[k]);
+                          r->a->tenants[k], r->a->tables[t], m->id);
+                error_hint(err, "run \"coffer info %.12s --tenant %s\" to list its tables", m->id,
+                           r->a->tenants[k]);
                 goto fail;
             }
         }
@@ -269,9 +231,8 @@ bool restore_add_shared(Restore *r, Error *err)
 {
     Target **targets = &r->targets;
     size_t *n = &r->n_targets;
-    json_t *units = json_object_get(r->snap, "tenants");
-    json_t *u;
-    size_t i, added = 0;
+    const Manifest *m = r->man;
+    size_t added = 0;
     bool db_exists = false;
     PGconn *c = NULL;
 
@@ -284,7 +245,7 @@ bool restore_add_shared(Restore *r, Error *err)
         /* a database this restore creates goes again if the restore fails
          * or is interrupted */
         r->new_db_guard = cleanup_push(restore_drop_new_db, r);
-        if (!restore_create_db(r, r->a->into_db, (*targets)[0].dbdoc, err))
+        if (!restore_create_db(r, r->a->into_db, (*targets)[0].mdb, err))
             return false;
         log_info("created database \"%s\"", r->a->into_db);
     }
@@ -293,16 +254,16 @@ bool restore_add_shared(Restore *r, Error *err)
     c = pg_connect(r->cfg->pg_conninfo, r->a->into_db, err);
     if (c == NULL)
         return false;
-    *targets = xrealloc(*targets, sizeof(Target) * (*n + json_array_size(units) + 1));
-    memmove(*targets + json_array_size(units), *targets, sizeof(Target) * *n);
-    json_array_foreach (units, i, u)
+    *targets = xrealloc(*targets, sizeof(Target) * (*n + m->n_tenants + 1));
+    memmove(*targets + m->n_tenants, *targets, sizeof(Target) * *n);
+    for (size_t i = 0; i < m->n_tenants; i++)
     {
+        const ManTenant *u = &m->tenants[i];
         bool exists = true;
 
-        if (!json_is_true(json_object_get(u, "shared")) ||
-            strcmp(restore_jstr(u, "database"), (*targets)[json_array_size(units)].src_db) != 0)
+        if (!u->shared || strcmp(u->database, (*targets)[m->n_tenants].src_db) != 0)
             continue;
-        if (!r->ops->exists(c, restore_jstr(u, "schema"), &exists, err))
+        if (!r->ops->exists(c, u->schema, &exists, err))
         {
             PQfinish(c);
             return false;
@@ -311,12 +272,12 @@ bool restore_add_shared(Restore *r, Error *err)
         if (!exists || !db_exists)
         {
             restore_target_init(r, &(*targets)[added], u);
-            log_info("shared schema \"%s\" is missing in \"%s\" and is restored too",
-                     restore_jstr(u, "schema"), r->a->into_db);
+            log_info("shared schema \"%s\" is missing in \"%s\" and is restored too", u->schema,
+                     r->a->into_db);
             added++;
         }
     }
-    memmove(*targets + added, *targets + json_array_size(units), sizeof(Target) * *n);
+    memmove(*targets + added, *targets + m->n_tenants, sizeof(Target) * *n);
     *n += added;
     PQfinish(c);
     return true;
@@ -393,32 +354,28 @@ static json_t *restore_pick_snapshot(Restore *r, Error *err)
  * the restore ends partial. */
 static bool restore_check_parts(Restore *r, Error *err)
 {
-    json_t *bad;
-    size_t i;
-
-    json_array_foreach (json_object_get(r->snap, "unreadable"), i, bad)
+    for (size_t i = 0; i < r->man->n_unreadable; i++)
     {
-        const char *tenant = json_string_value(json_object_get(bad, "tenant"));
+        const ManUnreadable *bad = &r->man->unreadable[i];
 
-        if (tenant != NULL && json_is_true(json_object_get(bad, "destroyed")))
+        if (bad->tenant != NULL && bad->destroyed)
         {
             error_set(err, ERR_FAILURE,
-                      "tenant \"%s\"'s keys were destroyed; its backups cannot be read", tenant);
+                      "tenant \"%s\"'s keys were destroyed; its backups cannot be read",
+                      bad->tenant);
             return error_hint(err, "it was erased on purpose; nothing of it can be restored");
         }
-        if (tenant != NULL)
+        if (bad->tenant != NULL)
         {
-            error_set(err, ERR_FAILURE, "tenant \"%s\": %s", tenant,
-                      restore_jstr(bad, "error"));
+            error_set(err, ERR_FAILURE, "tenant \"%s\": %s", bad->tenant, bad->error);
             return error_hint(err, "restore it from another snapshot (\"coffer list --tenant %s\"), "
                                    "and run \"coffer check\" to list damaged objects",
-                              tenant);
+                              bad->tenant);
         }
-        log_error("%s%s", restore_jstr(bad, "error"),
-                  json_is_true(json_object_get(bad, "destroyed"))
-                      ? " (an erased tenant's: it is not restored)"
-                      : "; what it holds is not restored");
-        if (!json_is_true(json_object_get(bad, "destroyed")))
+        log_error("%s%s", bad->error,
+                  bad->destroyed ? " (an erased tenant's: it is not restored)"
+                                 : "; what it holds is not restored");
+        if (!bad->destroyed)
             r->unreadable++;
     }
     return true;
@@ -434,7 +391,7 @@ void restore_fill_infos(Restore *r, RestoreResult *res)
         RestoreTargetInfo *info = &r->infos[i];
 
         info->name = t->name;
-        info->shared = json_is_true(json_object_get(t->unit, "shared"));
+        info->shared = t->unit->shared;
         info->db = t->db;
         info->schema = t->schema;
         info->replaces = t->replaces;
@@ -476,15 +433,17 @@ Restore *restore_prepare(const RestorePlan *plan, Repo *repo, RestoreResult *res
     r->snap = restore_pick_snapshot(r, err);
     if (r->snap == NULL)
         goto fail;
-    snprintf(res->snapshot, sizeof(res->snapshot), "%s", restore_jstr(r->snap, "id"));
+    r->man = manifest_parse(r->snap, err);
+    if (r->man == NULL)
+        goto fail;
+    snprintf(res->snapshot, sizeof(res->snapshot), "%s", r->man->id);
     if (!restore_check_parts(r, err))
         goto fail;
-    if (strcmp(restore_jstr(r->snap, "model"), config_model_name(r->cfg->model)) != 0)
+    if (strcmp(r->man->model, config_model_name(r->cfg->model)) != 0)
     {
         error_set(err, ERR_FAILURE,
                   "snapshot %.12s was taken with the %s model, the configuration says %s",
-                  restore_jstr(r->snap, "id"), restore_jstr(r->snap, "model"),
-                  config_model_name(r->cfg->model));
+                  r->man->id, r->man->model, config_model_name(r->cfg->model));
         goto fail;
     }
     r->admin = pg_connect(r->cfg->pg_conninfo, "postgres", err);
@@ -518,6 +477,7 @@ void restore_free(Restore *r)
     for (size_t i = 0; i < r->n_roles; i++)
         free(r->roles[i]);
     free(r->roles);
+    manifest_free(r->man);
     json_decref(r->snap);
     pthread_mutex_destroy(&r->lock);
     pthread_mutex_destroy(&r->swap_lock);

@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <pthread.h>
 
+#include "manifest/manifest.h"
 #include "pg/pg.h"
 #include "restore/restore.h"
 #include "tenancy/tenancy.h"
@@ -16,8 +17,8 @@
 /* One restore target: a tenant (or shared part) of the snapshot and where it goes. */
 typedef struct Target
 {
-    json_t *unit;  /* the manifest's tenants[] entry */
-    json_t *dbdoc; /* the manifest's databases[] entry of its database */
+    const ManTenant *unit;  /* the tenant (or shared part) in the snapshot */
+    const ManDatabase *mdb; /* its database in the snapshot */
     const char *name;
     const char *src_db;
     const char *src_schema; /* schema model */
@@ -38,7 +39,8 @@ typedef struct Restore
     const TenancyOps *ops; /* the configured model's */
     Repo *repo;
     const RestorePlan *a;
-    json_t *snap;
+    json_t *snap;  /* the snapshot's document, as loaded */
+    Manifest *man; /* ... and typed: what the engine reads */
     char *pg_restore;
     char *pg_dump;
     int major;
@@ -73,15 +75,13 @@ typedef enum
     LOAD_ANALYZE,
 } LoadKind;
 
-/* A string member of a manifest object, "" when absent. */
-const char *restore_jstr(json_t *o, const char *key);
 
 /* ---- plan.c ---- */
 /* Is the table selected (--table), or are all? */
 bool restore_table_selected(Restore *r, const char *name);
 /* How many of the target's tables the restore loads. */
 size_t restore_count_selected(Restore *r, Target *t);
-void restore_target_init(Restore *r, Target *t, json_t *unit);
+void restore_target_init(Restore *r, Target *t, const ManTenant *unit);
 void restore_target_free(Target *t);
 /* --into-db in the schema model: creates the database when missing and
  * adds the shared schemas it lacks as targets, first. */
@@ -119,7 +119,7 @@ void restore_drop_asides(Restore *r);
  * back together; returns its path. */
 char *restore_fetch_ddl(Restore *r, Target *t, Error *err);
 /* Writes a stored stream to a private temp file; returns its path. */
-char *restore_fetch(Restore *r, json_t *stream, const char *label, Error *err);
+char *restore_fetch(Restore *r, const ManStream *stream, const char *label, Error *err);
 /* The archive's listing filtered to the schemas, as a -L file path. */
 char *restore_list(Restore *r, const char *archive, const char *const *schemas, size_t n_schemas,
                    bool extensions, Error *err);
@@ -134,7 +134,7 @@ bool restore_missing_roles(Restore *r, Error *err);
 char *restore_scratch(Restore *r, Target *t, const char *archive, Error *err);
 
 /* ---- db.c: databases ---- */
-bool restore_create_db(Restore *r, const char *db, json_t *dbdoc, Error *err);
+bool restore_create_db(Restore *r, const char *db, const ManDatabase *mdb, Error *err);
 
 /* ---- load.c: the parallel loader ---- */
 /* Loads (or analyzes) the target's selected tables in parallel, the

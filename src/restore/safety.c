@@ -35,14 +35,15 @@ static const Tenant *safety_occupant(const Restore *r, TenantList *list, const T
 /* Is the tenant (or shared part) in the backup's manifest? */
 static bool safety_holds(json_t *doc, const char *name, bool shared)
 {
-    json_t *u;
-    size_t k;
+    Error err;
+    Manifest *m;
+    bool found;
 
-    json_array_foreach (json_object_get(doc, "tenants"), k, u)
-        if (strcmp(restore_jstr(u, "name"), name) == 0 &&
-            json_is_true(json_object_get(u, "shared")) == shared)
-            return true;
-    return false;
+    error_clear(&err);
+    m = manifest_parse(doc, &err);
+    found = m != NULL && manifest_find_tenant(m, name, shared) != NULL;
+    manifest_free(m);
+    return found;
 }
 
 bool restore_safety_backup(Restore *r, Error *err)
@@ -96,7 +97,7 @@ bool restore_safety_backup(Restore *r, Error *err)
 
         if (!t->replaces)
             continue;
-        if (json_is_true(json_object_get(t->unit, "shared")))
+        if (t->unit->shared)
             t->keep_aside = !safety_holds(res.manifest, t->name, true);
         else
             t->keep_aside =
@@ -104,7 +105,7 @@ bool restore_safety_backup(Restore *r, Error *err)
         if (t->keep_aside)
             log_warning("%s \"%s\" is not in the safety backup (not discovered now, or its "
                         "backup failed): what the restore replaces is kept, renamed aside",
-                        json_is_true(json_object_get(t->unit, "shared")) ? "shared part" : "tenant",
+                        t->unit->shared ? "shared part" : "tenant",
                         occupants[i] != NULL ? occupants[i]->name : t->name);
     }
 done:

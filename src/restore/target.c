@@ -111,7 +111,7 @@ bool restore_target(Restore *r, Target *t, Error *err)
                 if (!restore_run_pg_restore(r, archive, NULL, "pre-data", "postgres", true, 0, err))
                     goto fail;
             }
-            else if (!restore_create_db(r, t->db, t->dbdoc, err) ||
+            else if (!restore_create_db(r, t->db, t->mdb, err) ||
                      !restore_run_pg_restore(r, archive, NULL, "pre-data", t->db, false, 0, err))
                 goto fail;
         }

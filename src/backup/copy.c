@@ -43,30 +43,39 @@ static bool backup_stream_write(void *arg, const void *data, size_t len, Error *
     return repo_stream_write(k->stream, data, len, err);
 }
 
-/* Streams a client program's output (pg_dump, pg_dumpall) into the repo. */
-static json_t *backup_tool_stream(Worker *w, RepoOwner *owner, char *const argv[],
-                                  const char *dbname, PGconn *env_conn, Error *err)
+/* Ends a stream that produced (or, failing, aborts it) and returns its
+ * manifest entry: chunks, bytes and content hash. */
+static json_t *backup_stream_finish(Worker *w, CopySink *sink, bool produced, Error *err)
 {
-    CopySink sink = {w->b, NULL, 0};
     RepoStreamStats st;
     json_t *chunks;
 
-    sink.stream = repo_stream_begin(w->writer, owner, err);
-    if (sink.stream == NULL)
-        return NULL;
-    if (!pg_tool_run(argv, env_conn, dbname, backup_sink, &sink, err))
+    if (!produced)
     {
-        repo_stream_abort(sink.stream);
+        repo_stream_abort(sink->stream);
         return NULL;
     }
-    chunks = repo_stream_end(sink.stream, &st, err);
+    chunks = repo_stream_end(sink->stream, &st, err);
     if (chunks == NULL)
         return NULL;
     pthread_mutex_lock(&w->b->lock);
     w->b->bytes_added += st.bytes_stored;
     pthread_mutex_unlock(&w->b->lock);
-    return json_pack("{s:o, s:I, s:s}", "chunks", chunks, "bytes", (json_int_t)sink.bytes, "hash",
+    return json_pack("{s:o, s:I, s:s}", "chunks", chunks, "bytes", (json_int_t)sink->bytes, "hash",
                      st.hash);
+}
+
+/* Streams a client program's output (pg_dump, pg_dumpall) into the repo. */
+static json_t *backup_tool_stream(Worker *w, RepoOwner *owner, char *const argv[],
+                                  const char *dbname, PGconn *env_conn, Error *err)
+{
+    CopySink sink = {w->b, NULL, 0};
+
+    sink.stream = repo_stream_begin(w->writer, owner, err);
+    if (sink.stream == NULL)
+        return NULL;
+    return backup_stream_finish(w, &sink,
+                                pg_tool_run(argv, env_conn, dbname, backup_sink, &sink, err), err);
 }
 
 /* ---- the schema dump, split per tenant ------------------------------------ */
@@ -122,25 +131,12 @@ static json_t *backup_store_archive(Worker *w, RepoOwner *owner, const PgArchive
                                     const PgArchiveHeader *h, Error *err)
 {
     CopySink sink = {NULL, NULL, 0};
-    RepoStreamStats st;
-    json_t *chunks;
 
     sink.stream = repo_stream_begin(w->writer, owner, err);
     if (sink.stream == NULL)
         return NULL;
-    if (!pg_archive_part_write(part, h, backup_stream_write, &sink, err))
-    {
-        repo_stream_abort(sink.stream);
-        return NULL;
-    }
-    chunks = repo_stream_end(sink.stream, &st, err);
-    if (chunks == NULL)
-        return NULL;
-    pthread_mutex_lock(&w->b->lock);
-    w->b->bytes_added += st.bytes_stored;
-    pthread_mutex_unlock(&w->b->lock);
-    return json_pack("{s:o, s:I, s:s}", "chunks", chunks, "bytes", (json_int_t)sink.bytes, "hash",
-                     st.hash);
+    return backup_stream_finish(
+        w, &sink, pg_archive_part_write(part, h, backup_stream_write, &sink, err), err);
 }
 
 static json_t *backup_split_ddl(Worker *w, Session *s, RepoOwner *owner, char *const argv[],

@@ -557,6 +557,28 @@ RepoOwner *repo_owner_for_kid(Repo *repo, uint32_t kid, Error *err)
     return o;
 }
 
+bool repo_owner_destroyed_at(Repo *repo, const char *name, char when[40])
+{
+    char key[96], hex[2 * REPO_OWNERID_LEN + 1];
+    unsigned char *data = NULL;
+    size_t len = 0;
+    json_t *doc;
+    Error err;
+
+    when[0] = '\0';
+    repo_owner_id_hex(repo, name, hex);
+    snprintf(key, sizeof(key), "keys/%s-destroyed", hex);
+    error_clear(&err);
+    if (!storage_get(repo->st, key, &data, &len, &err))
+        return false;
+    doc = json_loadb((const char *)data, len, 0, NULL);
+    free(data);
+    if (json_is_string(json_object_get(doc, "destroyed")))
+        snprintf(when, 40, "%s", json_string_value(json_object_get(doc, "destroyed")));
+    json_decref(doc);
+    return true;
+}
+
 bool repo_owner_destroy(Repo *repo, const char *name, Error *err)
 {
     unsigned char ownerid[REPO_OWNERID_LEN];

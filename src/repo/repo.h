@@ -104,6 +104,10 @@ const char *repo_owner_name(const RepoOwner *owner);
  * with a clear error ("keys of owner ... were destroyed"). */
 bool repo_owner_destroy(Repo *repo, const char *name, Error *err);
 
+/* Were owner name's keys destroyed? Sets when to the time it was done
+ * (UTC ISO-8601, "" if unknown). */
+bool repo_owner_destroyed_at(Repo *repo, const char *name, char when[40]);
+
 /* ---- locks -------------------------------------------------------------- */
 
 typedef enum

@@ -360,9 +360,18 @@ static bool restore_check_parts(Restore *r, Error *err)
 
         if (bad->tenant != NULL && bad->destroyed)
         {
-            error_set(err, ERR_FAILURE,
-                      "tenant \"%s\"'s keys were destroyed; its backups cannot be read",
-                      bad->tenant);
+            char *owner = manifest_owner_name(bad->tenant);
+            char when[40];
+
+            if (repo_owner_destroyed_at(r->repo, owner, when) && when[0] != '\0')
+                error_set(err, ERR_FAILURE,
+                          "tenant \"%s\"'s keys were destroyed on %.10s; its backups cannot be read",
+                          bad->tenant, when);
+            else
+                error_set(err, ERR_FAILURE,
+                          "tenant \"%s\"'s keys were destroyed; its backups cannot be read",
+                          bad->tenant);
+            free(owner);
             return error_hint(err, "it was erased on purpose; nothing of it can be restored");
         }
         if (bad->tenant != NULL)

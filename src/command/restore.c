@@ -26,6 +26,7 @@ enum
     OPT_DATA_ONLY,
     OPT_SCHEMA_ONLY,
     OPT_CLEAN,
+    OPT_RECOVER,
 };
 
 static bool restore_option(int opt, const char *arg, void *state, Error *err)
@@ -59,6 +60,9 @@ static bool restore_option(int opt, const char *arg, void *state, Error *err)
         return true;
     case OPT_SCHEMA_ONLY:
         a->schema_only = true;
+        return true;
+    case OPT_RECOVER:
+        a->recover = true;
         return true;
     case OPT_CLEAN:
         a->clean = true;
@@ -153,6 +157,7 @@ bool cmd_restore(CmdContext *ctx, int argc, char **argv, Error *err)
                                              {"data-only", no_argument, NULL, OPT_DATA_ONLY},
                                              {"schema-only", no_argument, NULL, OPT_SCHEMA_ONLY},
                                              {"clean", no_argument, NULL, OPT_CLEAN},
+                                             {"recover", no_argument, NULL, OPT_RECOVER},
                                              {"jobs", required_argument, NULL, 'j'},
                                              CMD_COMMON_LONGOPTS,
                                              {NULL, 0, NULL, 0}};
@@ -184,7 +189,7 @@ bool cmd_restore(CmdContext *ctx, int argc, char **argv, Error *err)
     plan.cfg = ctx->config;
     plan.progress = progress_print;
     plan.progress_arg = &printer;
-    if (!restore_plan_check(&plan, err))
+    if (!plan.recover && !restore_plan_check(&plan, err))
         goto out;
     repo = cmd_repo_open(ctx->config, NULL, 0, err);
     if (repo == NULL)
@@ -192,6 +197,15 @@ bool cmd_restore(CmdContext *ctx, int argc, char **argv, Error *err)
     lock = repo_lock(repo, REPO_LOCK_SHARED, "restore", err);
     if (lock == NULL)
         goto out;
+    if (plan.recover)
+    {
+        size_t n = 0;
+
+        ok = restore_recover_only(&plan, repo, &n, err);
+        if (ok)
+            printf("%zu interrupted restore%s put right\n", n, n == 1 ? "" : "s");
+        goto out;
+    }
     r = restore_prepare(&plan, repo, &res, err);
     if (r == NULL || (res.replaces && !restore_confirm(ctx, &res, err)))
         goto out;

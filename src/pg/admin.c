@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/buf.h"
 #include "common/mem.h"
@@ -165,5 +166,31 @@ bool pg_terminate_own(PGconn *conn, Error *err)
     if (res == NULL)
         return false;
     PQclear(res);
+    return true;
+}
+
+bool pg_terminate_own_wait(PGconn *conn, Error *err)
+{
+    const char *params[1] = {pg_app_name()};
+    struct timespec pause = {0, 100 * 1000 * 1000};
+
+    /* a session a client program opened just now may still appear: end
+     * them until none is left twice in a row, for at most five seconds */
+    for (int i = 0, quiet = 0; i < 50 && quiet < 2; i++)
+    {
+        PGresult *res;
+
+        if (!pg_terminate_own(conn, err))
+            return false;
+        nanosleep(&pause, NULL);
+        res = pg_query(conn, "count this process's sessions",
+                       "SELECT count(*) FROM pg_catalog.pg_stat_activity"
+                       " WHERE application_name = $1 AND pid <> pg_catalog.pg_backend_pid()",
+                       1, params, err);
+        if (res == NULL)
+            return false;
+        quiet = strcmp(PQgetvalue(res, 0, 0), "0") == 0 ? quiet + 1 : 0;
+        PQclear(res);
+    }
     return true;
 }

@@ -129,6 +129,9 @@ bool pg_terminate_sessions(PGconn *conn, const char *db, Error *err);
  * so that their locks go: cleanup after an interrupt. */
 bool pg_terminate_own(PGconn *conn, Error *err);
 
+/* The same, until none of them is left (at most about five seconds). */
+bool pg_terminate_own_wait(PGconn *conn, Error *err);
+
 /* ---- catalog queries with typed results (catalog.c) ---------------------- */
 
 /* What the backup reads from a database's catalog, as C values. Strings are

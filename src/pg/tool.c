@@ -149,6 +149,12 @@ static void pg_tool_last_line(Buf *b, char *out, size_t len)
     snprintf(out, len, "%.*s", (int)(end - start), start);
 }
 
+/* A cancel hook: stops a running client program (arg: its pid). */
+static void pg_tool_stop_child(void *arg)
+{
+    kill(*(pid_t *)arg, SIGTERM);
+}
+
 bool pg_tool_run(char *const argv[], PGconn *conn, const char *dbname, SinkFn out,
                  void *out_arg, Error *err)
 {
@@ -162,6 +168,7 @@ bool pg_tool_run(char *const argv[], PGconn *conn, const char *dbname, SinkFn ou
     Buf errbuf, errhead;
     bool ok = true;
     bool out_open = true, err_open = true;
+    CleanupHandle child_guard;
 
     /* after an interrupt nothing new starts: the cleanups are putting
      * things back, and a client program started now would undo that */
@@ -196,6 +203,9 @@ bool pg_tool_run(char *const argv[], PGconn *conn, const char *dbname, SinkFn ou
         error_set(err, ERR_FAILURE, "could not run \"%s\": %s", argv[0], strerror(rc));
         return error_hint(err, "install the PostgreSQL client programs or set postgres.bin_dir");
     }
+    /* on an interrupt the program is stopped first: what it has not
+     * committed is rolled back before the cleanups put things back */
+    child_guard = cleanup_push_cancel(pg_tool_stop_child, &pid);
     buf_init(&errbuf);
     buf_init(&errhead);
     buf = xmalloc(256 * 1024);
@@ -245,6 +255,7 @@ bool pg_tool_run(char *const argv[], PGconn *conn, const char *dbname, SinkFn ou
     close(errp[0]);
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
+    cleanup_pop(child_guard, false);
     if (ok && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
     {
         char last[1024];

@@ -385,7 +385,7 @@ done:
 
 static bool prune_sweep(Repo *repo, RepoPruneStats *stats, Error *err)
 {
-    static const char *const prefixes[] = {"data/", "index/", "snapshots/", "parts/", "keys/",
+    static const char *const prefixes[] = {"data/", "index/", "snapshots/", "parts/", "journal/", "keys/",
                                            "config"};
     uint64_t n;
 

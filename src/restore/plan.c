@@ -300,7 +300,7 @@ static bool restore_is_safety(json_t *snap)
 static json_t *restore_pick_snapshot(Restore *r, Error *err)
 {
     ManifestSelect sel = {r->a->tenants, r->a->all ? 0 : r->a->n_tenants};
-    json_t *all, *s, *header = NULL, *snap, *unreadable = NULL;
+    json_t *all, *s, *header = NULL, *snap;
     size_t i;
 
     if (strcmp(r->a->snapshot, "latest") != 0)
@@ -317,13 +317,9 @@ static json_t *restore_pick_snapshot(Restore *r, Error *err)
     }
     else
     {
-        /* a damaged snapshot is skipped with a warning: the newest one
-         * that can be read is restored */
-        all = repo_snapshot_list_readable(r->repo, &unreadable, err);
+        all = repo_snapshot_list(r->repo, err);
         if (all == NULL)
             return NULL;
-        repo_snapshot_warn_unreadable(unreadable);
-        json_decref(unreadable);
         json_array_foreach (all, i, s)
         {
             bool has_all = !restore_is_safety(s);
@@ -462,6 +458,13 @@ Restore *restore_prepare(const RestorePlan *plan, Repo *repo, RestoreResult *res
     r->admin = pg_connect(r->cfg->pg_conninfo, "postgres", err);
     if (r->admin == NULL || !restore_find_tools(r, err))
         goto fail;
+    {
+        size_t recovered = 0;
+
+        /* a restore killed mid-swap is put right before anything else */
+        if (!restore_recover(r, &recovered, err))
+            goto fail;
+    }
     r->targets = restore_build_targets(r, &r->n_targets, err);
     if (r->targets == NULL ||
         !restore_preflight(r, r->targets, r->n_targets, &res->replaces, err))
@@ -495,4 +498,20 @@ void restore_free(Restore *r)
     pthread_mutex_destroy(&r->lock);
     pthread_mutex_destroy(&r->swap_lock);
     free(r);
+}
+
+bool restore_recover_only(const RestorePlan *plan, Repo *repo, size_t *recovered, Error *err)
+{
+    Restore *r = xcalloc(1, sizeof(Restore));
+    bool ok;
+
+    pthread_mutex_init(&r->lock, NULL);
+    pthread_mutex_init(&r->swap_lock, NULL);
+    r->a = plan;
+    r->cfg = plan->cfg;
+    r->ops = tenancy_ops(plan->cfg->model);
+    r->repo = repo;
+    ok = restore_recover(r, recovered, err);
+    restore_free(r);
+    return ok;
 }

@@ -36,6 +36,7 @@ typedef struct RestorePlan
     bool schema_only;
     bool clean; /* replace what exists (a safety backup is taken first) */
     int jobs;   /* parallel loaders, 1..64 */
+    bool recover; /* --recover: only put right interrupted restores */
     ProgressFn progress; /* or NULL */
     void *progress_arg;
 } RestorePlan;
@@ -87,5 +88,12 @@ Restore *restore_prepare(const RestorePlan *plan, Repo *repo, RestoreResult *res
 bool restore_execute(Restore *r, RestoreResult *res, Error *err);
 
 void restore_free(Restore *r);
+
+/* Puts right restores that were killed mid-swap (SIGKILL, power loss, a
+ * lost session), from their journal in the repository: a live tenant left
+ * renamed aside is put back, a swap that had committed is finished. Every
+ * restore does this first; "restore --recover" does only this. Sets how
+ * many interrupted restores were put right. */
+bool restore_recover_only(const RestorePlan *plan, Repo *repo, size_t *recovered, Error *err);
 
 #endif

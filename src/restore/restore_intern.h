@@ -66,6 +66,7 @@ typedef struct Restore
     RestoreTargetInfo *infos; /* what the caller sees of the targets */
     size_t unreadable;        /* parts that could not be read (--all) */
     uint64_t new_db_guard;    /* drops the database --into-db created, or 0 */
+    char journal_id[65];      /* this restore's swap journal entry, or "" */
 } Restore;
 
 /* What the workers do with each table: load its data, or ANALYZE it. */
@@ -146,6 +147,15 @@ bool restore_tables(Restore *r, Target *t, LoadKind kind, PGconn *shared, Error 
 bool restore_finish(Restore *r, Target *t, PGconn *conn, Error *err);
 /* --data-only: into the existing tables, in one transaction. */
 bool restore_data_only(Restore *r, Target *t, PGconn *conn, Error *err);
+
+/* ---- journal.c: the swap journal ---- */
+/* Records the swaps of the targets (phase "swapping" or "committed");
+ * false (with a warning) when it could not be written. */
+bool restore_journal_write(Restore *r, const char *phase);
+void restore_journal_remove(Restore *r);
+/* Puts right the swaps of restores that were killed: each entry whose
+ * process is gone on this host. Sets how many were. */
+bool restore_recover(Restore *r, size_t *recovered, Error *err);
 
 /* ---- target.c, safety.c ---- */
 bool restore_target(Restore *r, Target *t, Error *err);

@@ -67,7 +67,7 @@ static bool swap_put_back_once(Restore *r, Target *t, bool *aside_out, bool *liv
         /* the restore's own sessions (and its client programs') hold locks
          * on what is put back: end them, and do not wait long for others */
         pg_command(c, "set lock timeout", "SET lock_timeout = '10s'", err);
-        pg_terminate_own(c, err);
+        pg_terminate_own_wait(c, err);
     }
     if (c != NULL && !error_is_set(err))
     {

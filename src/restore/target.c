@@ -50,6 +50,7 @@ static bool restore_rename_aside(Restore *r, Target *t, PGconn *conn, const char
         return error_set(err, ERR_FAILURE, "interrupted; nothing was changed");
     }
     t->aside = tenancy_aside_name(name);
+    restore_journal_write(r, "swapping"); /* before the rename: a kill after it is recoverable */
     snprintf(what, sizeof(what), "rename %s aside", r->ops->object);
     ok = r->ops->rename(conn, what, name, t->aside, err);
     if (!ok)
@@ -105,6 +106,7 @@ bool restore_target(Restore *r, Target *t, Error *err)
         {
             pthread_mutex_lock(&r->swap_lock);
             t->created = true;
+            restore_journal_write(r, "swapping");
             pthread_mutex_unlock(&r->swap_lock);
             if (!new_db)
             {
@@ -142,6 +144,7 @@ bool restore_target(Restore *r, Target *t, Error *err)
                 goto fail;
             pthread_mutex_lock(&r->swap_lock);
             t->created = !(exists && merge);
+            restore_journal_write(r, "swapping");
             pthread_mutex_unlock(&r->swap_lock);
         }
     }
@@ -288,7 +291,11 @@ bool restore_execute(Restore *r, RestoreResult *res, Error *err)
     restore_fill_infos(r, res);
     if (!restore_all_targets(r, err))
         goto out;
+    /* every target stands: from here a killed restore is finished, not undone */
+    if (r->journal_id[0] != '\0')
+        restore_journal_write(r, "committed");
     restore_drop_asides(r);
+    restore_journal_remove(r);
     ok = true;
     if (r->unreadable > 0)
     {
@@ -300,6 +307,15 @@ bool restore_execute(Restore *r, RestoreResult *res, Error *err)
         ok = false;
     }
 out:
+    if (!ok && r->journal_id[0] != '\0')
+    {
+        bool all_back = true;
+
+        for (size_t i = 0; i < r->n_targets; i++)
+            all_back = all_back && r->targets[i].guard == 0 && r->targets[i].put_back_ok;
+        if (all_back)
+            restore_journal_remove(r);
+    }
     if (r->new_db_guard != 0)
         cleanup_pop(r->new_db_guard, !ok && err->code != ERR_PARTIAL);
     r->new_db_guard = 0;

@@ -159,6 +159,10 @@ static Tenant *tenancy_add_checked(const Config *cfg, TenantList *list, const ch
     return tenancy_add(list, name, class, database, schema, false);
 }
 
+/* What a restore renames aside (tenancy_aside_name) and its scratch
+ * databases: never tenants, whatever the pattern matches. */
+#define TENANCY_SQL_NOT_OURS "'(_coffer_old_[0-9]+_[0-9]+|^coffer_scratch_[0-9]+_[0-9]+)$'"
+
 /* Adds every name a LIKE query ($1 = the configured pattern) returns,
  * shared ones excepted: schemas of database db, or (db NULL) databases. */
 static bool tenancy_add_pattern(const Config *cfg, PGconn *conn, const char *sql, const char *db,
@@ -240,6 +244,7 @@ bool tenancy_discover_schema(const Config *cfg, PGconn *conn, bool measure, Tena
         /* the user's LIKE pattern over the same list, as a parameter */
         static const char like_sql[] = "SELECT n.nspname FROM pg_catalog.pg_namespace n"
                                        " WHERE " PG_SQL_USER_SCHEMA " AND n.nspname LIKE $1"
+                                       "   AND n.nspname !~ " TENANCY_SQL_NOT_OURS
                                        " ORDER BY n.nspname COLLATE \"C\"";
 
         if (!tenancy_add_pattern(cfg, conn, like_sql, db, list, err))
@@ -348,6 +353,7 @@ bool tenancy_discover_database(const Config *cfg, PGconn *conn, bool measure, Te
         static const char like_sql[] = "SELECT datname FROM pg_catalog.pg_database"
                                        " WHERE datallowconn AND NOT datistemplate"
                                        "   AND datname LIKE $1"
+                                       "   AND datname !~ " TENANCY_SQL_NOT_OURS
                                        " ORDER BY datname COLLATE \"C\"";
 
         if (!tenancy_add_pattern(cfg, conn, like_sql, NULL, list, err))

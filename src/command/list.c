@@ -111,7 +111,7 @@ bool cmd_list(CmdContext *ctx, int argc, char **argv, Error *err)
     ListArgs a = {NULL};
     bool exit_now;
     Repo *repo;
-    json_t *snaps, *out, *s;
+    json_t *snaps, *out, *s, *unreadable = NULL;
     size_t i, shown = 0;
 
     if (cmd_parse(ctx, "list", argc, argv, "", longopts, list_option, &a, &exit_now, err) < 0)
@@ -119,12 +119,15 @@ bool cmd_list(CmdContext *ctx, int argc, char **argv, Error *err)
     repo = list_open(ctx, err);
     if (repo == NULL)
         return false;
-    snaps = repo_snapshot_list(repo, err);
+    /* a damaged snapshot is named in a warning, the others are still listed */
+    snaps = repo_snapshot_list_readable(repo, &unreadable, err);
     if (snaps == NULL)
     {
         repo_close(repo);
         return false;
     }
+    repo_snapshot_warn_unreadable(unreadable);
+    json_decref(unreadable);
     out = json_array();
     if (!ctx->json)
         printf("%-12s  %-20s  %-16s  %7s  %7s  %10s  %10s\n", "ID", "TIME", "TAGS", "TENANTS",

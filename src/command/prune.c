@@ -12,7 +12,6 @@
 #include "command/command.h"
 #include "common/fmt.h"
 #include "config/config.h"
-#include "manifest/manifest.h"
 #include "repo/repo.h"
 
 enum
@@ -80,15 +79,13 @@ bool cmd_forget(CmdContext *ctx, int argc, char **argv, Error *err)
     }
     for (int i = first; ok && i < argc; i++)
     {
-        /* resolve prefixes and "latest" to one id before removing */
-        json_t *snap = repo_snapshot_load(repo, argv[i], err);
-        Manifest *h = snap ? manifest_header(snap, err) : NULL;
+        /* resolve prefixes and "latest" to one id before removing; an id is
+         * resolved without reading the snapshot, so a damaged one can go */
+        char id[65];
 
-        ok = h != NULL && h->id != NULL && repo_snapshot_forget(repo, h->id, err);
+        ok = repo_snapshot_resolve(repo, argv[i], id, err) && repo_snapshot_forget(repo, id, err);
         if (ok)
-            printf("forgot snapshot %s\n", h->id);
-        manifest_free(h);
-        json_decref(snap);
+            printf("forgot snapshot %s\n", id);
     }
     if (ok)
         printf("run \"coffer prune\" to free the space they used\n");

@@ -25,6 +25,14 @@ typedef struct CheckListed
     uint64_t size;
 } CheckListed;
 
+/* Damaged objects that a command fixes, for the hint at the end. */
+typedef struct CheckFix
+{
+    uint64_t snapshots; /* snapshot objects that cannot be read */
+    char snapshot[65];  /* the first one's id */
+    uint64_t keys;      /* owner key objects that cannot be read */
+} CheckFix;
+
 typedef struct CheckSnap
 {
     Repo *repo;
@@ -85,8 +93,8 @@ static bool check_visit(void *arg, const char *hex, Error *err)
 }
 
 /* Loads every snapshot and marks the entries it references; *missing_total
- * counts references the index lacks. */
-static void check_snapshots(Repo *repo, RepoCheckReport *r, uint64_t *missing_total)
+ * counts references the index lacks, fix the snapshots that cannot be read. */
+static void check_snapshots(Repo *repo, RepoCheckReport *r, uint64_t *missing_total, CheckFix *fix)
 {
     StorageList list;
     Error err;
@@ -114,6 +122,8 @@ static void check_snapshots(Repo *repo, RepoCheckReport *r, uint64_t *missing_to
         {
             check_error(r, "%s", err.message);
             error_clear(&err);
+            if (fix->snapshots++ == 0)
+                snprintf(fix->snapshot, sizeof(fix->snapshot), "%s", id);
             continue;
         }
         r->snapshots++;
@@ -132,8 +142,20 @@ static void check_snapshots(Repo *repo, RepoCheckReport *r, uint64_t *missing_to
     storage_list_free(&list);
 }
 
-/* Owner keys of every pack: present, or destroyed on purpose. */
-static void check_keys(Repo *repo, RepoCheckReport *r, const bool *pack_ok)
+/* Is key the name of an owner key object ("keys/<ownerid>-<gen>")? */
+static bool check_is_key_name(const char *key)
+{
+    size_t n = strlen(key);
+
+    return strncmp(key, "keys/", 5) == 0 && n == 5 + 2 * REPO_KID_LEN + 1 &&
+           key[5 + 2 * REPO_OWNERID_LEN] == '-';
+}
+
+/* Every owner key object opens with the master key (they are small, so
+ * plain check reads them all: a damaged one makes its owner's data
+ * unreadable and its backups fail); every pack's owner keys are present,
+ * or destroyed on purpose. */
+static void check_keys(Repo *repo, RepoCheckReport *r, const bool *pack_ok, CheckFix *fix)
 {
     StorageList list;
     Error err;
@@ -148,6 +170,26 @@ static void check_keys(Repo *repo, RepoCheckReport *r, const bool *pack_ok)
     }
     for (uint32_t p = 0; p < repo->packs.count; p++)
         per_kid[((RepoPack *)repo_table_at(&repo->packs, p))->kid]++;
+    for (size_t i = 0; i < list.count; i++)
+    {
+        const char *key = list.items[i].key;
+        size_t n = strlen(key);
+
+        if (strcmp(key, "keys/master") == 0 ||
+            (n > strlen("-destroyed") && strcmp(key + n - strlen("-destroyed"), "-destroyed") == 0))
+            continue;
+        if (!check_is_key_name(key))
+        {
+            log_info("note: unexpected object \"%s\"", key);
+            continue;
+        }
+        if (!repo_key_verify(repo, key, &err))
+        {
+            check_error(r, "%s", err.message);
+            error_clear(&err);
+            fix->keys++;
+        }
+    }
     for (uint32_t k = 0; k < repo->kids.count; k++)
     {
         RepoKid *kid = repo_table_at(&repo->kids, k);
@@ -319,6 +361,30 @@ done:
     pack_header_free(&h);
 }
 
+/* The hint for damaged snapshot and key objects: what to run, or do. */
+static void check_fix_hint(const CheckFix *fix, Error *err)
+{
+    char snaps[256] = "", keys[256] = "";
+
+    if (fix->snapshots == 1)
+        snprintf(snaps, sizeof(snaps),
+                 "forget the snapshot that cannot be read with \"coffer forget %s\", then run "
+                 "\"coffer prune\"",
+                 fix->snapshot);
+    else if (fix->snapshots > 1)
+        snprintf(snaps, sizeof(snaps),
+                 "forget each snapshot that cannot be read with \"coffer forget ID\" (ids "
+                 "above), then run \"coffer prune\"");
+    if (fix->keys > 0)
+        snprintf(keys, sizeof(keys),
+                 "copy the damaged owner key%s named above back from a copy of the repository "
+                 "(keys never change once written); until then the data sealed with %s cannot "
+                 "be read and backups of %s owner%s fail",
+                 fix->keys == 1 ? "" : "s", fix->keys == 1 ? "it" : "them",
+                 fix->keys == 1 ? "its" : "their", fix->keys == 1 ? "" : "s");
+    error_hint(err, "%s%s%s", snaps, snaps[0] != '\0' && keys[0] != '\0' ? "; " : "", keys);
+}
+
 bool repo_check(Repo *repo, const RepoCheckOptions *opts, RepoCheckReport *report, Error *err)
 {
     const char *loc = storage_location(repo->st);
@@ -330,6 +396,7 @@ bool repo_check(Repo *repo, const RepoCheckOptions *opts, RepoCheckReport *repor
     uint64_t *live;
     bool *pack_ok;
     int pct = opts != NULL && opts->read_data_percent > 0 ? opts->read_data_percent : 100;
+    CheckFix fix = {0, "", 0};
 
     memset(report, 0, sizeof(*report));
     if (pct > 100)
@@ -346,7 +413,7 @@ bool repo_check(Repo *repo, const RepoCheckOptions *opts, RepoCheckReport *repor
     for (uint32_t i = 0; i < repo->entries.count; i++)
         ((RepoEntry *)repo_table_at(&repo->entries, i))->mark = 0;
 
-    check_snapshots(repo, report, &missing_total);
+    check_snapshots(repo, report, &missing_total, &fix);
 
     /* one listing of data/ tells which packs exist and their sizes */
     repo_table_init(&listed, sizeof(CheckListed), 32);
@@ -424,7 +491,7 @@ bool repo_check(Repo *repo, const RepoCheckOptions *opts, RepoCheckReport *repor
             report->unreferenced_packs++;
         }
     }
-    check_keys(repo, report, pack_ok);
+    check_keys(repo, report, pack_ok, &fix);
 
     if (opts != NULL && opts->read_data && nreadable > 0)
     {
@@ -466,6 +533,8 @@ bool repo_check(Repo *repo, const RepoCheckOptions *opts, RepoCheckReport *repor
         if (repo->index_errors > 0 || (missing_total > 0 && report->unreferenced_packs > 0))
             error_hint(err, "an index object is damaged or lost; \"coffer check "
                             "--rebuild-index\" indexes the packs again from their headers");
+        else if (fix.snapshots > 0 || fix.keys > 0)
+            check_fix_hint(&fix, err);
         else if (opts != NULL && opts->read_data)
             error_hint(err, "the objects named above are damaged or missing; snapshots that use "
                             "them cannot be restored in full");

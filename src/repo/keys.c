@@ -17,6 +17,8 @@
 
 #define REPO_MASTER_AAD "coffer master key "
 
+static void repo_ownerid(const Repo *repo, const char *name, unsigned char out[REPO_OWNERID_LEN]);
+
 static void repo_master_aad(const Repo *repo, Buf *aad)
 {
     buf_reset(aad);
@@ -322,6 +324,37 @@ fail:
     mem_wipe(o, sizeof(*o));
     free(o);
     return NULL;
+}
+
+bool repo_key_verify(Repo *repo, const char *key, Error *err)
+{
+    const char *name = key + 5;
+    unsigned char kid[REPO_KID_LEN], ownerid[REPO_OWNERID_LEN];
+    char part[2 * REPO_OWNERID_LEN + 1];
+    RepoOwner *o;
+    bool ok;
+
+    if (strncmp(key, "keys/", 5) != 0 || strlen(name) != 2 * REPO_KID_LEN + 1 ||
+        name[2 * REPO_OWNERID_LEN] != '-')
+        return error_set(err, ERR_FAILURE, "\"%s\" is not the name of an owner key", key);
+    memcpy(part, name, 2 * REPO_OWNERID_LEN);
+    part[2 * REPO_OWNERID_LEN] = '\0';
+    if (hex_decode(part, kid, REPO_OWNERID_LEN) != 0 ||
+        hex_decode(name + 2 * REPO_OWNERID_LEN + 1, kid + REPO_OWNERID_LEN, REPO_GEN_LEN) != 0)
+        return error_set(err, ERR_FAILURE, "\"%s\" is not the name of an owner key", key);
+    /* a fresh read, never the cached owner: the object is what is checked */
+    o = repo_owner_fetch(repo, kid, NULL, err);
+    if (o == NULL)
+        return false;
+    /* the owner id is derived from the name inside, so both must agree */
+    repo_ownerid(repo, o->name, ownerid);
+    ok = memcmp(ownerid, kid, REPO_OWNERID_LEN) == 0;
+    if (!ok)
+        error_set(err, ERR_FAILURE, "owner key \"%s\" belongs to another owner", key);
+    free(o->name);
+    mem_wipe(o, sizeof(*o));
+    free(o);
+    return ok;
 }
 
 /* Registers a fetched owner under its kid, or, when another thread got

@@ -104,6 +104,12 @@ const char *repo_owner_name(const RepoOwner *owner);
  * with a clear error ("keys of owner ... were destroyed"). */
 bool repo_owner_destroy(Repo *repo, const char *name, Error *err);
 
+/* Reads the owner key object key ("keys/<ownerid>-<generation>"), unwraps
+ * it with the master key and checks that it belongs to the owner its name
+ * says. Fails naming the object when it is missing, damaged ("owner key
+ * \"keys/...\": authentication failed") or not an owner key's name. */
+bool repo_key_verify(Repo *repo, const char *key, Error *err);
+
 /* Were owner name's keys destroyed? Sets when to the time it was done
  * (UTC ISO-8601, "" if unknown). */
 bool repo_owner_destroyed_at(Repo *repo, const char *name, char when[40]);
@@ -216,8 +222,27 @@ bool repo_snapshot_write(Repo *repo, json_t *doc, char id_out[65], Error *err);
  * new reference. */
 json_t *repo_snapshot_load(Repo *repo, const char *id, Error *err);
 
-/* Loads every snapshot, oldest first, as a new JSON array. */
+/* Loads every snapshot, oldest first, as a new JSON array. Fails when one
+ * cannot be read; for a damaged one the error names it ("snapshot
+ * \"snapshots/ID\" cannot be read (authentication failed)") and how to
+ * forget it. */
 json_t *repo_snapshot_list(Repo *repo, Error *err);
+
+/* Like repo_snapshot_list, but a snapshot whose object is damaged (it can
+ * be fetched, yet does not authenticate or parse) is left out and named in
+ * *unreadable instead, a new array of {"id", "key", "error"}. Still fails
+ * when listing or reading storage fails (then *unreadable is NULL). */
+json_t *repo_snapshot_list_readable(Repo *repo, json_t **unreadable, Error *err);
+
+/* Logs a warning naming each snapshot of an unreadable array (from
+ * repo_snapshot_list_readable) as skipped, and what to run about it. */
+void repo_snapshot_warn_unreadable(json_t *unreadable);
+
+/* Turns "latest", a full id or a unique prefix (at least 4 hex digits)
+ * into the full id of a snapshot object that exists. Only "latest" reads
+ * snapshots: the newest readable one, damaged ones warned about (when none
+ * can be read, the error names one). A damaged snapshot can still be named. */
+bool repo_snapshot_resolve(Repo *repo, const char *id, char full[65], Error *err);
 
 /* ---- snapshot parts ------------------------------------------------------ */
 
@@ -245,7 +270,9 @@ bool repo_part_of(Repo *repo, json_t *ref, const char *owner_name);
 /* The owner's key id ("<ownerid>-<generation>"), as part references hold it. */
 const char *repo_owner_kid(const RepoOwner *owner);
 
-/* Removes one snapshot (its data stays until prune). */
+/* Removes one snapshot named as repo_snapshot_resolve takes it (its data
+ * stays until prune). A damaged snapshot is removed without being read;
+ * the parts it listed are then left for prune to remove. */
 bool repo_snapshot_forget(Repo *repo, const char *id, Error *err);
 
 /* ---- integrity and cleanup ---------------------------------------------- */

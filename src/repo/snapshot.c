@@ -151,7 +151,53 @@ static int snap_cmp(const void *a, const void *b)
                   json_string_value(json_object_get(y, "id")));
 }
 
-json_t *repo_snapshot_list(Repo *repo, Error *err)
+/* What is left of a load error once the object's name is taken off:
+ * "authentication failed", "is truncated: 3 bytes", ... */
+static const char *snap_reason(const char *msg, const char *key)
+{
+    char head[128];
+    size_t n = (size_t)snprintf(head, sizeof(head), "snapshot \"%s\"", key);
+
+    if (n < sizeof(head) && strncmp(msg, head, n) == 0)
+    {
+        msg += n;
+        if (msg[0] == ':')
+            msg++;
+        while (msg[0] == ' ')
+            msg++;
+    }
+    return msg;
+}
+
+/* Loads snapshot id. When that fails, *damaged tells whether the object
+ * itself is at fault (its bytes can still be fetched but do not open or
+ * parse), as opposed to storage failing or the object having gone. */
+static json_t *snap_load_classify(Repo *repo, const char *id, bool *damaged, Error *err)
+{
+    char key[96];
+    unsigned char *data = NULL;
+    size_t len = 0;
+    json_t *doc;
+    Error e2;
+
+    *damaged = false;
+    doc = repo_snapshot_load_id(repo, id, err);
+    if (doc != NULL)
+        return doc;
+    /* a second fetch only on this rare path: it tells damage from a failing read */
+    snprintf(key, sizeof(key), SNAP_PREFIX "%s", id);
+    error_clear(&e2);
+    if (storage_get(repo->st, key, &data, &len, &e2))
+    {
+        *damaged = true;
+        free(data);
+    }
+    return NULL;
+}
+
+/* Lists and loads the snapshots, oldest first. With unreadable, a damaged
+ * one is appended there as {"id", "key", "error"} instead of failing. */
+static json_t *snap_list(Repo *repo, json_t *unreadable, Error *err)
 {
     StorageList list;
     json_t **docs;
@@ -163,20 +209,38 @@ json_t *repo_snapshot_list(Repo *repo, Error *err)
     docs = xcalloc(list.count + 1, sizeof(json_t *));
     for (size_t i = 0; i < list.count; i++)
     {
-        const char *id = list.items[i].key + strlen(SNAP_PREFIX);
+        const char *key = list.items[i].key;
+        const char *id = key + strlen(SNAP_PREFIX);
+        bool damaged;
 
         if (!snap_is_hex(id, 64, 64))
             continue;
-        docs[n] = repo_snapshot_load_id(repo, id, err);
-        if (docs[n] == NULL)
+        docs[n] = snap_load_classify(repo, id, &damaged, err);
+        if (docs[n] != NULL)
         {
-            for (size_t j = 0; j < n; j++)
-                json_decref(docs[j]);
-            free(docs);
-            storage_list_free(&list);
-            return NULL;
+            n++;
+            continue;
         }
-        n++;
+        if (damaged && unreadable != NULL)
+        {
+            json_array_append_new(unreadable, json_pack("{s:s, s:s, s:s}", "id", id, "key", key,
+                                                        "error", snap_reason(err->message, key)));
+            error_clear(err);
+            continue;
+        }
+        if (damaged)
+        {
+            char reason[sizeof(err->message)];
+
+            snprintf(reason, sizeof(reason), "%s", snap_reason(err->message, key));
+            error_set(err, ERR_FAILURE, "snapshot \"%s\" cannot be read (%s)", key, reason);
+            error_detail(err, "forget it with \"coffer forget %s\", then prune again", id);
+        }
+        for (size_t j = 0; j < n; j++)
+            json_decref(docs[j]);
+        free(docs);
+        storage_list_free(&list);
+        return NULL;
     }
     storage_list_free(&list);
     qsort(docs, n, sizeof(json_t *), snap_cmp);
@@ -187,8 +251,41 @@ json_t *repo_snapshot_list(Repo *repo, Error *err)
     return arr;
 }
 
-/* Turns "latest", a full id or a unique prefix into a full id. */
-static bool snap_resolve(Repo *repo, const char *id, char full[65], Error *err)
+json_t *repo_snapshot_list(Repo *repo, Error *err)
+{
+    return snap_list(repo, NULL, err);
+}
+
+json_t *repo_snapshot_list_readable(Repo *repo, json_t **unreadable, Error *err)
+{
+    json_t *bad = json_array();
+    json_t *arr = snap_list(repo, bad, err);
+
+    if (arr == NULL)
+    {
+        json_decref(bad);
+        *unreadable = NULL;
+        return NULL;
+    }
+    *unreadable = bad;
+    return arr;
+}
+
+void repo_snapshot_warn_unreadable(json_t *unreadable)
+{
+    json_t *u;
+    size_t i;
+
+    json_array_foreach (unreadable, i, u)
+        log_warning("snapshot \"%s\" cannot be read (%s); it is skipped",
+                    json_string_value(json_object_get(u, "key")),
+                    json_string_value(json_object_get(u, "error")));
+    if (json_array_size(unreadable) > 0)
+        log_warning("run \"coffer check\" to list damaged objects; \"coffer forget ID\" "
+                    "removes a damaged snapshot");
+}
+
+bool repo_snapshot_resolve(Repo *repo, const char *id, char full[65], Error *err)
 {
     const char *loc = storage_location(repo->st);
     StorageList list;
@@ -196,12 +293,29 @@ static bool snap_resolve(Repo *repo, const char *id, char full[65], Error *err)
 
     if (strcmp(id, "latest") == 0)
     {
-        json_t *all = repo_snapshot_list(repo, err);
+        json_t *bad = NULL;
+        json_t *all = repo_snapshot_list_readable(repo, &bad, err);
         size_t n;
 
         if (all == NULL)
             return false;
         n = json_array_size(all);
+        if (n == 0 && json_array_size(bad) > 0)
+        {
+            /* nothing readable to fall back on: the damage is the error */
+            json_t *u = json_array_get(bad, 0);
+
+            error_set(err, ERR_FAILURE, "snapshot \"%s\" cannot be read (%s)",
+                      json_string_value(json_object_get(u, "key")),
+                      json_string_value(json_object_get(u, "error")));
+            error_detail(err, "repository \"%s\" has no snapshot that can be read", loc);
+            error_hint(err, "run \"coffer check\" to list damaged objects");
+            json_decref(bad);
+            json_decref(all);
+            return false;
+        }
+        repo_snapshot_warn_unreadable(bad);
+        json_decref(bad);
         if (n == 0)
         {
             json_decref(all);
@@ -246,7 +360,7 @@ json_t *repo_snapshot_load(Repo *repo, const char *id, Error *err)
 {
     char full[65];
 
-    if (!snap_resolve(repo, id, full, err))
+    if (!repo_snapshot_resolve(repo, id, full, err))
         return NULL;
     return repo_snapshot_load_id(repo, full, err);
 }
@@ -258,7 +372,7 @@ bool repo_snapshot_forget(Repo *repo, const char *id, Error *err)
     size_t i;
     Error e2;
 
-    if (!snap_resolve(repo, id, full, err))
+    if (!repo_snapshot_resolve(repo, id, full, err))
         return false;
     snprintf(key, sizeof(key), SNAP_PREFIX "%s", full);
     error_clear(&e2);

@@ -300,7 +300,7 @@ static bool restore_is_safety(json_t *snap)
 static json_t *restore_pick_snapshot(Restore *r, Error *err)
 {
     ManifestSelect sel = {r->a->tenants, r->a->all ? 0 : r->a->n_tenants};
-    json_t *all, *s, *header = NULL, *snap;
+    json_t *all, *s, *header = NULL, *snap, *unreadable = NULL;
     size_t i;
 
     if (strcmp(r->a->snapshot, "latest") != 0)
@@ -317,9 +317,13 @@ static json_t *restore_pick_snapshot(Restore *r, Error *err)
     }
     else
     {
-        all = repo_snapshot_list(r->repo, err);
+        /* a damaged snapshot is skipped with a warning: the newest one
+         * that can be read is restored */
+        all = repo_snapshot_list_readable(r->repo, &unreadable, err);
         if (all == NULL)
             return NULL;
+        repo_snapshot_warn_unreadable(unreadable);
+        json_decref(unreadable);
         json_array_foreach (all, i, s)
         {
             bool has_all = !restore_is_safety(s);

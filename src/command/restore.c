@@ -11,6 +11,7 @@
 
 #include "command/command.h"
 #include "common/fmt.h"
+#include "common/log.h"
 #include "common/mem.h"
 #include "common/progress.h"
 #include "restore/restore.h"
@@ -81,6 +82,29 @@ static bool restore_confirm(CmdContext *ctx, const RestoreResult *res, Error *er
     FILE *tty;
     char answer[16] = "";
 
+    for (size_t i = 0; i < res->n_targets; i++)
+    {
+        const RestoreTargetInfo *t = &res->targets[i];
+        char other[256], name[256];
+
+        if (t->other_tenant == NULL)
+            continue;
+        fmt_printable(t->other_tenant, other, sizeof(other));
+        fmt_printable(t->name, name, sizeof(name));
+        if (!ctx->yes)
+        {
+            /* a terminal's "y" is not enough to replace a tenant not named */
+            error_set(err, ERR_USAGE,
+                      "restoring \"%s\" --as \"%s\" replaces tenant \"%s\", another tenant than "
+                      "the one restored",
+                      name, other, other);
+            return error_hint(err, "pass --yes if that is what you want (a safety backup of \"%s\" "
+                                   "is taken first)",
+                              other);
+        }
+        log_warning("restoring \"%s\" replaces tenant \"%s\"; it is in the safety backup", name,
+                    other);
+    }
     if (ctx->yes)
         return true;
     if (!isatty(STDIN_FILENO))

@@ -57,6 +57,7 @@ void restore_target_init(Restore *r, Target *t, const ManTenant *unit)
 
 void restore_target_free(Target *t)
 {
+    free(t->other_tenant);
     free(t->db);
     free(t->schema);
     free(t->aside);
@@ -394,6 +395,28 @@ static bool restore_check_parts(Restore *r, Error *err)
     return true;
 }
 
+/* --as onto an existing name: is that another discovered tenant? Then the
+ * restore replaces a tenant the user did not name, which it says. */
+static bool restore_find_others(Restore *r, Error *err)
+{
+    TenantList list;
+
+    if (r->a->as == NULL)
+        return true;
+    memset(&list, 0, sizeof(list));
+    if (!tenancy_discover(r->cfg, false, &list, err))
+        return false;
+    for (size_t i = 0; i < r->n_targets; i++)
+    {
+        const Tenant *x = r->targets[i].replaces ? restore_occupant(r, &list, &r->targets[i]) : NULL;
+
+        if (x != NULL && strcmp(x->name, r->targets[i].name) != 0)
+            r->targets[i].other_tenant = xstrdup(x->name);
+    }
+    tenancy_list_free(&list);
+    return true;
+}
+
 void restore_fill_infos(Restore *r, RestoreResult *res)
 {
     free(r->infos);
@@ -408,6 +431,7 @@ void restore_fill_infos(Restore *r, RestoreResult *res)
         info->db = t->db;
         info->schema = t->schema;
         info->replaces = t->replaces;
+        info->other_tenant = t->other_tenant;
     }
     res->targets = r->infos;
     res->n_targets = r->n_targets;
@@ -471,7 +495,8 @@ Restore *restore_prepare(const RestorePlan *plan, Repo *repo, RestoreResult *res
     }
     r->targets = restore_build_targets(r, &r->n_targets, err);
     if (r->targets == NULL ||
-        !restore_preflight(r, r->targets, r->n_targets, &res->replaces, err))
+        !restore_preflight(r, r->targets, r->n_targets, &res->replaces, err) ||
+        (res->replaces && !restore_find_others(r, err)))
         goto fail;
     restore_fill_infos(r, res);
     return r;

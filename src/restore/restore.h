@@ -50,6 +50,7 @@ typedef struct RestoreTargetInfo
     const char *db;     /* the target database */
     const char *schema; /* the target schema, NULL in the database model */
     bool replaces;      /* it exists and will be replaced */
+    char *other_tenant; /* with --as: the other tenant it replaces, or NULL */
     bool done;          /* restored and verified */
     size_t tables;
     uint64_t rows;

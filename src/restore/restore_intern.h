@@ -31,6 +31,7 @@ typedef struct Target
     struct Restore *r;
     uint64_t guard;   /* the cleanup that puts it back (swap.c), or 0 */
     bool put_back_ok; /* the last put-back left it as it was */
+    char *other_tenant; /* --as onto another discovered tenant: its name */
 } Target;
 
 typedef struct Restore
@@ -159,6 +160,8 @@ bool restore_recover(Restore *r, size_t *recovered, Error *err);
 
 /* ---- target.c, safety.c ---- */
 bool restore_target(Restore *r, Target *t, Error *err);
+/* The discovered tenant that lives where the target goes, or NULL. */
+const Tenant *restore_occupant(const Restore *r, TenantList *list, const Target *t);
 /* Backs up what the restore replaces, by the backup engine. */
 bool restore_safety_backup(Restore *r, Error *err);
 

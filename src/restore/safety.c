@@ -15,8 +15,7 @@
 #include "restore/restore_intern.h"
 #include "tenancy/tenancy.h"
 
-/* The discovered tenant that lives where the target goes, or NULL. */
-static const Tenant *safety_occupant(const Restore *r, TenantList *list, const Target *t)
+const Tenant *restore_occupant(const Restore *r, TenantList *list, const Target *t)
 {
     const char *name = r->ops->object_name(t->db, t->schema);
 
@@ -69,7 +68,7 @@ bool restore_safety_backup(Restore *r, Error *err)
     }
     for (size_t i = 0; i < r->n_targets; i++)
     {
-        occupants[i] = r->targets[i].replaces ? safety_occupant(r, &list, &r->targets[i]) : NULL;
+        occupants[i] = r->targets[i].replaces ? restore_occupant(r, &list, &r->targets[i]) : NULL;
         if (occupants[i] != NULL)
             names[n++] = occupants[i]->name;
     }

@@ -123,6 +123,14 @@ typedef struct KdfParams
     unsigned char salt[32];
 } KdfParams;
 
+/* The largest scrypt costs a key file may ask for: 2^20 is 32 times the
+ * default N, and r and p far above what any sane setting uses. Costs come
+ * from files in the repository, so anything larger is refused on reading
+ * rather than spending minutes of CPU on every command. */
+#define CODEC_KDF_MAX_N ((uint64_t)1 << 20)
+#define CODEC_KDF_MAX_R 32
+#define CODEC_KDF_MAX_P 16
+
 /* Default scrypt costs (N=2^15, r=8, p=1) and a fresh random salt. */
 void codec_kdf_default(KdfParams *params);
 /* Derives a 32-byte key from the passphrase. Fails on parameters that are

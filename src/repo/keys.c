@@ -19,6 +19,44 @@
 
 static void repo_ownerid(const Repo *repo, const char *name, unsigned char out[REPO_OWNERID_LEN]);
 
+/* Reads the scrypt costs of "keys/master" into params. Anyone who can write
+ * the repository can edit them, so costs above coffer's limits are refused
+ * here, before any CPU or memory is spent on them. */
+static bool repo_kdf_read(const json_t *kdf, const char *loc, KdfParams *params, Error *err)
+{
+    static const struct
+    {
+        const char *key, *name;
+        uint64_t max;
+    } costs[] = {{"n", "N", CODEC_KDF_MAX_N}, {"r", "r", CODEC_KDF_MAX_R}, {"p", "p", CODEC_KDF_MAX_P}};
+    uint64_t v[3];
+
+    for (size_t i = 0; i < 3; i++)
+    {
+        json_t *j = json_object_get(kdf, costs[i].key);
+
+        if (!json_is_integer(j) || json_integer_value(j) < 1)
+            return error_set(err, ERR_FAILURE,
+                             "repository \"%s\": master key \"keys/master\" has a damaged scrypt "
+                             "parameter %s",
+                             loc, costs[i].name);
+        v[i] = (uint64_t)json_integer_value(j);
+        if (v[i] > costs[i].max)
+        {
+            error_set(err, ERR_FAILURE,
+                      "repository \"%s\": master key \"keys/master\" asks for scrypt %s=%" PRIu64
+                      ", more than coffer allows",
+                      loc, costs[i].name, v[i]);
+            return error_detail(err, "coffer allows at most N=%" PRIu64 ", r=%d and p=%d",
+                                CODEC_KDF_MAX_N, CODEC_KDF_MAX_R, CODEC_KDF_MAX_P);
+        }
+    }
+    params->n = v[0];
+    params->r = (uint32_t)v[1];
+    params->p = (uint32_t)v[2];
+    return true;
+}
+
 static void repo_master_aad(const Repo *repo, Buf *aad)
 {
     buf_reset(aad);
@@ -148,9 +186,8 @@ bool repo_master_load(Repo *repo, const char *passphrase, Error *err)
             goto done;
         }
         memset(&params, 0, sizeof(params));
-        params.n = (uint64_t)json_integer_value(json_object_get(kdf, "n"));
-        params.r = (uint32_t)json_integer_value(json_object_get(kdf, "r"));
-        params.p = (uint32_t)json_integer_value(json_object_get(kdf, "p"));
+        if (!repo_kdf_read(kdf, loc, &params, err))
+            goto done;
         if (!json_is_string(salt) || json_string_length(salt) != 2 * sizeof(params.salt) ||
             hex_decode(json_string_value(salt), params.salt, sizeof(params.salt)) != 0)
         {

@@ -62,6 +62,7 @@ bool cmd_init(CmdContext *ctx, int argc, char **argv, Error *err)
     RepoInitOptions opts;
     Config *cfg = NULL;
     Storage *st;
+    StorageList list;
     const char *path;
     char *pass = NULL;
     char id[65] = "";
@@ -107,6 +108,23 @@ bool cmd_init(CmdContext *ctx, int argc, char **argv, Error *err)
         error_set(err, ERR_FAILURE, "repository \"%s\" already exists", path);
         return error_hint(err, "use another path, or remove the old repository first");
     }
+    /* a directory holding other files is most likely a mistyped path: writing
+     * a repository among them would mix the two and make removing it risky */
+    if (!storage_list(st, "", &list, err))
+    {
+        storage_free(st);
+        return false;
+    }
+    if (list.count > 0)
+    {
+        error_set(err, ERR_FAILURE, "\"%s\" is not empty and is not a coffer repository", path);
+        error_detail(err, "it holds \"%s\"%s", list.items[0].key,
+                     list.count > 1 ? " and other files" : "");
+        storage_list_free(&list);
+        storage_free(st);
+        return error_hint(err, "choose an empty or new directory for the repository");
+    }
+    storage_list_free(&list);
     if (enc)
     {
         pass = cmd_passphrase_read(cfg != NULL ? cfg->repo_passphrase_file : NULL, true, err);

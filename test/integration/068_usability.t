@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Small usability promises a user reported broken:
+#   (a) init refuses a non-empty directory that is not a repository
+. "$(dirname "$0")/../lib/pg.sh"
+
+pg_start || t_bail "cannot start PostgreSQL"
+load_fixture schema_model || t_bail "cannot load schema_model"
+
+DB=saas_schema
+REPO="$T_TMP/repo"
+export COFFER_PASSPHRASE="usability test"
+export COFFER_CONFIG="$T_TMP/coffer.yaml"
+# config FILE USER: a coffer.yaml for the schema model, connecting as USER.
+config() {
+    cat >"$1" <<EOF
+postgres:
+  conninfo: "host=$PGHOST port=$PGPORT dbname=$DB user=$2"
+tenancy:
+  model: schema
+  shared: [central, parametros, public]
+  discover:
+    pattern: "tenant_%"
+repository:
+  path: $REPO
+EOF
+}
+config "$COFFER_CONFIG" postgres
+
+# ------------------------------------------------ (a) init on a non-empty directory
+mkdir -p "$T_TMP/notes"
+echo "keep me" >"$T_TMP/notes/todo.txt"
+t_exit 1 "(a) init into a directory holding other files is refused" \
+    "$COFFER" init --repo "$T_TMP/notes"
+t_like "$T_ERR" "\"$T_TMP/notes\" is not empty and is not a coffer repository" "  ... saying why"
+t_like "$T_ERR" $'\nHINT: choose an empty or new directory' "  ... with a hint"
+t_is "$(ls -A "$T_TMP/notes")" "todo.txt" "  ... and writes nothing into it"
+mkdir -p "$T_TMP/empty"
+t_ok "(a) init into an empty directory works" "$COFFER" init --repo "$T_TMP/empty"
+t_ok "init" "$COFFER" init
+t_exit 1 "(a) a second init of a repository still says it exists" "$COFFER" init
+t_like "$T_ERR" "already exists" "  ... as before"
+
+t_done

@@ -35,7 +35,7 @@ static bool backup_select(Backup *b, TenantList *list, const BackupPlan *a, Erro
         }
         if (t == NULL)
         {
-            error_set(err, ERR_FAILURE, "unknown tenant \"%s\"", a->tenants[i]);
+            error_set(err, ERR_USAGE, "unknown tenant \"%s\"", a->tenants[i]);
             return error_hint(err, "run \"coffer tenants\" to list the tenants the configuration "
                                    "discovers");
         }

@@ -72,10 +72,10 @@ before_dbs=$(databases)
 
 # ------------------------------------------------------ (a) unknown names
 
-t_exit 1 "backup --tenant of an unknown tenant fails" "$COFFER" backup --tenant tenant_nosuch
+t_exit 2 "backup --tenant of an unknown tenant is a usage error" "$COFFER" backup --tenant tenant_nosuch
 t_like "$T_ERR" 'unknown tenant "tenant_nosuch"' "  ... naming the tenant"
 hint_like 'coffer tenants' "  ... HINT: list the tenants with coffer tenants"
-t_exit 1 "backup of a known and an unknown tenant fails as a whole" \
+t_exit 2 "backup of a known and an unknown tenant fails as a whole (usage error)" \
     "$COFFER" backup --tenant tenant_acme --tenant tenant_nosuch
 t_like "$T_ERR" 'unknown tenant "tenant_nosuch"' "  ... naming the unknown one"
 

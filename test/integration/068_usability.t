@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Small usability promises a user reported broken:
 #   (a) init refuses a non-empty directory that is not a repository
+#   (b) an unknown --tenant is a usage error (exit 2), like an unknown --class
 . "$(dirname "$0")/../lib/pg.sh"
 
 pg_start || t_bail "cannot start PostgreSQL"
@@ -39,5 +40,12 @@ t_ok "(a) init into an empty directory works" "$COFFER" init --repo "$T_TMP/empt
 t_ok "init" "$COFFER" init
 t_exit 1 "(a) a second init of a repository still says it exists" "$COFFER" init
 t_like "$T_ERR" "already exists" "  ... as before"
+
+# ------------------------------------------------ (b) unknown tenant is a usage error
+t_exit 2 "(b) backup --tenant of an unknown tenant is a usage error" \
+    "$COFFER" backup --tenant nosuch
+t_like "$T_ERR" 'unknown tenant "nosuch"' "  ... naming the tenant"
+t_like "$T_ERR" $'\nHINT: run "coffer tenants"' "  ... with its hint"
+t_exit 2 "(b) as is an unknown class" "$COFFER" backup --class nope
 
 t_done

@@ -132,9 +132,9 @@ void backup_unit_fail(Backup *b, Unit *u, const Error *err)
         log_error("%s \"%s\" failed: %s", u->tenant->shared ? "shared part" : "tenant",
                   u->tenant->name, err->message);
         if (err->detail[0] != '\0')
-            log_error("DETAIL: %s", err->detail);
+            log_error_detail("%s", err->detail);
         if (err->hint[0] != '\0')
-            log_error("HINT: %s", err->hint);
+            log_error_hint("%s", err->hint);
     }
     pthread_mutex_unlock(&b->lock);
 }

@@ -39,13 +39,13 @@ static void log_clear_status_locked(void)
     }
 }
 
-static void log_vwrite(LogLevel level, const char *label, const char *fmt, va_list ap)
+static void log_vwrite(LogLevel level, const char *prefix, const char *fmt, va_list ap)
 {
     if (level > log_level)
         return;
     pthread_mutex_lock(&log_lock);
     log_clear_status_locked();
-    fprintf(stderr, "coffer: %s: ", label);
+    fputs(prefix, stderr);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     fflush(stderr);
@@ -61,10 +61,13 @@ static void log_vwrite(LogLevel level, const char *label, const char *fmt, va_li
         va_end(ap);                                                                                \
     }
 
-LOG_DEFINE(log_error, LOG_ERROR, "error")
-LOG_DEFINE(log_warning, LOG_WARNING, "warning")
-LOG_DEFINE(log_info, LOG_INFO, "info")
-LOG_DEFINE(log_debug, LOG_DEBUG, "debug")
+LOG_DEFINE(log_error, LOG_ERROR, "coffer: error: ")
+LOG_DEFINE(log_warning, LOG_WARNING, "coffer: warning: ")
+LOG_DEFINE(log_info, LOG_INFO, "coffer: info: ")
+LOG_DEFINE(log_debug, LOG_DEBUG, "coffer: debug: ")
+/* the lines that follow an error, printed as error_print prints them */
+LOG_DEFINE(log_error_detail, LOG_ERROR, "DETAIL: ")
+LOG_DEFINE(log_error_hint, LOG_ERROR, "HINT: ")
 
 void log_status(const char *fmt, ...)
 {

@@ -25,6 +25,10 @@ void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A "DETAIL: " or "HINT: " line under the error just logged, the way
+ * error_print shows them for the command's own error. */
+void log_error_detail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_error_hint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* True when stderr is a terminal (progress bars instead of log lines). */
 bool log_is_tty(void);

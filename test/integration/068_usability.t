@@ -2,6 +2,7 @@
 # Small usability promises a user reported broken:
 #   (a) init refuses a non-empty directory that is not a repository
 #   (b) an unknown --tenant is a usage error (exit 2), like an unknown --class
+#   (c) a per-tenant failure prints its hint as a plain "HINT: " line
 . "$(dirname "$0")/../lib/pg.sh"
 
 pg_start || t_bail "cannot start PostgreSQL"
@@ -47,5 +48,29 @@ t_exit 2 "(b) backup --tenant of an unknown tenant is a usage error" \
 t_like "$T_ERR" 'unknown tenant "nosuch"' "  ... naming the tenant"
 t_like "$T_ERR" $'\nHINT: run "coffer tenants"' "  ... with its hint"
 t_exit 2 "(b) as is an unknown class" "$COFFER" backup --class nope
+
+# ------------------------------------------------ (c) per-tenant hints
+pg_psql -d "$DB" <<'SQL' || t_bail "cannot create the backup role"
+CREATE ROLE coffer_bk LOGIN;
+DO $$
+DECLARE s text;
+BEGIN
+    FOR s IN SELECT nspname FROM pg_namespace
+              WHERE nspname LIKE 'tenant\_%' OR nspname IN ('central', 'parametros', 'public')
+    LOOP
+        EXECUTE format('GRANT USAGE ON SCHEMA %I TO coffer_bk', s);
+        EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA %I TO coffer_bk', s);
+        EXECUTE format('GRANT SELECT ON ALL SEQUENCES IN SCHEMA %I TO coffer_bk', s);
+    END LOOP;
+END $$;
+REVOKE SELECT ON tenant_globex.orders FROM coffer_bk;
+SQL
+config "$T_TMP/bk.yaml" coffer_bk
+t_exit 3 "(c) a backup that cannot read one tenant is partial" \
+    "$COFFER" --config "$T_TMP/bk.yaml" backup --tenant tenant_globex --tenant tenant_acme
+t_like "$T_ERR" 'coffer: error: tenant "tenant_globex" failed: permission denied' \
+    "  ... the error names the tenant"
+t_like "$T_ERR" $'(^|\n)HINT: grant the backup role' "  ... the hint is a plain HINT: line"
+t_unlike "$T_ERR" 'error: (HINT|DETAIL):' "  ... not prefixed by coffer: error:"
 
 t_done

@@ -191,6 +191,48 @@ static const CliCommand cli_commands[] = {
      "exit codes: 0 clean, 1 errors found (or the check could not run),\n"
      "            2 usage or configuration error\n",
      cmd_check},
+    {"repair index", "drop missing or truncated packs from the index",
+     "usage: coffer repair index [--repo PATH] [--json]\n"
+     "\n"
+     "Under an exclusive lock, lists data/ once and writes the index again\n"
+     "without the packs it names that are missing or whose size is not the\n"
+     "indexed one (truncated), then removes the old index objects (a kill in\n"
+     "between is harmless: run it again). Prints each pack dropped and the\n"
+     "chunks lost with it; chunks another pack also holds (a later backup\n"
+     "stored them again) stay readable from there. Then run \"coffer repair\n"
+     "snapshots\" for the snapshots that used the lost chunks.\n"
+     "\n"
+     "options:\n"
+     "  --repo PATH     the repository directory (overrides repository.path)\n"
+     "  --json          print repository, packs_dropped, chunks_lost,\n"
+     "                  index_objects_replaced and packs: [{pack, problem\n"
+     "                  (missing, truncated, wrong size), size, found, chunks,\n"
+     "                  kept}]\n"
+     "\n"
+     "exit codes: 0 repaired (or nothing to repair), 1 failure,\n"
+     "            2 usage or configuration error\n",
+     cmd_repair_index},
+    {"repair snapshots", "drop from snapshots the tenants whose data was lost",
+     "usage: coffer repair snapshots [--repo PATH] [--force] [--json]\n"
+     "\n"
+     "Under an exclusive lock, finds the snapshots that use chunks which can\n"
+     "no longer be read (not in the index, or only in missing or truncated\n"
+     "packs) and writes each one again without the tenants whose part uses\n"
+     "them, naming every tenant of every snapshot that was lost; the other\n"
+     "tenants of the snapshot stay restorable. A snapshot whose shared part\n"
+     "(shared schemas or databases, globals) lost chunks cannot be repaired\n"
+     "tenant by tenant: it is left as it is, unless --force.\n"
+     "\n"
+     "options:\n"
+     "  --repo PATH     the repository directory (overrides repository.path)\n"
+     "  --force         forget the snapshots whose shared part lost chunks\n"
+     "  --json          print repository, snapshots, rewritten, forgotten, left\n"
+     "                  and lost: [{snapshot, time, tenant (null for the shared\n"
+     "                  part), shared, chunks, action (dropped, forgotten, left)}]\n"
+     "\n"
+     "exit codes: 0 repaired (or nothing to repair), 1 failure, 2 usage or\n"
+     "            configuration error, 3 some snapshots were left as they are\n",
+     cmd_repair_snapshots},
     {"unlock", "remove stale repository locks",
      "usage: coffer unlock [--repo PATH] [--all] [--json]\n"
      "\n"
@@ -238,18 +280,39 @@ static const CliCommand *cli_find(const char *name)
     return NULL;
 }
 
-/* Prints the help of one command to stdout (the overview for an unknown one). */
+/* Is word the first word of two-word commands ("repair" of "repair index")? */
+static bool cli_is_group(const char *word)
+{
+    size_t n = strlen(word);
+
+    for (size_t i = 0; i < CLI_NCOMMANDS; i++)
+        if (n > 0 && strncmp(cli_commands[i].name, word, n) == 0 && cli_commands[i].name[n] == ' ')
+            return true;
+    return false;
+}
+
+/* Prints the help of one command to stdout, of every command of a group
+ * ("repair"), or the overview for an unknown one. */
 static void cli_print_help(const char *command)
 {
     const CliCommand *cmd = cli_find(command);
+    size_t n = strlen(command);
 
-    if (cmd == NULL)
+    if (cmd == NULL && !cli_is_group(command))
     {
         cli_print_overview(stdout);
         return;
     }
-    fputs(cmd->usage, stdout);
-    fputs("\n", stdout);
+    for (size_t i = 0; i < CLI_NCOMMANDS; i++)
+    {
+        const CliCommand *c = &cli_commands[i];
+
+        if (c == cmd || (cmd == NULL && strncmp(c->name, command, n) == 0 && c->name[n] == ' '))
+        {
+            fputs(c->usage, stdout);
+            fputs("\n", stdout);
+        }
+    }
     fputs(cli_global_usage, stdout);
 }
 
@@ -331,7 +394,7 @@ int cli_main(int argc, char **argv)
             snprintf(name, sizeof(name), "%s", argv[first + 1]);
         if (first + 2 < argc && cli_find(name) == NULL)
             snprintf(name, sizeof(name), "%s %s", argv[first + 1], argv[first + 2]);
-        if (name[0] != '\0' && cli_find(name) == NULL)
+        if (name[0] != '\0' && cli_find(name) == NULL && !cli_is_group(name))
         {
             fprintf(stderr, "coffer: error: unknown command \"%s\"\n", name);
             fprintf(stderr, "HINT: run \"coffer help\" for the list of commands\n");
@@ -352,6 +415,12 @@ int cli_main(int argc, char **argv)
     }
     if (cmd == NULL)
         cmd = cli_find(argv[first]);
+    if (cmd == NULL && cli_is_group(argv[first]))
+    {
+        fprintf(stderr, "coffer: error: \"%s\" needs a subcommand\n", argv[first]);
+        fprintf(stderr, "HINT: run \"coffer help %s\" for its subcommands\n", argv[first]);
+        return ERR_USAGE;
+    }
     if (cmd == NULL)
     {
         fprintf(stderr, "coffer: error: unknown command \"%s\"\n", argv[first]);

@@ -105,5 +105,7 @@ bool cmd_list(CmdContext *ctx, int argc, char **argv, Error *err);
 bool cmd_info(CmdContext *ctx, int argc, char **argv, Error *err);
 bool cmd_forget(CmdContext *ctx, int argc, char **argv, Error *err);
 bool cmd_prune(CmdContext *ctx, int argc, char **argv, Error *err);
+bool cmd_repair_index(CmdContext *ctx, int argc, char **argv, Error *err);
+bool cmd_repair_snapshots(CmdContext *ctx, int argc, char **argv, Error *err);
 
 #endif

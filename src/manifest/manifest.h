@@ -55,6 +55,45 @@ bool manifest_holds(Repo *repo, json_t *header, const char *tenant);
  * when the snapshot holds no part of it. */
 bool manifest_forget_tenant(Repo *repo, const char *id, const char *tenant, Error *err);
 
+/* ---- snapshots that lost chunks (repair.c) ------------------------------- */
+
+typedef enum
+{
+    MANIFEST_LOST_DROPPED,   /* the tenant's part was dropped from the snapshot */
+    MANIFEST_LOST_FORGOTTEN, /* the shared part lost chunks: the snapshot was forgotten */
+    MANIFEST_LOST_LEFT,      /* the shared part lost chunks: the snapshot was left as it is */
+} ManifestLostAction;
+
+/* A part of a snapshot that references chunks which cannot be read. */
+typedef struct ManifestLost
+{
+    char snapshot[65];
+    char time[40];
+    char *tenant;    /* NULL: the shared part (or the header) */
+    uint64_t chunks; /* chunks lost */
+    ManifestLostAction action;
+} ManifestLost;
+
+typedef struct ManifestRepairReport
+{
+    uint64_t snapshots;  /* snapshots read */
+    uint64_t rewritten;  /* written again without the tenants that lost chunks */
+    uint64_t forgotten;  /* forgotten because their shared part lost chunks (force) */
+    uint64_t left;       /* left as they are: their shared part lost chunks */
+    uint64_t unreadable; /* parts that could not be read (not keys destroyed); skipped */
+    ManifestLost *lost;  /* every part that lost chunks, oldest snapshot first */
+    size_t n_lost;
+} ManifestRepairReport;
+
+/* Finds the snapshots whose parts reference chunks that cannot be read (not
+ * in the index, or only in missing or truncated packs: one listing of
+ * data/) and drops those tenants' parts from them (manifest_forget_tenant).
+ * A snapshot whose shared part lost chunks cannot be repaired part-wise: it
+ * is left as it is, or forgotten when force. The caller holds the exclusive
+ * lock. Fills r (free it with manifest_repair_report_free) also on failure. */
+bool manifest_repair_lost(Repo *repo, bool force, ManifestRepairReport *r, Error *err);
+void manifest_repair_report_free(ManifestRepairReport *r);
+
 /* ---- the snapshot's document, typed (types.c) ----------------------------
  *
  * The engines read a snapshot through these types; JSON is only its form

@@ -397,6 +397,7 @@ bool repo_check(Repo *repo, const RepoCheckOptions *opts, RepoCheckReport *repor
     bool *pack_ok;
     int pct = opts != NULL && opts->read_data_percent > 0 ? opts->read_data_percent : 100;
     CheckFix fix = {0, "", 0};
+    uint64_t lost_packs = 0; /* indexed packs missing or of the wrong size */
 
     memset(report, 0, sizeof(*report));
     if (pct > 100)
@@ -461,6 +462,7 @@ bool repo_check(Repo *repo, const RepoCheckOptions *opts, RepoCheckReport *repor
                         "pack \"%s\" is missing: the index lists %" PRIu32 " chunks in "
                         "it, %" PRIu64 " of them used by snapshots",
                         key, rp->entries, live[p]);
+            lost_packs++;
             continue;
         }
         if (((CheckListed *)repo_table_at(&listed, li))->size != rp->size)
@@ -471,6 +473,7 @@ bool repo_check(Repo *repo, const RepoCheckOptions *opts, RepoCheckReport *repor
                         "pack \"%s\" is %s: the index says %" PRIu64 " bytes, the object "
                         "has %" PRIu64,
                         key, has < rp->size ? "truncated" : "the wrong size", rp->size, has);
+            lost_packs++;
             continue;
         }
         pack_ok[p] = true;
@@ -535,6 +538,12 @@ bool repo_check(Repo *repo, const RepoCheckOptions *opts, RepoCheckReport *repor
                             "--rebuild-index\" indexes the packs again from their headers");
         else if (fix.snapshots > 0 || fix.keys > 0)
             check_fix_hint(&fix, err);
+        else if (lost_packs > 0)
+            error_hint(err,
+                       "\"coffer repair index\" drops the missing or truncated pack%s from "
+                       "the index, then \"coffer repair snapshots\" drops the tenants that "
+                       "used %s from their snapshots",
+                       lost_packs == 1 ? "" : "s", lost_packs == 1 ? "it" : "them");
         else if (opts != NULL && opts->read_data)
             error_hint(err, "the objects named above are damaged or missing; snapshots that use "
                             "them cannot be restored in full");

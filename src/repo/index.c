@@ -6,6 +6,8 @@
  * backup, consolidated by prune), never one object per tenant. Packs written
  * by this process join the table as soon as they are committed, so later
  * streams dedup against them, and are written out by repo_index_commit.
+ * A chunk indexed twice keeps its first other copy aside, so that reads and
+ * dedup can turn to it when the pack of the copy served is lost.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -16,6 +18,11 @@
 #include "repo/repo_intern.h"
 
 #define REPO_RECORD_HEAD (32 + REPO_KID_LEN + 8 + 4)
+
+static bool repo_index_pack_lost(const Repo *repo, const RepoEntry *e)
+{
+    return ((RepoPack *)repo_table_at(&repo->packs, e->pack))->lost;
+}
 
 bool repo_index_add_record(Repo *repo, const unsigned char *rec, size_t len, size_t *used,
                            bool pending, const char *what, Error *err)
@@ -64,11 +71,8 @@ bool repo_index_add_record(Repo *repo, const unsigned char *rec, size_t len, siz
     {
         RepoEntry ent;
 
-        if (repo_table_find(&repo->entries, e) != REPO_NONE)
-        {
-            repo->index_dups++;
-            continue;
-        }
+        uint32_t have = repo_table_find(&repo->entries, e);
+
         memcpy(ent.id, e, 32);
         ent.pack = pidx;
         ent.offset = read_u32le(e + 32);
@@ -76,6 +80,21 @@ bool repo_index_add_record(Repo *repo, const unsigned char *rec, size_t len, siz
         ent.raw_length = read_u32le(e + 40);
         ent.flags = e[44];
         ent.mark = 0;
+        if (have != REPO_NONE)
+        {
+            /* the first other copy is kept: it serves reads and dedup when
+             * the pack of the first one turns out to be lost */
+            uint32_t alt = repo_table_find(&repo->alts, e);
+
+            repo->index_dups++;
+            if (alt == REPO_NONE)
+                repo_table_add(&repo->alts, &ent);
+            else if (repo_index_pack_lost(repo, ((RepoEntry *)repo_table_at(&repo->alts, alt))))
+                *(RepoEntry *)repo_table_at(&repo->alts, alt) = ent;
+            if (repo_index_pack_lost(repo, repo_table_at(&repo->entries, have)))
+                repo_index_swap_alt(repo, have);
+            continue;
+        }
         repo_table_add(&repo->entries, &ent);
         ((RepoPack *)repo_table_at(&repo->packs, pidx))->entries++;
     }
@@ -196,6 +215,8 @@ static bool repo_index_load_new(Repo *repo, const StorageList *list, Error *err)
             continue;
         }
         repo_index_add_name(repo, key);
+        /* packs another process indexed: not yet known to exist */
+        repo->packs_verified = false;
     }
     return true;
 }
@@ -204,9 +225,11 @@ static bool repo_index_load_new(Repo *repo, const StorageList *list, Error *err)
 static void repo_index_clear(Repo *repo)
 {
     repo_table_free(&repo->entries);
+    repo_table_free(&repo->alts);
     repo_table_free(&repo->packs);
     repo_index_names_free(repo);
     repo->index_dups = 0;
+    repo->packs_verified = false;
 }
 
 static bool repo_index_load_locked(Repo *repo, const StorageList *list, Error *err)
@@ -329,6 +352,44 @@ bool repo_index_lookup(Repo *repo, const unsigned char id[32], RepoEntry *e, Rep
     }
     pthread_mutex_unlock(&repo->mu);
     return i != REPO_NONE;
+}
+
+bool repo_index_lookup_alt(Repo *repo, const unsigned char id[32], RepoEntry *e, RepoPack *p)
+{
+    uint32_t i, m;
+    bool found = false;
+
+    pthread_mutex_lock(&repo->mu);
+    i = repo_table_find(&repo->alts, id);
+    m = repo_table_find(&repo->entries, id);
+    if (i != REPO_NONE && m != REPO_NONE)
+    {
+        *e = *(RepoEntry *)repo_table_at(&repo->alts, i);
+        found = e->pack != ((RepoEntry *)repo_table_at(&repo->entries, m))->pack;
+        if (p != NULL)
+            *p = *(RepoPack *)repo_table_at(&repo->packs, e->pack);
+    }
+    pthread_mutex_unlock(&repo->mu);
+    return found;
+}
+
+void repo_index_swap_alt(Repo *repo, uint32_t i)
+{
+    RepoEntry *e = repo_table_at(&repo->entries, i);
+    uint32_t a = repo_table_find(&repo->alts, e->id);
+    RepoEntry *alt, tmp;
+
+    if (a == REPO_NONE)
+        return;
+    alt = repo_table_at(&repo->alts, a);
+    if (alt->pack == e->pack || repo_index_pack_lost(repo, alt))
+        return;
+    ((RepoPack *)repo_table_at(&repo->packs, e->pack))->entries--;
+    ((RepoPack *)repo_table_at(&repo->packs, alt->pack))->entries++;
+    tmp = *e;
+    *e = *alt;
+    e->mark = tmp.mark;
+    *alt = tmp;
 }
 
 void repo_index_free(Repo *repo)

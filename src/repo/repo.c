@@ -22,8 +22,10 @@ static Repo *repo_alloc(Storage *st)
     Repo *repo = xcalloc(1, sizeof(*repo));
 
     repo->st = st;
+    pthread_mutex_init(&repo->verify_mu, NULL);
     pthread_mutex_init(&repo->mu, NULL);
     repo_table_init(&repo->entries, sizeof(RepoEntry), CODEC_ID_LEN);
+    repo_table_init(&repo->alts, sizeof(RepoEntry), CODEC_ID_LEN);
     repo_table_init(&repo->packs, sizeof(RepoPack), 32);
     repo_table_init(&repo->kids, sizeof(RepoKid), REPO_KID_LEN);
     repo_table_init(&repo->keyinfo, sizeof(RepoKeyInfo), REPO_OWNERID_LEN);
@@ -42,6 +44,7 @@ static void repo_release(Repo *repo)
     mem_wipe(repo->master_enc, sizeof(repo->master_enc));
     mem_wipe(repo->master_id, sizeof(repo->master_id));
     pthread_mutex_destroy(&repo->mu);
+    pthread_mutex_destroy(&repo->verify_mu);
     free(repo);
 }
 

@@ -197,6 +197,48 @@ bool repo_index_sync(Repo *repo, Error *err);
  * by interrupted backups get indexed too; prune removes them as before. */
 bool repo_index_rebuild(Repo *repo, uint64_t *packs_added, uint64_t *damaged_removed, Error *err);
 
+/* ---- lost packs (repair.c) ---------------------------------------------- */
+
+/* A pack the index named that was missing or of another size than indexed,
+ * as repo_repair_index dropped it. */
+typedef struct RepoLostPack
+{
+    char key[80];    /* "data/xx/<packid>" */
+    bool missing;    /* else: the object has another size (truncated when smaller) */
+    uint64_t size;   /* as indexed */
+    uint64_t found;  /* as listed (0 when missing) */
+    uint64_t chunks; /* chunks indexed in it, dropped from the index */
+    uint64_t moved;  /* of those, chunks another pack holds too: served from there now */
+} RepoLostPack;
+
+typedef struct RepoRepairReport
+{
+    RepoLostPack *packs; /* malloc'd; repo_repair_report_free */
+    size_t n_packs;
+    uint64_t chunks_lost;   /* chunks that no sound pack holds: gone from the index */
+    uint64_t index_removed; /* old index objects replaced by the new one */
+} RepoRepairReport;
+
+/* Lists data/ once and marks the packs the index names that are missing or
+ * of another size than indexed as lost: their chunks no longer serve dedup
+ * (a backup stores them again) nor count as readable. Sets *lost to their
+ * number. A backup does this by itself before its first dedup. */
+bool repo_packs_verify(Repo *repo, uint64_t *lost, Error *err);
+
+/* Counts the chunk ids in every "chunks" array of doc (a snapshot header or
+ * part) that cannot be read: not in the index, or only in packs
+ * repo_packs_verify found lost. */
+uint64_t repo_chunks_lost(Repo *repo, json_t *doc);
+
+/* Drops the index entries of packs that are missing or of another size
+ * than indexed: one listing of data/, then a new index object without them,
+ * then removal of the old index objects (a kill in between leaves both,
+ * and running it again finishes). The caller holds the exclusive lock. Fills
+ * r (nothing to do: no packs, no rewrite); fails while this process has
+ * packs not yet in an index object. */
+bool repo_repair_index(Repo *repo, RepoRepairReport *r, Error *err);
+void repo_repair_report_free(RepoRepairReport *r);
+
 /* ---- reading ------------------------------------------------------------ */
 
 /* Reads the chunks (a JSON array of hex ids, as returned by repo_stream_end)

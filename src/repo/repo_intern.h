@@ -119,6 +119,7 @@ typedef struct RepoPack
     uint64_t size;    /* whole object, as recorded in the index */
     uint32_t kid;     /* index into Repo.kids */
     uint32_t entries; /* entries attributed to this pack */
+    bool lost;        /* missing or of another size than indexed (repo_packs_scan) */
 } RepoPack;
 
 typedef struct RepoKid
@@ -165,7 +166,8 @@ struct Repo
     unsigned char master_enc[CODEC_KEY_LEN];
     unsigned char master_id[CODEC_KEY_LEN];
 
-    pthread_mutex_t mu; /* guards everything below */
+    pthread_mutex_t verify_mu; /* one repo_packs_scan at a time (taken before mu) */
+    pthread_mutex_t mu;        /* guards everything below */
 
     /* index */
     RepoTable entries;  /* RepoEntry, keyed by chunk id */
@@ -174,6 +176,8 @@ struct Repo
     char **index_names; /* index objects loaded, sorted */
     size_t n_index_names;
     uint64_t index_dups;   /* entries skipped because their chunk was already indexed */
+    RepoTable alts;        /* RepoEntry: the first other copy of a chunk indexed twice */
+    bool packs_verified;   /* repo_packs_scan ran since the index last changed on load */
     uint64_t index_errors; /* index objects that failed to load (tolerant mode) */
     char **index_failed;   /* their keys, and below the errors, for repo_check */
     char **index_failed_msg;
@@ -260,11 +264,38 @@ bool repo_index_add_record(Repo *repo, const unsigned char *rec, size_t len, siz
                            bool pending, const char *what, Error *err);
 /* Chunk lookup under the lock: copies the entry. */
 bool repo_index_lookup(Repo *repo, const unsigned char id[32], RepoEntry *e, RepoPack *p);
+/* The other copy of a chunk indexed twice (in another pack), if any. */
+bool repo_index_lookup_alt(Repo *repo, const unsigned char id[32], RepoEntry *e, RepoPack *p);
+/* Makes the other copy of entry i (when there is one) the entry the index
+ * serves, and the served one the other copy. Caller holds mu. */
+void repo_index_swap_alt(Repo *repo, uint32_t i);
 void repo_index_free(Repo *repo);
 /* Groups entries by pack: entries of pack p are order[first[p] .. first[p+1]),
  * by offset. Both arrays are malloc'd (caller frees). Caller holds mu or
  * owns the repository. */
 void repo_entries_by_pack(Repo *repo, uint32_t **first, uint32_t **order);
+
+/* ---- repair.c --------------------------------------------------------- */
+
+/* A pack the index names that is missing or of another size than indexed. */
+typedef struct RepoPackProblem
+{
+    uint32_t pack;    /* index into Repo.packs */
+    bool missing;     /* else: listed with another size */
+    uint64_t found;   /* the size listed */
+    uint32_t entries; /* chunks it served before copies in sound packs took over */
+} RepoPackProblem;
+
+/* Lists data/ once and marks every pack the index names that is missing or
+ * of another size than indexed as lost, so that its chunks no longer serve
+ * dedup; a chunk of a lost pack that is indexed again in a sound pack is
+ * served from there. Sets *lost to the number of lost packs and, when
+ * problems is not NULL, a malloc'd array of them (caller frees). Caller
+ * holds neither mu nor verify_mu. */
+bool repo_packs_scan(Repo *repo, uint64_t *lost, RepoPackProblem **problems, Error *err);
+/* Runs repo_packs_scan once per index state (the first stream of a
+ * backup), warning when packs are lost. */
+bool repo_packs_verify_once(Repo *repo, Error *err);
 
 /* ---- pack.c ------------------------------------------------------------ */
 

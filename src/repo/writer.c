@@ -122,9 +122,15 @@ static bool repo_writer_known(RepoWriter *w, const unsigned char id[32])
 {
     Repo *repo = w->repo;
     bool known;
+    uint32_t e;
 
     pthread_mutex_lock(&repo->mu);
-    known = repo_table_find(&repo->entries, id) != REPO_NONE;
+    e = repo_table_find(&repo->entries, id);
+    /* a chunk whose pack is missing or truncated is stored again */
+    known = e != REPO_NONE &&
+            !((RepoPack *)repo_table_at(&repo->packs,
+                                        ((RepoEntry *)repo_table_at(&repo->entries, e))->pack))
+                 ->lost;
     pthread_mutex_unlock(&repo->mu);
     for (int i = 0; !known && i < w->npacks; i++)
         known = repo_table_find(&w->packs[i]->ids, id) != REPO_NONE;
@@ -185,6 +191,9 @@ RepoStream *repo_stream_begin(RepoWriter *w, RepoOwner *owner, Error *err)
         error_set(err, ERR_FAILURE, "keys of owner \"%s\" were destroyed", owner->name);
         return NULL;
     }
+    /* before the first dedup: packs known to be lost must not serve it */
+    if (!repo_packs_verify_once(w->repo, err))
+        return NULL;
     s = xcalloc(1, sizeof(*s));
     s->w = w;
     s->owner = owner;
@@ -272,6 +281,38 @@ static void repo_read_range_error(Repo *repo, const char *pk, const char *cs, co
     }
 }
 
+/* Reads, opens and checks one chunk from the place e and p name. Errors
+ * name the chunk and the pack. */
+static bool repo_read_one(Repo *repo, const unsigned char id[32], const RepoEntry *e,
+                          const RepoPack *p, Buf *plain, Buf *tmp,
+                          unsigned char digest[CODEC_DIGEST_LEN], Error *err)
+{
+    unsigned char *blob = NULL;
+    char pk[80], cs[20];
+    RepoOwner *owner;
+    bool ok;
+
+    repo_chunk_str(id, cs);
+    repo_pack_key(p->id, pk);
+    owner = repo_owner_for_kid(repo, p->kid, err);
+    if (owner == NULL)
+        return error_prefix(err, "chunk \"%s\" in pack \"%s\"", cs, pk);
+    if (!storage_get_range(repo->st, pk, e->offset, e->length, &blob, err))
+    {
+        repo_read_range_error(repo, pk, cs, e, err);
+        return false;
+    }
+    ok = repo_blob_open(repo, owner, id, e->flags, e->raw_length, blob, e->length, plain, tmp,
+                        digest, err);
+    free(blob);
+    if (!ok)
+    {
+        error_prefix(err, "pack \"%s\": chunk \"%s\" at offset %" PRIu32, pk, cs, e->offset);
+        error_hint(err, "run \"coffer check --read-data\" to list damaged objects");
+    }
+    return ok;
+}
+
 bool repo_read_chunks(Repo *repo, json_t *chunks, SinkFn fn, void *arg, char hash[65],
                       Error *err)
 {
@@ -290,11 +331,9 @@ bool repo_read_chunks(Repo *repo, json_t *chunks, SinkFn fn, void *arg, char has
     {
         unsigned char id[32];
         unsigned char digest[CODEC_DIGEST_LEN];
-        unsigned char *blob = NULL;
-        char pk[80], cs[20];
+        char cs[20];
         RepoEntry e;
         RepoPack p;
-        RepoOwner *owner;
 
         if (!json_is_string(v) || json_string_length(v) != 64 ||
             hex_decode(json_string_value(v), id, 32) != 0)
@@ -302,9 +341,9 @@ bool repo_read_chunks(Repo *repo, json_t *chunks, SinkFn fn, void *arg, char has
             ok = error_set(err, ERR_FAILURE, "chunk list entry %zu is not a chunk id", i);
             break;
         }
-        repo_chunk_str(id, cs);
         if (!repo_index_lookup(repo, id, &e, &p))
         {
+            repo_chunk_str(id, cs);
             ok = error_set(err, ERR_FAILURE,
                            "chunk \"%s\" is not in the index of repository "
                            "\"%s\"",
@@ -312,28 +351,19 @@ bool repo_read_chunks(Repo *repo, json_t *chunks, SinkFn fn, void *arg, char has
             error_hint(err, "run \"coffer check\" to list damaged objects");
             break;
         }
-        repo_pack_key(p.id, pk);
-        owner = repo_owner_for_kid(repo, p.kid, err);
-        if (owner == NULL)
+        ok = repo_read_one(repo, id, &e, &p, &plain, &tmp, digest, err);
+        /* a backup that found this pack lost stored the chunk again */
+        if (!ok && repo_index_lookup_alt(repo, id, &e, &p))
         {
-            ok = error_prefix(err, "chunk \"%s\" in pack \"%s\"", cs, pk);
-            break;
+            Error e2;
+
+            error_clear(&e2);
+            ok = repo_read_one(repo, id, &e, &p, &plain, &tmp, digest, &e2);
+            if (ok)
+                error_clear(err);
         }
-        if (!storage_get_range(repo->st, pk, e.offset, e.length, &blob, err))
-        {
-            repo_read_range_error(repo, pk, cs, &e, err);
-            ok = false;
-            break;
-        }
-        ok = repo_blob_open(repo, owner, id, e.flags, e.raw_length, blob, e.length, &plain, &tmp,
-                            digest, err);
-        free(blob);
         if (!ok)
-        {
-            error_prefix(err, "pack \"%s\": chunk \"%s\" at offset %" PRIu32, pk, cs, e.offset);
-            error_hint(err, "run \"coffer check --read-data\" to list damaged objects");
             break;
-        }
         codec_hash_update(content, digest, sizeof(digest));
         if (!fn(arg, plain.data, plain.len, err))
         {

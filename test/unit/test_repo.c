@@ -1444,6 +1444,67 @@ static void test_threads(void)
     free(dir);
 }
 
+/* A pack lost after a backup: the next store does not dedup against it,
+ * a process that still indexes the lost copy first reads the new one, and
+ * repair drops the lost pack from the index. */
+static void test_lost_pack(void)
+{
+    char *dir = new_dir("lost");
+    Error err;
+    Repo *a, *b;
+    Buf d, out;
+    json_t *i1, *i2, *i3;
+    RepoStreamStats st;
+    RepoRepairReport rr;
+    RepoCheckReport rep;
+    uint64_t lost = 0;
+    char key[128], s1[65];
+
+    error_clear(&err);
+    buf_init(&d);
+    buf_init(&out);
+    gen_random(&d, 300 * 1024, 41);
+    ok(make_repo(dir, true, 0, &err), "init for lost packs");
+    a = open_repo(dir, PASS, &err);
+    if (!ok(a != NULL, "open for lost packs"))
+        return;
+    i1 = store(a, "l", d.data, d.len, &st, &err);
+    ok(i1 != NULL && snap(a, "l", i1, s1, &err), "store a stream");
+    ok(first_pack(dir, key, sizeof(key), NULL), "  ... in one pack");
+    remove_obj(dir, key);
+
+    /* another process stores the same data again */
+    b = open_repo(dir, PASS, &err);
+    i2 = b != NULL ? store(b, "l", d.data, d.len, &st, &err) : NULL;
+    ok(i2 != NULL, "the same data stored after its pack was lost");
+    is_int((long long)st.chunks_new, (long long)st.chunks,
+           "  ... every chunk stored again: none dedups against the lost pack");
+    repo_close(b);
+
+    /* a still indexes the lost copy first; the new one comes as a duplicate */
+    ok(repo_index_sync(a, &err), "sync an index that names the lost pack first");
+    ok(read_back(a, i2, &out, &err) && same(&out, d.data, d.len),
+       "  ... reads turn to the new copy");
+    i3 = store(a, "l", d.data, d.len, &st, &err);
+    ok(i3 != NULL && st.chunks_new == 0, "  ... and a store dedups against it");
+    ok(repo_packs_verify(a, &lost, &err) && lost == 1, "one pack is known lost");
+    ok(repo_repair_index(a, &rr, &err), "repair the index");
+    ok(rr.n_packs == 1 && strcmp(rr.packs[0].key, key) == 0 && rr.packs[0].missing,
+       "  ... drops the missing pack");
+    is_int((long long)rr.chunks_lost, 0, "  ... losing no chunk: the new pack holds them all");
+    repo_repair_report_free(&rr);
+    ok(check(a, false, &rep, &err), "check is clean after the repair");
+    ok(repo_repair_index(a, &rr, &err) && rr.n_packs == 0, "a second repair has nothing to do");
+    repo_repair_report_free(&rr);
+    repo_close(a);
+    json_decref(i1);
+    json_decref(i2);
+    json_decref(i3);
+    buf_free(&d);
+    buf_free(&out);
+    free(dir);
+}
+
 int main(void)
 {
     const char *tmp = getenv("TMPDIR");
@@ -1465,6 +1526,7 @@ int main(void)
     test_locks();
     test_threads();
     test_prune();
+    test_lost_pack();
     test_crash_points();
     rm_rf(root);
     return tap_done();

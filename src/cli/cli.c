@@ -99,8 +99,8 @@ static const CliCommand cli_commands[] = {
     {"restore", "bring one tenant back: in place, beside the live one, or elsewhere",
      "usage: coffer restore --tenant NAME [--snapshot ID|latest]\n"
      "                      [--as NEWNAME | --into-db DBNAME] [--table NAME]...\n"
-     "                      [--data-only | --schema-only] [--clean] [--yes] [-j N]\n"
-     "       coffer restore --all [--into-db DBNAME] [--clean --yes] [-j N]\n"
+     "                      [--data-only | --schema-only] [--clean] [--yes] [-j N] [--json]\n"
+     "       coffer restore --all [--into-db DBNAME] [--clean --yes] [-j N] [--json]\n"
      "       coffer restore --recover\n"
      "\n"
      "Restores a tenant from a snapshot (default: the latest) without touching\n"
@@ -165,7 +165,7 @@ static const CliCommand cli_commands[] = {
      "            2 usage or configuration error\n",
      cmd_init},
     {"check", "verify the repository's structure (and data)",
-     "usage: coffer check [--repo PATH] [--read-data[=PERCENT]] [--json]\n"
+     "usage: coffer check [--repo PATH] [--read-data[=PERCENT]] [--rebuild-index] [--json]\n"
      "\n"
      "Verifies that every snapshot can be read, that every chunk a snapshot\n"
      "references is in the index and in a pack that exists with the right\n"
@@ -260,6 +260,47 @@ static const char cli_global_usage[] =
     "  --verbose       more log output      --quiet   errors only\n"
     "  --help          help for the command\n";
 
+/* "coffer help config": the configuration file, key by key (README, Configuration). */
+static const char cli_config_help[] =
+    "coffer reads coffer.yaml from --config FILE, else $COFFER_CONFIG, else\n"
+    "/etc/coffer/coffer.yaml. \"coffer config check\" validates it; every error\n"
+    "names the file, the line and the key.\n"
+    "\n"
+    "postgres:\n"
+    "  conninfo: \"host=/run/postgresql dbname=saas user=backup\"\n"
+    "                  any libpq conninfo; PG* variables and .pgpass apply\n"
+    "  bin_dir: /usr/lib/postgresql/15/bin\n"
+    "                  where pg_dump and pg_restore of the server's version\n"
+    "                  are (found by default)\n"
+    "tenancy:\n"
+    "  model: schema   schema | database | row\n"
+    "  shared: [central]\n"
+    "                  schema model: shared schemas; database model: shared\n"
+    "                  databases\n"
+    "  column: tenant_id\n"
+    "                  row model only: the tenant column\n"
+    "  discover:\n"
+    "    pattern: \"tenant_%\"\n"
+    "                  LIKE pattern on schema (or database) names, or\n"
+    "    query: \"SELECT schema_name AS tenant, class FROM central.tenants\"\n"
+    "                  run in the conninfo's database; columns tenant[, schema]\n"
+    "                  [, class] (database model: tenant, database[, class];\n"
+    "                  row model: tenant[, class])\n"
+    "classes:          the classes tenants may have, for backup --class\n"
+    "  active: {}\n"
+    "  demo: {}\n"
+    "repository:\n"
+    "  path: /var/lib/coffer/repo\n"
+    "                  the repository directory\n"
+    "  passphrase_file: /etc/coffer/passphrase\n"
+    "                  mode 600; or $COFFER_PASSPHRASE, or a prompt\n"
+    "  encryption: none\n"
+    "                  explicit opt-out of aes-256-gcm, recorded by init\n"
+    "  compression: 3  zstd level 1-19\n"
+    "  chunk_size: 1024\n"
+    "                  average chunk size in KiB, a power of two (64-16384),\n"
+    "                  used by init\n";
+
 static void cli_print_overview(FILE *out)
 {
     fprintf(out, "coffer %s - backup and recovery for multi-tenant PostgreSQL\n\n", COFFER_VERSION);
@@ -267,6 +308,7 @@ static void cli_print_overview(FILE *out)
     for (size_t i = 0; i < CLI_NCOMMANDS; i++)
         fprintf(out, "  %-16s %s\n", cli_commands[i].name, cli_commands[i].summary);
     fprintf(out, "  %-16s %s\n", "help [COMMAND]", "show help for a command");
+    fprintf(out, "  %-16s %s\n", "help config", "explain the configuration file");
     fprintf(out, "  %-16s %s\n\n", "version", "print the version");
     fputs(cli_global_usage, out);
     fputs("\nexit codes: 0 ok, 1 failure, 2 usage or configuration error, 3 partial\n", out);
@@ -394,6 +436,12 @@ int cli_main(int argc, char **argv)
             snprintf(name, sizeof(name), "%s", argv[first + 1]);
         if (first + 2 < argc && cli_find(name) == NULL)
             snprintf(name, sizeof(name), "%s %s", argv[first + 1], argv[first + 2]);
+        /* "config" alone is the help topic for the file, not the command group */
+        if (strcmp(name, "config") == 0)
+        {
+            fputs(cli_config_help, stdout);
+            return 0;
+        }
         if (name[0] != '\0' && cli_find(name) == NULL && !cli_is_group(name))
         {
             fprintf(stderr, "coffer: error: unknown command \"%s\"\n", name);

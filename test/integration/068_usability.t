@@ -3,6 +3,7 @@
 #   (a) init refuses a non-empty directory that is not a repository
 #   (b) an unknown --tenant is a usage error (exit 2), like an unknown --class
 #   (c) a per-tenant failure prints its hint as a plain "HINT: " line
+#   (d) "coffer help config" explains the file; usage lines list every option
 . "$(dirname "$0")/../lib/pg.sh"
 
 pg_start || t_bail "cannot start PostgreSQL"
@@ -72,5 +73,18 @@ t_like "$T_ERR" 'coffer: error: tenant "tenant_globex" failed: permission denied
     "  ... the error names the tenant"
 t_like "$T_ERR" $'(^|\n)HINT: grant the backup role' "  ... the hint is a plain HINT: line"
 t_unlike "$T_ERR" 'error: (HINT|DETAIL):' "  ... not prefixed by coffer: error:"
+
+# ------------------------------------------------ (d) help
+t_ok "(d) coffer help config" "$COFFER" help config
+for key in conninfo bin_dir model shared column pattern query classes path passphrase_file \
+    encryption compression chunk_size; do
+    t_like "$T_OUT" "(^|[[:space:]])$key:" "  ... explains $key"
+done
+t_ok "(d) coffer help lists the topic" "$COFFER" help
+t_like "$T_OUT" 'help config' "  ... help config"
+usage() { "$COFFER" help "$@" | sed -n '/^usage:/,/^$/p'; }
+t_like "$(usage check)" '--rebuild-index' "(d) check's usage lists --rebuild-index"
+t_like "$(usage check)" '--json' "  ... and --json"
+t_like "$(usage restore)" '--json' "(d) restore's usage lists --json"
 
 t_done

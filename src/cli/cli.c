@@ -77,10 +77,15 @@ static const CliCommand cli_commands[] = {
      "  --json          print the manifest (without chunk lists)\n",
      cmd_info},
     {"forget", "remove snapshots (their data stays until prune)",
-     "usage: coffer forget SNAPSHOT... [--repo PATH]\n"
+     "usage: coffer forget SNAPSHOT... [--repo PATH] [--json]\n"
      "\n"
      "Removes the named snapshots (ids, unique prefixes or \"latest\"). Their\n"
-     "data is freed by the next \"coffer prune\".\n",
+     "data is freed by the next \"coffer prune\".\n"
+     "\n"
+     "options:\n"
+     "  --repo PATH     the repository directory (overrides repository.path)\n"
+     "  --json          print {\"forgotten\": [ids]}, also the ones forgotten\n"
+     "                  before an error\n",
      cmd_forget},
     {"prune", "free the space that no snapshot uses",
      "usage: coffer prune [--repo PATH] [--json]\n"
@@ -138,10 +143,15 @@ static const CliCommand cli_commands[] = {
      "exit codes: 0 ok, 1 failure (the target is left as it was), 2 usage\n",
      cmd_restore},
     {"config check", "validate the configuration file",
-     "usage: coffer config check [--config FILE]\n"
+     "usage: coffer config check [--config FILE] [--json]\n"
      "\n"
      "Reads and validates coffer.yaml: every key known, every value of the\n"
-     "right type. Errors name the file, the line and the key, and exit 2.\n",
+     "right type. Errors name the file, the line and the key, and exit 2.\n"
+     "\"coffer help config\" explains the keys.\n"
+     "\n"
+     "options:\n"
+     "  --json          print {\"path\", \"valid\": true, \"model\", \"shared\",\n"
+     "                  \"classes\"}\n",
      cmd_config_check},
     {"init", "create a repository",
      "usage: coffer init [--repo PATH] [--encryption aes-256-gcm|none] [--json]\n"

@@ -67,6 +67,7 @@ bool cmd_forget(CmdContext *ctx, int argc, char **argv, Error *err)
     RepoLock *lock = NULL;
     int first;
     Repo *repo = prune_open(ctx, "forget", argc, argv, &lock, &first, err);
+    json_t *forgotten;
     bool ok = true;
 
     if (repo == NULL)
@@ -75,8 +76,11 @@ bool cmd_forget(CmdContext *ctx, int argc, char **argv, Error *err)
     {
         error_set(err, ERR_USAGE, "forget: name the snapshots to forget");
         error_hint(err, "run \"coffer list\" to see their ids");
-        ok = false;
+        repo_unlock(lock);
+        repo_close(repo);
+        return false;
     }
+    forgotten = json_array();
     for (int i = first; ok && i < argc; i++)
     {
         /* resolve prefixes and "latest" to one id before removing; an id is
@@ -85,10 +89,23 @@ bool cmd_forget(CmdContext *ctx, int argc, char **argv, Error *err)
 
         ok = repo_snapshot_resolve(repo, argv[i], id, err) && repo_snapshot_forget(repo, id, err);
         if (ok)
+            json_array_append_new(forgotten, json_string(id));
+        if (ok && !ctx->json)
             printf("forgot snapshot %s\n", id);
     }
-    if (ok)
+    /* with --json the ids forgotten before a failure are printed too: they
+     * are gone either way, and a script must learn which */
+    if (ctx->json)
+    {
+        json_t *o = json_pack("{s:O}", "forgotten", forgotten);
+
+        json_dumpf(o, stdout, JSON_INDENT(2));
+        fputc('\n', stdout);
+        json_decref(o);
+    }
+    else if (ok)
         printf("run \"coffer prune\" to free the space they used\n");
+    json_decref(forgotten);
     repo_unlock(lock);
     repo_close(repo);
     return ok;

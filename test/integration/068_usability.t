@@ -4,6 +4,7 @@
 #   (b) an unknown --tenant is a usage error (exit 2), like an unknown --class
 #   (c) a per-tenant failure prints its hint as a plain "HINT: " line
 #   (d) "coffer help config" explains the file; usage lines list every option
+#   (e) forget --json and config check --json print JSON
 . "$(dirname "$0")/../lib/pg.sh"
 
 pg_start || t_bail "cannot start PostgreSQL"
@@ -86,5 +87,23 @@ usage() { "$COFFER" help "$@" | sed -n '/^usage:/,/^$/p'; }
 t_like "$(usage check)" '--rebuild-index' "(d) check's usage lists --rebuild-index"
 t_like "$(usage check)" '--json' "  ... and --json"
 t_like "$(usage restore)" '--json' "(d) restore's usage lists --json"
+
+# ------------------------------------------------ (e) --json of forget and config check
+t_ok "(e) coffer help config check still shows the command" "$COFFER" help config check
+t_like "$T_OUT" '^usage: coffer config check \[--config FILE\] \[--json\]' "  ... with --json"
+t_like "$(usage forget)" '--json' "(e) forget's usage lists --json"
+t_ok "(e) config check --json" "$COFFER" config check --json
+t_is "$(jq -r '.path, .valid, .model' <<<"$T_OUT" | paste -sd' ')" "$COFFER_CONFIG true schema" \
+    "  ... prints path, valid and model"
+t_is "$(jq -c .shared <<<"$T_OUT")" '["central","parametros","public"]' "  ... and the shared schemas"
+t_ok "a backup to forget" "$COFFER" backup --tenant tenant_acme --json
+gone=$(jq -r .id <<<"$T_OUT")
+t_ok "(e) forget --json" "$COFFER" forget --json "${gone:0:12}"
+t_is "$(jq -c .forgotten <<<"$T_OUT")" "[\"$gone\"]" "  ... prints the full id forgotten"
+t_unlike "$T_OUT" 'forgot snapshot' "  ... and no human lines"
+t_ok "list --json" "$COFFER" list --json
+t_is "$(jq --arg id "$gone" '[.[] | select(.id == $id)] | length' <<<"$T_OUT")" 0 \
+    "  ... the snapshot is gone"
+t_exit 2 "(e) forget --json with nothing to forget is still a usage error" "$COFFER" forget --json
 
 t_done

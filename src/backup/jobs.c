@@ -14,6 +14,7 @@
 
 #include "backup/backup_intern.h"
 #include "common/buf.h"
+#include "common/fmt.h"
 #include "common/log.h"
 #include "common/mem.h"
 
@@ -128,9 +129,12 @@ void backup_unit_fail(Backup *b, Unit *u, const Error *err)
     if (!u->failed)
     {
         u->failed = true;
+        char name[256];
+
         snprintf(u->error, sizeof(u->error), "%s", err->message);
-        log_error("%s \"%s\" failed: %s", u->tenant->shared ? "shared part" : "tenant",
-                  u->tenant->name, err->message);
+        fmt_printable(u->tenant->name, name, sizeof(name));
+        log_error("%s \"%s\" failed: %s", u->tenant->shared ? "shared part" : "tenant", name,
+                  err->message);
         if (err->detail[0] != '\0')
             log_error_detail("%s", err->detail);
         if (err->hint[0] != '\0')

@@ -95,11 +95,15 @@ static Repo *list_open(CmdContext *ctx, Error *err)
 
 static void list_tags(const Manifest *m, char *out, size_t len)
 {
+    char tag[128];
     size_t n = 0;
 
     out[0] = '\0';
     for (size_t i = 0; i < m->n_tags; i++)
-        n += (size_t)snprintf(out + n, n < len ? len - n : 0, "%s%s", i ? "," : "", m->tags[i]);
+    {
+        fmt_printable(m->tags[i], tag, sizeof(tag));
+        n += (size_t)snprintf(out + n, n < len ? len - n : 0, "%s%s", i ? "," : "", tag);
+    }
     if (out[0] == '\0')
         snprintf(out, len, "-");
 }
@@ -186,8 +190,13 @@ bool cmd_list(CmdContext *ctx, int argc, char **argv, Error *err)
         fputc('\n', stdout);
     }
     else
+    {
+        char name[256];
+
+        fmt_printable(a.tenant ? a.tenant : "", name, sizeof(name));
         printf("\n%zu snapshot%s%s%s\n", shown, shown == 1 ? "" : "s",
-               a.tenant ? " holding tenant " : "", a.tenant ? a.tenant : "");
+               a.tenant ? " holding tenant " : "", name);
+    }
     json_decref(out);
     json_decref(snaps);
     return true;
@@ -197,13 +206,14 @@ bool cmd_list(CmdContext *ctx, int argc, char **argv, Error *err)
  * its tables). */
 static void info_print(const Manifest *m, const char *tenant)
 {
-    char size[32], added[32], b[32], name[256];
+    char size[32], added[32], b[32], name[256], text[1024], cls[256];
 
     fmt_bytes(m->stats.bytes_read, size, sizeof(size));
     fmt_bytes(m->stats.bytes_added, added, sizeof(added));
     printf("snapshot %s\n", m->id);
     printf("  time      %s (%.1fs)\n", m->time, m->stats.seconds);
-    printf("  host      %s, PostgreSQL %s, %s model\n", m->host, m->server_version, m->model);
+    fmt_printable(m->host, text, sizeof(text));
+    printf("  host      %s, PostgreSQL %s, %s model\n", text, m->server_version, m->model);
     printf("  contents  %llu tenants, %llu tables, %llu rows, %s (%s added)\n",
            (unsigned long long)m->stats.tenants, (unsigned long long)m->stats.tables,
            (unsigned long long)m->stats.rows, size, added);
@@ -212,7 +222,8 @@ static void info_print(const Manifest *m, const char *tenant)
     for (size_t i = 0; i < m->n_failed; i++)
     {
         fmt_printable(m->failed[i].name, name, sizeof(name));
-        printf("    %s: %s\n", name, m->failed[i].error);
+        fmt_printable(m->failed[i].error, text, sizeof(text));
+        printf("    %s: %s\n", name, text);
     }
     printf("\n");
     for (size_t i = 0; i < m->n_tenants; i++)
@@ -222,8 +233,9 @@ static void info_print(const Manifest *m, const char *tenant)
         if (tenant != NULL && (u->shared || strcmp(u->name, tenant) != 0))
             continue;
         fmt_printable(u->name, name, sizeof(name));
+        fmt_printable(u->class, cls, sizeof(cls));
         fmt_bytes(u->bytes, b, sizeof(b));
-        printf("%-32s %-8s %4zu tables %10llu rows %10s%s\n", name, u->class, u->n_tables,
+        printf("%-32s %-8s %4zu tables %10llu rows %10s%s\n", name, cls, u->n_tables,
                (unsigned long long)u->rows, b, u->shared ? "  (shared)" : "");
         for (size_t k = 0; tenant != NULL && k < u->n_tables; k++)
         {

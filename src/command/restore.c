@@ -159,13 +159,16 @@ static void restore_print(CmdContext *ctx, const RestoreResult *res, bool ok)
     for (size_t i = 0; i < res->n_targets; i++)
     {
         const RestoreTargetInfo *t = &res->targets[i];
-        char size[32], secs[32];
+        char size[32], secs[32], name[256], into[256], db[256];
 
         fmt_bytes(t->bytes, size, sizeof(size));
         fmt_seconds(t->seconds, secs, sizeof(secs));
+        fmt_printable(t->name, name, sizeof(name));
+        fmt_printable(t->schema ? t->schema : t->db, into, sizeof(into));
+        fmt_printable(t->db, db, sizeof(db));
         printf("restored \"%s\" into %s \"%s\"%s%s: %zu tables, %llu rows, %s in %s, verified\n",
-               t->name, t->schema ? "schema" : "database", t->schema ? t->schema : t->db,
-               t->schema ? " of database " : "", t->schema ? t->db : "", t->tables,
+               name, t->schema ? "schema" : "database", into, t->schema ? " of database " : "",
+               t->schema ? db : "", t->tables,
                (unsigned long long)t->rows, size, secs);
     }
 }

@@ -5,6 +5,8 @@
 #   (c) a per-tenant failure prints its hint as a plain "HINT: " line
 #   (d) "coffer help config" explains the file; usage lines list every option
 #   (e) forget --json and config check --json print JSON
+#   (f) control characters in tags and names are escaped in human output,
+#       exact in --json
 . "$(dirname "$0")/../lib/pg.sh"
 
 pg_start || t_bail "cannot start PostgreSQL"
@@ -105,5 +107,26 @@ t_ok "list --json" "$COFFER" list --json
 t_is "$(jq --arg id "$gone" '[.[] | select(.id == $id)] | length' <<<"$T_OUT")" 0 \
     "  ... the snapshot is gone"
 t_exit 2 "(e) forget --json with nothing to forget is still a usage error" "$COFFER" forget --json
+
+# ------------------------------------------------ (f) control characters
+TAG=$'x\ny\033[31mred'
+t_ok "(f) backup with a tag holding a newline and an escape" \
+    "$COFFER" backup --tenant tenant_acme --tag "$TAG" --json
+tagged=$(jq -r .id <<<"$T_OUT")
+t_ok "(f) list" "$COFFER" list
+t_like "$T_OUT" "${tagged:0:12}  .*x\?y\?\[31mred" "  ... shows the tag escaped"
+t_unlike "$T_OUT" $'\033' "  ... with no escape character"
+t_is "$(grep -c "${tagged:0:12}" <<<"$T_OUT")" 1 "  ... on one line"
+t_ok "(f) list --json" "$COFFER" list --json
+t_is "$(jq -r --arg id "$tagged" '.[] | select(.id == $id) | .tags[0]' <<<"$T_OUT")" "$TAG" \
+    "  ... keeps the tag exact"
+AS=$'acme\033[2Jcopy'
+t_ok "(f) restore --as a name with an escape" "$COFFER" restore --tenant tenant_acme --as "$AS"
+t_like "$T_OUT" 'restored "tenant_acme" into schema "acme\?\[2Jcopy"' "  ... prints it escaped"
+t_unlike "$T_OUT" $'\033' "  ... with no escape character"
+t_is "$(pg_psql -d "$DB" -v s="$AS" <<<'SELECT count(*) FROM :"s".orders')" 10 \
+    "  ... under its exact name"
+t_ok "(f) info" "$COFFER" info "$tagged" --tenant tenant_acme
+t_unlike "$(tr -d "\n" <<<"$T_OUT")" $'[\001-\037]' "  ... prints no control character"
 
 t_done

@@ -48,7 +48,7 @@ bool restore_journal_write(Restore *r, const char *phase)
             continue;
         json_array_append_new(targets,
                               json_pack("{s:s, s:s?, s:s?, s:b}", "db", t->db, "schema", t->schema,
-                                        "aside", t->aside, "created", t->created));
+                                        "aside", t->aside, "created", t->created || !t->replaces));
     }
     journal_host(host, sizeof(host));
     doc = json_pack("{s:s, s:I, s:s, s:o}", "host", host, "pid", (json_int_t)getpid(), "phase",

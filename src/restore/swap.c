@@ -76,7 +76,10 @@ static bool swap_put_back_once(Restore *r, Target *t, bool *aside_out, bool *liv
     }
     if (!error_is_set(err))
     {
-        SwapActions act = restore_swap_decide(aside, live, t->created);
+        /* a name that was free before the restore holds only what the
+         * restore made, even before it marked it created (a client program
+         * may commit just before it is stopped) */
+        SwapActions act = restore_swap_decide(aside, live, t->created || !t->replaces);
 
         if (act.drop_live)
             r->ops->drop(c, name, "partial", err);
@@ -136,7 +139,7 @@ static void swap_put_back(void *arg)
     }
     else if (aside)
         log_info("%s \"%s\" was left as it was", what, name);
-    else if (live && t->created)
+    else if (live && (t->created || !t->replaces))
         log_info("the incomplete %s \"%s\" was dropped", what, name);
     if (t->put_back_ok)
     {

@@ -122,7 +122,7 @@ interrupt HUP sleep:0.8 --clean --yes
 interrupt INT '^COPY "big_copy"\."events" FROM STDIN' --as big_copy
 interrupt TERM sleep:0.3 --as big_copy
 
-t_like "$interrupted" '^([7-9]|10)$' "at least 7 of the 10 restores were interrupted before they finished ($interrupted)"
+t_like "$interrupted" '^([4-9]|10)$' "at least 4 of the 10 restores were interrupted before they finished ($interrupted)"
 t_ok "after all that, the repository is clean" "$COFFER" check
 t_ok "and a restore --clean still works" "$COFFER" restore --tenant tenant_big --clean --yes
 t_is "$(fingerprint | cut -d' ' -f1)" 300000 "  ... and restores the snapshot's rows"

@@ -121,6 +121,21 @@ wait "$pid" && echo "(the restore finished before the interrupt)" || echo "exit 
 echo "tenant_acme.invoices: $(sql "SELECT count(*) FROM tenant_acme.invoices") rows (the live tenant had $live)"
 echo "schemas left aside: $(sql "SELECT count(*) FROM pg_namespace WHERE nspname LIKE '%coffer_old%'")"
 
+say "kill -9 during a restore in place: the journal puts the live tenant back"
+./coffer restore --tenant tenant_acme --clean --yes 2>/dev/null &
+pid=$!
+for _ in $(seq 200); do
+    [ "$(sql "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY %FROM STDIN'")" -gt 0 ] && break
+    sleep 0.05
+done
+echo "$ kill -9 $pid    # nothing in the process can run now"
+kill -9 "$pid" 2>/dev/null || true
+wait "$pid" 2>/dev/null || true
+echo "schemas left aside: $(sql "SELECT count(*) FROM pg_namespace WHERE nspname LIKE '%coffer_old%'")"
+run ./coffer restore --recover
+echo "tenant_acme.invoices: $(sql "SELECT count(*) FROM tenant_acme.invoices") rows (the live tenant had $live)"
+echo "schemas left aside: $(sql "SELECT count(*) FROM pg_namespace WHERE nspname LIKE '%coffer_old%'")"
+
 say "restore tenant_acme in place (a safety backup of the damaged state is taken first)"
 run ./coffer restore --tenant tenant_acme --clean --yes
 echo "tenant_acme.invoices: $(sql "SELECT count(*) FROM tenant_acme.invoices") rows (was $before)"

@@ -43,6 +43,8 @@ rm -f "$LOGS"/*.log
 # Results: every measurement is a key with these fields.
 KEYS=()
 declare -A R_SET R_LABEL R_MEDIAN R_RUNS R_BYTES R_RSS R_NOTE R_STATUS
+# R_EXTRA: more "name": value pairs of a key's JSON object (restore steps, RSS split)
+declare -A R_EXTRA
 
 result_new()   # KEY SET LABEL
 {
@@ -96,6 +98,48 @@ unavailable()   # KEY SET LABEL WHY
 
 nothing() { :; }
 dir_bytes() { du -sb "$@" 2>/dev/null | awk '{ s += $1 } END { printf "%d", s }'; }
+
+# rss_sample PID OUT: the peak RSS of PID and, apart, of its children, until
+# PID exits. /usr/bin/time (wait4) reports the largest peak over the whole
+# process tree, which for a backup may be its pg_dump's; this reads VmHWM (the
+# kernel's high-water mark of resident memory) from /proc/PID/status and from
+# each child's every 20 ms, and writes the largest per program name as
+# "NAME KIB" lines to OUT (then "samples N"). VmHWM only grows, so a sample
+# misses at most what a process adds in its last 20 ms. Children are found by
+# scanning /proc for PPid = PID every 100 ms (every 500 ms while one is alive).
+rss_sample()
+{
+    local root=$1 out=$2 fd i=0 f p line rest status name hwm _
+    local -A peak=() live=()
+    exec {fd}<> <(:)   # read -t on this pipe waits without forking sleep
+    while :; do
+        if (( i % (${#live[@]} ? 25 : 5) == 0 )); then
+            for f in /proc/[0-9]*/stat; do
+                { read -r line <"$f"; } 2>/dev/null || continue
+                rest=${line##*) }; rest=${rest#* }
+                if [ "${rest%% *}" = "$root" ]; then p=${f#/proc/}; live[${p%/stat}]=1; fi
+            done
+        fi
+        for p in "$root" "${!live[@]}"; do
+            # one read call: the kernel makes the file anew after each seek,
+            # and lines such as State: change length between two makings
+            status='' hwm=''
+            { read -r -d '' status <"/proc/$p/status"; } 2>/dev/null || true
+            name=${status#Name:}; name=${name%%$'\n'*}; name=${name//[[:space:]]/}
+            case $status in *VmHWM:*) hwm=${status#*VmHWM:}; hwm=${hwm%%kB*}; hwm=${hwm//[!0-9]/} ;; esac
+            if [ -z "$hwm" ]; then   # gone, or a zombie: memory released
+                [ "$p" = "$root" ] && break 2
+                unset "live[$p]"
+                continue
+            fi
+            [ "$p" = "$root" ] && name=coffer
+            if [ -z "${peak[$name]:-}" ] || [ "$hwm" -gt "${peak[$name]}" ]; then peak[$name]=$hwm; fi
+        done
+        i=$(( i + 1 ))
+        read -r -t 0.02 -u "$fd" _ || true
+    done
+    { for name in "${!peak[@]}"; do echo "$name ${peak[$name]}"; done; echo "samples $i"; } >"$out"
+}
 
 # ---------------------------------------------------------------------------
 # Coffer. Every call to the binary under test is in this section.
@@ -173,6 +217,31 @@ coffer_backup_again()   # CONFIG: a later backup into the same repository
 coffer_restore_one()   # CONFIG TENANT TARGET_DB: one tenant into another database
 {
     coffer_run --config "$1" restore --tenant "$2" --into-db "$3" --yes -j "$JOBS"
+}
+
+# The same restore with --verbose: its log has "NAME: STEP took N.NNNs" for
+# each step of the target (untimed run, read by restore_steps).
+coffer_restore_verbose()   # CONFIG TENANT TARGET_DB
+{
+    "$COFFER" --verbose --config "$1" restore --tenant "$2" --into-db "$3" --yes -j "$JOBS"
+}
+
+# "coffer list" opens the repository (deriving its key with scrypt) and reads
+# the list of snapshots: the key derivation a restore pays before its steps.
+coffer_list() { coffer_run --config "$1" list; }
+
+# A first backup (untimed) with coffer's peak RSS and its children's sampled
+# apart: see rss_sample. OUT gets "PROGRAM KIB" lines.
+coffer_backup_rss_split()   # CONFIG OUT
+{
+    local pid spid rc=0
+    "$COFFER" --config "$1" backup -j "$JOBS" &
+    pid=$!
+    rss_sample "$pid" "$2" &
+    spid=$!
+    wait "$pid" || rc=$?
+    wait "$spid" || true
+    return $rc
 }
 
 # ---------------------------------------------------------------------------
@@ -302,6 +371,73 @@ pgrestore_one()   # DB TENANT DUMP
     psql -X -q -d "$1" -c "CREATE SCHEMA $2" && pg_restore -n "$2" -j "$JOBS" -d "$1" "$3"
 }
 
+# tenant_by_size DB N: the tenant schema with the N-th largest total size (0: the largest)
+tenant_by_size()
+{
+    psql -X -At -d "$1" -c "SELECT n.nspname FROM pg_namespace n JOIN pg_class c ON c.relnamespace = n.oid
+        WHERE n.nspname LIKE 'tenant\_%' GROUP BY 1 ORDER BY sum(pg_total_relation_size(c.oid)) DESC, 1 OFFSET $2 LIMIT 1"
+}
+
+schema_bytes()   # DB SCHEMA: total size of its relations (tables, indexes, TOAST)
+{
+    psql -X -At -d "$1" -c "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c
+        JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '$2'"
+}
+
+# restore_check KEY DB TENANT: after a restore into bench_restore, the tenant's
+# orders have as many rows as in DB, or KEY is marked failed.
+restore_check()
+{
+    [ "${R_STATUS[$1]}" = ok ] || return 0
+    local a b
+    a=$(psql -X -At -d "$2" -c "SELECT count(*) FROM $3.orders")
+    b=$(psql -X -At -d bench_restore -c "SELECT count(*) FROM $3.orders" 2>&1 || true)
+    [ "$a" = "$b" ] || { R_STATUS[$1]=failed; note "$1" "orders rows '$b', expected $a"; }
+}
+
+RESTORE_STEPS=("fetching the DDL" "listing the DDL" "pre-data" "data" "post-data" "sequences and statistics")
+
+# coffer_restore_row KEY CONFIG DB TENANT LABEL: the timed restore, then one
+# more with --verbose (untimed by measure) for the time of each step.
+coffer_restore_row()
+{
+    local key=$1 cfg=$2 db=$3 tenant=$4 label=$5
+    measure "$key" skewed "coffer restore: $label" restore_prep coffer_restore_one "$cfg" "$tenant" bench_restore || true
+    restore_check "$key" "$db" "$tenant"
+    [ "${R_STATUS[$key]}" = ok ] || return 0
+    restore_steps "$key" "$cfg" "$tenant"
+}
+
+# restore_steps KEY CONFIG TENANT: the step times of a --verbose run go to
+# R_STEPS[KEY] ("STEP=SECONDS|..." in RESTORE_STEPS order), R_EXTRA[KEY] (JSON)
+# and the log $LOGS/KEY.verbose.log (with the parsed times at its end).
+declare -A R_STEPS R_STEPS_RUN
+restore_steps()
+{
+    local key=$1 cfg=$2 tenant=$3 log=$LOGS/$1.verbose.log secs step t sum=0 json='' kdf=''
+    if ! restore_prep >"$LOGS/$key.verbose.prep.log" 2>&1 ||
+        ! bench_time secs coffer_restore_verbose "$cfg" "$tenant" bench_restore >"$log" 2>&1; then
+        note "$key" "the --verbose run failed, see $log"
+        return 0
+    fi
+    R_STEPS_RUN[$key]=$secs
+    R_STEPS[$key]=
+    for step in "${RESTORE_STEPS[@]}"; do
+        t=$(awk -v s=": $step took " 'index($0, s) { v = substr($0, index($0, s) + length(s)); sub(/s$/, "", v); x += v; n++ }
+            END { if (n) printf "%.3f", x }' "$log")
+        R_STEPS[$key]+="${R_STEPS[$key]:+|}$step=${t:-?}"
+        json+="${json:+, }$(json_str "$step"): $(json_num "$t")"
+        [ -z "$t" ] || sum=$(awk -v a="$sum" -v b="$t" 'BEGIN { printf "%.3f", a + b }')
+    done
+    has_median coffer_kdf && kdf=${R_MEDIAN[coffer_kdf]}
+    R_EXTRA[$key]="\"steps_s\": {$json}, \"steps_sum_s\": $sum, \"verbose_run_s\": $secs, \"key_derivation_s\": $(json_num "$kdf")"
+    {
+        echo "== step times (s), summed over the target's lines: ${R_STEPS[$key]//|/, }"
+        echo "== sum of steps $sum s of the --verbose run's $secs s; key derivation (median of coffer list) ${kdf:-?} s"
+    } >>"$log"
+    bench_log "${R_LABEL[$key]}: steps ${R_STEPS[$key]//|/, }; --verbose run $secs s"
+}
+
 # ---------------------------------------------------------------------------
 # The sets.
 
@@ -349,23 +485,23 @@ run_skewed()
     fi
     bench_pg_set archive_command /bin/true
 
-    # restore of one mid-size tenant: the 10th largest
-    local tenant
-    tenant=$(psql -X -At -d $db -c "SELECT n.nspname FROM pg_namespace n JOIN pg_class c ON c.relnamespace = n.oid
-        WHERE n.nspname LIKE 'tenant\_%' GROUP BY 1 ORDER BY sum(pg_total_relation_size(c.oid)) DESC, 1 OFFSET 9 LIMIT 1")
+    # restore of one tenant: a mid-size one (the 10th largest) and the largest
+    local tenant tenant_large rlabel rlabel_large
+    tenant=$(tenant_by_size $db 9)
+    tenant_large=$(tenant_by_size $db 0)
     SETINFO[restore_tenant]=$tenant
-    SETINFO[restore_tenant_bytes]=$(psql -X -At -d $db -c "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c
-        JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '$tenant'")
-    local rlabel="$tenant, $(bench_human_bytes "${SETINFO[restore_tenant_bytes]}")"
+    SETINFO[restore_tenant_bytes]=$(schema_bytes $db "$tenant")
+    SETINFO[restore_tenant_large]=$tenant_large
+    SETINFO[restore_tenant_large_bytes]=$(schema_bytes $db "$tenant_large")
+    rlabel="$tenant, $(bench_human_bytes "${SETINFO[restore_tenant_bytes]}")"
+    rlabel_large="$tenant_large (largest), $(bench_human_bytes "${SETINFO[restore_tenant_large_bytes]}")"
     RESTORE_CENTRAL_DUMP=$work/loop/central.dump
     measure restore_pg skewed "pg_restore -n -j $JOBS (+CREATE SCHEMA): $rlabel" restore_prep \
         pgrestore_one bench_restore "$tenant" "$work/loop/$tenant.dump" || true
-    if [ "${R_STATUS[restore_pg]}" = ok ]; then
-        local a b
-        a=$(psql -X -At -d $db -c "SELECT count(*) FROM $tenant.orders")
-        b=$(psql -X -At -d bench_restore -c "SELECT count(*) FROM $tenant.orders")
-        [ "$a" = "$b" ] || { R_STATUS[restore_pg]=failed; note restore_pg "orders rows $b, expected $a"; }
-    fi
+    restore_check restore_pg $db "$tenant"
+    measure restore_pg_large skewed "pg_restore -n -j $JOBS (+CREATE SCHEMA): $rlabel_large" restore_prep \
+        pgrestore_one bench_restore "$tenant_large" "$work/loop/$tenant_large.dump" || true
+    restore_check restore_pg_large $db "$tenant_large"
 
     # Coffer
     local cfg
@@ -379,16 +515,14 @@ run_skewed()
         unavailable coffer_again skewed "coffer backup -j $JOBS (again, nothing changed)" "coffer backup: not available"
     fi
     if coffer_has backup && coffer_has restore && [ "${R_STATUS[coffer_full]}" = ok ]; then
-        measure coffer_restore skewed "coffer restore: $rlabel" restore_prep \
-            coffer_restore_one "$cfg" "$tenant" bench_restore || true
-        if [ "${R_STATUS[coffer_restore]}" = ok ]; then
-            local a b
-            a=$(psql -X -At -d $db -c "SELECT count(*) FROM $tenant.orders")
-            b=$(psql -X -At -d bench_restore -c "SELECT count(*) FROM $tenant.orders" 2>&1 || true)
-            [ "$a" = "$b" ] || { R_STATUS[coffer_restore]=failed; note coffer_restore "orders rows '$b', expected $a"; }
-        fi
+        # key derivation is no step of the restore log: timed as "coffer list"
+        measure coffer_kdf skewed "coffer list (opens the repository: key derivation)" nothing \
+            coffer_list "$cfg" || true
+        coffer_restore_row coffer_restore "$cfg" $db "$tenant" "$rlabel"
+        coffer_restore_row coffer_restore_large "$cfg" $db "$tenant_large" "$rlabel_large"
     else
         unavailable coffer_restore skewed "coffer restore: $rlabel" "coffer restore: not available"
+        unavailable coffer_restore_large skewed "coffer restore: $rlabel_large" "coffer restore: not available"
     fi
     dropdb --if-exists bench_restore
 
@@ -441,11 +575,31 @@ run_tiny()
     if coffer_has backup; then
         measure coffer_tiny tiny "coffer backup -j $JOBS (first)" coffer_fresh_repo coffer_backup_full "$cfg" || true
         R_BYTES[coffer_tiny]=$(dir_bytes "$(coffer_repo "$cfg")")
+        if [ "${R_STATUS[coffer_tiny]}" = ok ]; then rss_split coffer_tiny "$cfg"; fi
     else
         unavailable coffer_tiny tiny "coffer backup -j $JOBS (first)" "coffer backup: not available"
     fi
     rm -rf "$work" "$(coffer_repo "$cfg")"
     dropdb bench_tiny
+}
+
+# rss_split KEY CONFIG: one more first backup, untimed, into a fresh repository,
+# with coffer's own peak RSS and its pg_dump's sampled apart (rss_sample):
+# RSS_COFFER[KEY], RSS_PGDUMP[KEY] (KiB), R_EXTRA[KEY], $LOGS/KEY.rss.log.
+declare -A RSS_COFFER RSS_PGDUMP
+rss_split()
+{
+    local key=$1 cfg=$2 log=$LOGS/$1.rss.log out=$BENCH_TMP/rss-split.$$
+    if ! coffer_fresh_repo "$cfg" >"$log" 2>&1 || ! coffer_backup_rss_split "$cfg" "$out" >>"$log" 2>&1; then
+        note "$key" "the run sampling RSS failed, see $log"
+        return 0
+    fi
+    { echo "== peak VmHWM (KiB) by program, sampled every 20 ms:"; cat "$out"; } >>"$log"
+    RSS_COFFER[$key]=$(awk '$1 == "coffer" { print $2 }' "$out")
+    RSS_PGDUMP[$key]=$(awk '$1 == "pg_dump" { print $2 }' "$out")
+    rm -f "$out"
+    R_EXTRA[$key]="\"peak_rss_coffer_kib\": $(json_num "${RSS_COFFER[$key]}"), \"peak_rss_pg_dump_kib\": $(json_num "${RSS_PGDUMP[$key]}")"
+    bench_log "${R_LABEL[$key]}: peak RSS of coffer ${RSS_COFFER[$key]:-?} KiB, of its pg_dump ${RSS_PGDUMP[$key]:-?} KiB"
 }
 
 run_dbs()
@@ -526,6 +680,7 @@ TARGETS=(
     "tiny set vs per-schema pg_dump loop|coffer_tiny|loop_tiny|0.01"
     "tiny set vs pg_dump -Fd -j 2|coffer_tiny|fd_tiny|0.8"
     "restore one mid-size tenant vs pg_restore -n -j 2|coffer_restore|restore_pg|1.0"
+    "restore the largest tenant vs pg_restore -n -j 2|coffer_restore_large|restore_pg_large|1.0"
     "(info) full backup vs pg_dump -Fc|coffer_full|fc_skewed|"
     "(info) dbs set vs per-database pg_dump loop|coffer_dbs|loop_dbs|"
 )
@@ -562,6 +717,16 @@ evaluate()
         T_RATIO[$name]=$(awk -v k="$max" 'BEGIN { printf "%.1f", k / 1024 }')
     fi
     judge "$name" 128
+    # the same apart on the tiny set: coffer's own peak and its pg_dump's (rss_split)
+    local row
+    for row in "the coffer process|${RSS_COFFER[coffer_tiny]:-}" "coffer's pg_dump|${RSS_PGDUMP[coffer_tiny]:-}"; do
+        name="(info) tiny set: peak RSS (MiB) of ${row%|*}"
+        k=${row##*|}
+        TARGETS+=("$name|coffer_tiny||")
+        T_RATIO[$name]='' T_STATUS[$name]=n/a
+        [ -z "$k" ] || T_RATIO[$name]=$(awk -v k="$k" 'BEGIN { printf "%.1f", k / 1024 }')
+        judge "$name" ""
+    done
 }
 
 has_median() { [ "${R_STATUS[$1]:-}" = ok ] && [ -n "${R_MEDIAN[$1]:-}" ]; }
@@ -602,6 +767,14 @@ print_report()
         IFS='|' read -r name c a lim <<<"$t"
         printf '%-55s %10s %8s  %s\n' "$name" "${T_RATIO[$name]:--}" "${lim:+<= $lim}" "${T_STATUS[$name]}"
     done
+    print_steps
+    if [ -n "${RSS_COFFER[coffer_tiny]:-}${RSS_PGDUMP[coffer_tiny]:-}" ]; then
+        echo
+        echo "Peak RSS, tiny set, coffer backup -j $JOBS: the coffer process $(kib_mib "${RSS_COFFER[coffer_tiny]:-}")," \
+            "its pg_dump $(kib_mib "${RSS_PGDUMP[coffer_tiny]:-}")"
+        echo "  (VmHWM from /proc every 20 ms in one more, untimed, first backup; /usr/bin/time's peak of the whole" \
+            "process tree in the timed runs: $(kib_mib "${R_RSS[coffer_tiny]:-}"))"
+    fi
     if [ ${#MICRO[@]} -gt 0 ]; then
         echo
         for k in "${!MICRO[@]}"; do
@@ -611,6 +784,26 @@ print_report()
     fi
     echo
     echo "results: $RESULTS   logs: $LOGS/"
+}
+
+kib_mib() { if [ -n "$1" ]; then awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; else echo "?"; fi; }
+
+# The step times of each Coffer restore (restore_steps), beside the key
+# derivation it pays first (the median time of "coffer list").
+print_steps()
+{
+    local k line head=
+    for k in coffer_restore coffer_restore_large; do
+        [ -n "${R_STEPS[$k]:-}" ] || continue
+        if [ -z "$head" ]; then
+            head=1
+            echo
+            echo "Restore steps, s (one more run of each Coffer restore with --verbose; key derivation = median of \"coffer list\"):"
+        fi
+        line=${R_STEPS[$k]//=/ }
+        echo "  ${R_LABEL[$k]#coffer restore: }: ${line//|/, }; key derivation ${R_MEDIAN[coffer_kdf]:-?};" \
+            "--verbose run ${R_STEPS_RUN[$k]}, timed median ${R_MEDIAN[$k]}"
+    done
 }
 
 json_str()
@@ -646,10 +839,11 @@ write_json()
             first=0
             local runs
             runs=$(echo "${R_RUNS[$k]:-}" | tr ' ' ',')
-            printf '\n    {"key": %s, "set": %s, "method": %s, "status": %s, "median_s": %s, "runs_s": [%s], "bytes": %s, "peak_rss_kib": %s, "note": %s}' \
+            printf '\n    {"key": %s, "set": %s, "method": %s, "status": %s, "median_s": %s, "runs_s": [%s], "bytes": %s, "peak_rss_kib": %s, "note": %s%s}' \
                 "$(json_str "$k")" "$(json_str "${R_SET[$k]}")" "$(json_str "${R_LABEL[$k]}")" \
                 "$(json_str "${R_STATUS[$k]}")" "$(json_num "${R_MEDIAN[$k]}")" "$runs" \
-                "$(json_num "${R_BYTES[$k]}")" "$(json_num "${R_RSS[$k]}")" "$(json_str "${R_NOTE[$k]}")"
+                "$(json_num "${R_BYTES[$k]}")" "$(json_num "${R_RSS[$k]}")" "$(json_str "${R_NOTE[$k]}")" \
+                "${R_EXTRA[$k]:+, ${R_EXTRA[$k]}}"
         done
         printf '\n  ],\n  "targets": ['
         first=1

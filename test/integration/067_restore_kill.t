@@ -5,61 +5,9 @@
 # under its own name with its rows (or, when the restore had committed,
 # finishes it); no aside schema is left and "coffer tenants" lists none.
 . "$(dirname "$0")/../lib/pg.sh"
+. "$(dirname "$0")/../lib/big_tenant.sh"
 
-pg_start || t_bail "cannot start PostgreSQL"
-load_fixture schema_model || t_bail "cannot load schema_model"
-
-DB=saas_schema
-export COFFER_PASSPHRASE=interrupt-test
-export COFFER_CONFIG="$T_TMP/coffer.yaml"
-export TMPDIR="$T_TMP/tmp"
-mkdir -p "$TMPDIR"
-cat >"$COFFER_CONFIG" <<EOF
-postgres:
-  conninfo: "host=$PGHOST port=$PGPORT dbname=$DB user=postgres"
-tenancy:
-  model: schema
-  shared: [central, parametros, public]
-  discover:
-    pattern: "tenant_%"
-repository:
-  path: $T_TMP/repo
-EOF
-
-pg_psql -d "$DB" <<'SQL' >/dev/null || t_bail "cannot load tenant_big"
-CREATE SCHEMA tenant_big;
-CREATE TABLE tenant_big.events (id bigserial PRIMARY KEY, account integer NOT NULL, payload text NOT NULL);
-CREATE INDEX ON tenant_big.events (account);
-INSERT INTO tenant_big.events (account, payload)
-    SELECT g % 1000, md5(g::text) || repeat('x', 60) FROM generate_series(1, 300000) g;
-SQL
-
-# fingerprint: row count and md5 of the rows of tenant_big.events.
-fingerprint() {
-    pg_psql -d "$DB" <<'SQL'
-SELECT count(*) || ' ' || md5(coalesce(string_agg(r::text, E'\n' ORDER BY r::text COLLATE "C"), ''))
-  FROM tenant_big.events r
-SQL
-}
-leftover_schemas() { pg_psql -d "$DB" <<<"SELECT count(*) FROM pg_namespace WHERE nspname ~ '_coffer_old_|^big_copy$'"; }
-scratch_dbs() { pg_psql <<<"SELECT count(*) FROM pg_database WHERE datname LIKE 'coffer_scratch_%'"; }
-wait_for_query() {
-    local i n
-    for ((i = 0; i < 400; i++)); do
-        n=$(pg_psql -v re="$1" <<<"SELECT count(*) FROM pg_stat_activity
-            WHERE state = 'active' AND query ~ :'re' AND pid <> pg_backend_pid()" 2>/dev/null)
-        [ "${n:-0}" -gt 0 ] && return 0
-        sleep 0.05
-    done
-    return 1
-}
-
-t_ok "init" "$COFFER" init
-t_ok "backup" "$COFFER" backup --tenant tenant_big
-# the live tenant now differs from the snapshot: what must survive is this
-pg_psql -d "$DB" <<<"DELETE FROM tenant_big.events WHERE id % 10 = 0" >/dev/null
-live=$(fingerprint)
-t_like "$live" '^270000 ' "the live tenant has 270,000 rows, the snapshot 300,000"
+big_tenant_setup
 
 # killed SIG WHEN: start a restore --clean, wait for WHEN, kill -9 it,
 # recover, and check what is left.

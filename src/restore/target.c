@@ -266,8 +266,21 @@ static bool restore_all_targets(Restore *r, Error *err)
     return true;
 }
 
+/* Run when an interrupt comes after every target stood: nothing is put
+ * back then, and the user must not think otherwise. */
+static void restore_committed_note(void *arg)
+{
+    Restore *r = arg;
+
+    log_warning("the restore had completed when the interrupt came: %zu target%s stand%s; what "
+                "%s replaced is dropped by the next restore or \"coffer restore --recover\"",
+                r->n_targets, r->n_targets == 1 ? "" : "s", r->n_targets == 1 ? "s" : "",
+                r->n_targets == 1 ? "it" : "they");
+}
+
 bool restore_execute(Restore *r, RestoreResult *res, Error *err)
 {
+    CleanupHandle committed;
     bool ok = false;
     const char *base = getenv("TMPDIR");
 
@@ -291,11 +304,14 @@ bool restore_execute(Restore *r, RestoreResult *res, Error *err)
     restore_fill_infos(r, res);
     if (!restore_all_targets(r, err))
         goto out;
-    /* every target stands: from here a killed restore is finished, not undone */
+    /* every target stands: from here an interrupted or killed restore is
+     * finished, not undone, and an interrupt says so */
     if (r->journal_id[0] != '\0')
         restore_journal_write(r, "committed");
+    committed = cleanup_push(restore_committed_note, r);
     restore_drop_asides(r);
     restore_journal_remove(r);
+    cleanup_pop(committed, false);
     ok = true;
     if (r->unreadable > 0)
     {

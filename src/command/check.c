@@ -78,7 +78,10 @@ static void check_print(const char *loc, const CheckArgs *a, const RepoCheckRepo
             (json_int_t)r->errors, "unreferenced_packs", (json_int_t)r->unreferenced_packs,
             "index_objects", (json_int_t)r->index_objects, "duplicates", (json_int_t)r->duplicates,
             "destroyed_packs", (json_int_t)r->destroyed_packs);
-        char *text = json_dumps(o, JSON_INDENT(2));
+        char *text;
+
+        json_object_set_new(o, "problems", r->problems ? json_incref(r->problems) : json_array());
+        text = json_dumps(o, JSON_INDENT(2));
 
         printf("%s\n", text);
         free(text);
@@ -91,8 +94,13 @@ static void check_print(const char *loc, const CheckArgs *a, const RepoCheckRepo
     if (a->read_data)
         printf(", %" PRIu64 " pack%s read", r->packs_read, r->packs_read == 1 ? "" : "s");
     printf("\n%" PRIu64 " error%s", r->errors, r->errors == 1 ? "" : "s");
-    if (r->unreferenced_packs > 0)
+    if (r->unreferenced_packs > 0 && r->errors == 0)
         printf(", %" PRIu64 " unreferenced pack%s (harmless; \"coffer prune\" removes them)",
+               r->unreferenced_packs, r->unreferenced_packs == 1 ? "" : "s");
+    else if (r->unreferenced_packs > 0)
+        /* with the index damaged or lost, they may hold what the snapshots need */
+        printf(", %" PRIu64 " pack%s the index does not name (they may hold data a damaged index "
+               "lost: run \"coffer check --rebuild-index\" before \"coffer prune\")",
                r->unreferenced_packs, r->unreferenced_packs == 1 ? "" : "s");
     if (r->destroyed_packs > 0)
         printf(", %" PRIu64 " pack%s of erased owners", r->destroyed_packs,
@@ -154,6 +162,7 @@ bool cmd_check(CmdContext *ctx, int argc, char **argv, Error *err)
     opts.read_data_percent = a.percent;
     ok = repo_check(repo, &opts, &report, err);
     check_print(repo_location(repo), &a, &report, ctx->json);
+    json_decref(report.problems);
     repo_unlock(lock);
     repo_close(repo);
     return ok;

@@ -54,6 +54,8 @@ static void check_error(RepoCheckReport *r, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     log_error("%s", msg);
+    if (r->problems != NULL)
+        json_array_append_new(r->problems, json_string(msg));
     r->errors++;
 }
 
@@ -400,6 +402,7 @@ bool repo_check(Repo *repo, const RepoCheckOptions *opts, RepoCheckReport *repor
     uint64_t lost_packs = 0; /* indexed packs missing or of the wrong size */
 
     memset(report, 0, sizeof(*report));
+    report->problems = json_array();
     if (pct > 100)
         pct = 100;
     for (uint64_t i = 0; i < repo->index_errors; i++)

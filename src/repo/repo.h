@@ -337,6 +337,8 @@ typedef struct RepoCheckReport
     uint64_t duplicates;         /* chunks indexed twice (left by an interrupted prune) */
     uint64_t destroyed_packs;    /* packs of owners whose keys were destroyed */
     uint64_t destroyed_parts;    /* snapshot parts of owners whose keys were destroyed */
+    json_t *problems;            /* each problem's message, naming its object (a new array:
+                                    the caller json_decref's it) */
 } RepoCheckReport;
 
 /* Verifies structure: every snapshot decrypts and parses, every chunk a

@@ -159,6 +159,10 @@ static bool config_visit_postgres(ConfigWalk *w, const char *full, const char *k
 static bool config_visit_discover(ConfigWalk *w, const char *full, const char *key, yaml_node_t *k,
                                   yaml_node_t *v)
 {
+    /* the second of the two is the one to point at, on its own line */
+    if ((strcmp(key, "pattern") == 0 && w->cfg->discover_query != NULL) ||
+        (strcmp(key, "query") == 0 && w->cfg->discover_pattern != NULL))
+        return config_fail(w, k, "tenancy.discover", "give either pattern or query, not both");
     if (strcmp(key, "pattern") == 0)
         return config_string(w, v, full, &w->cfg->discover_pattern);
     if (strcmp(key, "query") == 0)

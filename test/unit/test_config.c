@@ -80,6 +80,9 @@ int main(void)
     rejects("tenancy:\n  model: galaxy\n", "line 2: key \"tenancy.model\": must be one of",
             "bad model value");
     rejects("postgres: {conninfo: x}\n", "key \"tenancy.model\": is required", "model is required");
+    rejects("tenancy:\n  model: schema\n  discover:\n    pattern: \"t_%\"\n    query: \"SELECT 1\"\n",
+            "line 5: key \"tenancy.discover\": give either pattern or query, not both",
+            "pattern and query: the line of the second");
     rejects("tenancy:\n  model: schema\n", "key \"tenancy.discover\": is required",
             "discover is required");
     rejects("tenancy:\n  model: schema\n  discover: {pattern: a, query: b}\n",

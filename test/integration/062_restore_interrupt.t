@@ -4,6 +4,7 @@
 # rows; no aside schema, scratch database or temporary file is left; the
 # exit status says which signal it was.
 . "$(dirname "$0")/../lib/pg.sh"
+. "$(dirname "$0")/../lib/config.sh"
 . "$(dirname "$0")/../lib/big_tenant.sh"
 
 big_tenant_setup

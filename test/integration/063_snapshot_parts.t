@@ -11,6 +11,7 @@
 #   (e) a restore --into-db NEW that fails drops the database it created
 #       and prints nothing as restored
 . "$(dirname "$0")/../lib/pg.sh"
+. "$(dirname "$0")/../lib/config.sh"
 
 TOOL="$REPO_ROOT/build/bench/repo_tool"
 if [ ! -x "$TOOL" ]; then
@@ -24,17 +25,7 @@ DB=saas_schema
 REPO="$T_TMP/repo"
 export COFFER_PASSPHRASE="parts test"
 export COFFER_CONFIG="$T_TMP/coffer.yaml"
-cat >"$COFFER_CONFIG" <<EOF
-postgres:
-  conninfo: "host=$PGHOST port=$PGPORT dbname=$DB user=postgres"
-tenancy:
-  model: schema
-  shared: [central, parametros, public]
-  discover:
-    pattern: "tenant_%"
-repository:
-  path: $REPO
-EOF
+schema_model_config "$COFFER_CONFIG" "$DB" "$REPO"
 count() { pg_psql -d "$1" -c "SELECT count(*) FROM \"$2\".orders"; }
 check_clean() {
     t_ok "$1" "$COFFER" check --json

@@ -8,6 +8,7 @@
 #       more: plain check (without --read-data) reports it by name, and its
 #       hint says what to do
 . "$(dirname "$0")/../lib/pg.sh"
+. "$(dirname "$0")/../lib/config.sh"
 
 pg_start || t_bail "cannot start PostgreSQL"
 load_fixture schema_model || t_bail "cannot load schema_model"
@@ -16,17 +17,7 @@ DB=saas_schema
 REPO="$T_TMP/repo"
 export COFFER_PASSPHRASE="damaged objects test"
 export COFFER_CONFIG="$T_TMP/coffer.yaml"
-cat >"$COFFER_CONFIG" <<EOF
-postgres:
-  conninfo: "host=$PGHOST port=$PGPORT dbname=$DB user=postgres"
-tenancy:
-  model: schema
-  shared: [central, parametros, public]
-  discover:
-    pattern: "tenant_%"
-repository:
-  path: $REPO
-EOF
+schema_model_config "$COFFER_CONFIG" "$DB" "$REPO"
 count() { pg_psql -d "$1" -c "SELECT count(*) FROM \"$2\".orders"; }
 # Inverts one byte in the middle of a file (always a change, unlike writing
 # a fixed byte that may already be there).

@@ -6,6 +6,7 @@
 #   "repair snapshots" drops the tenant that used it from the old snapshots;
 #   then check is clean and prune runs.
 . "$(dirname "$0")/../lib/pg.sh"
+. "$(dirname "$0")/../lib/config.sh"
 
 pg_start || t_bail "cannot start PostgreSQL"
 load_fixture schema_model || t_bail "cannot load schema_model"
@@ -14,17 +15,7 @@ DB=saas_schema
 REPO="$T_TMP/repo"
 export COFFER_PASSPHRASE="lost pack test"
 export COFFER_CONFIG="$T_TMP/coffer.yaml"
-cat >"$COFFER_CONFIG" <<EOF
-postgres:
-  conninfo: "host=$PGHOST port=$PGPORT dbname=$DB user=postgres"
-tenancy:
-  model: schema
-  shared: [central, parametros, public]
-  discover:
-    pattern: "tenant_%"
-repository:
-  path: $REPO
-EOF
+schema_model_config "$COFFER_CONFIG" "$DB" "$REPO"
 
 # tenant_big's table makes its pack by far the largest in the repository
 pg_psql -d "$DB" >/dev/null <<'SQL' || t_bail "cannot load tenant_big"

@@ -5,6 +5,7 @@
 # under its own name with its rows (or, when the restore had committed,
 # finishes it); no aside schema is left and "coffer tenants" lists none.
 . "$(dirname "$0")/../lib/pg.sh"
+. "$(dirname "$0")/../lib/config.sh"
 . "$(dirname "$0")/../lib/big_tenant.sh"
 
 big_tenant_setup

@@ -3,6 +3,7 @@
 # --yes even on a terminal, says so, and its safety backup holds the
 # tenant it replaces (not the one restored), which restores back.
 . "$(dirname "$0")/../lib/pg.sh"
+. "$(dirname "$0")/../lib/config.sh"
 
 pg_start || t_bail "cannot start PostgreSQL"
 load_fixture schema_model || t_bail "cannot load schema_model"
@@ -10,17 +11,7 @@ load_fixture schema_model || t_bail "cannot load schema_model"
 DB=saas_schema
 export COFFER_PASSPHRASE="as other"
 export COFFER_CONFIG="$T_TMP/coffer.yaml"
-cat >"$COFFER_CONFIG" <<EOF
-postgres:
-  conninfo: "host=$PGHOST port=$PGPORT dbname=$DB user=postgres"
-tenancy:
-  model: schema
-  shared: [central, parametros, public]
-  discover:
-    pattern: "tenant_%"
-repository:
-  path: $T_TMP/repo
-EOF
+schema_model_config "$COFFER_CONFIG" "$DB" "$T_TMP/repo"
 orders() { pg_psql -d "$DB" -c "SELECT count(*) FROM \"$1\".orders"; }
 
 t_ok "init" "$COFFER" init

@@ -3,6 +3,7 @@
 # index does not name are not called harmless when the index itself is
 # damaged or lost (they hold the data then).
 . "$(dirname "$0")/../lib/pg.sh"
+. "$(dirname "$0")/../lib/config.sh"
 
 pg_start || t_bail "cannot start PostgreSQL"
 load_fixture schema_model || t_bail "cannot load schema_model"
@@ -10,17 +11,7 @@ load_fixture schema_model || t_bail "cannot load schema_model"
 REPO="$T_TMP/repo"
 export COFFER_PASSPHRASE="check report"
 export COFFER_CONFIG="$T_TMP/coffer.yaml"
-cat >"$COFFER_CONFIG" <<EOF
-postgres:
-  conninfo: "host=$PGHOST port=$PGPORT dbname=saas_schema user=postgres"
-tenancy:
-  model: schema
-  shared: [central, parametros, public]
-  discover:
-    pattern: "tenant_%"
-repository:
-  path: $REPO
-EOF
+schema_model_config "$COFFER_CONFIG" saas_schema "$REPO"
 t_ok "init" "$COFFER" init
 t_ok "backup" "$COFFER" backup
 t_ok "a clean check" "$COFFER" check --json

@@ -2,7 +2,7 @@
 # model fixture with a tenant large enough (300,000 rows) that a restore
 # takes a second or two, a repository with one backup of it, and the live
 # tenant changed since (270,000 rows), which is what must survive.
-# Source after pg.sh; sets DB, COFFER_CONFIG, TMPDIR and $live.
+# Source after pg.sh and config.sh; sets DB, COFFER_CONFIG, TMPDIR and $live.
 
 big_tenant_setup() {
     pg_start || t_bail "cannot start PostgreSQL"
@@ -12,17 +12,7 @@ big_tenant_setup() {
     export COFFER_CONFIG="$T_TMP/coffer.yaml"
     export TMPDIR="$T_TMP/tmp"
     mkdir -p "$TMPDIR"
-    cat >"$COFFER_CONFIG" <<YAML
-postgres:
-  conninfo: "host=$PGHOST port=$PGPORT dbname=$DB user=postgres"
-tenancy:
-  model: schema
-  shared: [central, parametros, public]
-  discover:
-    pattern: "tenant_%"
-repository:
-  path: $T_TMP/repo
-YAML
+    schema_model_config "$COFFER_CONFIG" "$DB" "$T_TMP/repo"
     pg_psql -d "$DB" <<'SQL' >/dev/null || t_bail "cannot load tenant_big"
 CREATE SCHEMA tenant_big;
 CREATE TABLE tenant_big.events (id bigserial PRIMARY KEY, account integer NOT NULL, payload text NOT NULL);

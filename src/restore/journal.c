@@ -44,11 +44,18 @@ bool restore_journal_write(Restore *r, const char *phase)
     {
         const Target *t = &r->targets[i];
 
-        if (t->guard == 0)
+        if (t->guard == 0 || t->settled)
             continue;
         json_array_append_new(targets,
                               json_pack("{s:s, s:s?, s:s?, s:b}", "db", t->db, "schema", t->schema,
                                         "aside", t->aside, "created", t->created || !t->replaces));
+    }
+    if (json_array_size(targets) == 0 && strcmp(phase, "swapping") == 0)
+    {
+        /* every target is back as it was: nothing is left to put right */
+        json_decref(targets);
+        restore_journal_remove(r);
+        return true;
     }
     journal_host(host, sizeof(host));
     doc = json_pack("{s:s, s:I, s:s, s:o}", "host", host, "pid", (json_int_t)getpid(), "phase",

@@ -31,6 +31,7 @@ typedef struct Target
     struct Restore *r;
     uint64_t guard;   /* the cleanup that puts it back (swap.c), or 0 */
     bool put_back_ok; /* the last put-back left it as it was */
+    bool settled;     /* put back after an interrupt: the journal no longer names it */
     char *other_tenant; /* --as onto another discovered tenant: its name */
 } Target;
 
@@ -68,6 +69,7 @@ typedef struct Restore
     size_t unreadable;        /* parts that could not be read (--all) */
     uint64_t new_db_guard;    /* drops the database --into-db created, or 0 */
     char journal_id[65];      /* this restore's swap journal entry, or "" */
+    bool committed;           /* every target stands: an interrupt no longer puts back */
 } Restore;
 
 /* What the workers do with each table: load its data, or ANALYZE it. */

@@ -114,6 +114,13 @@ static void swap_put_back(void *arg)
     bool aside = false, live = false;
 
     pthread_mutex_lock(&r->swap_lock);
+    if (r->committed)
+    {
+        /* every target stood before the interrupt: the restore stays, and
+         * its journal says so to the next one */
+        pthread_mutex_unlock(&r->swap_lock);
+        return;
+    }
     for (int i = 0; i < attempts; i++)
     {
         error_clear(&err);
@@ -146,6 +153,13 @@ static void swap_put_back(void *arg)
         t->created = false;
         free(t->aside);
         t->aside = NULL;
+        /* the journal must not keep describing a swap that was undone: the
+         * next restore would take the live tenant for a partial copy */
+        if (cleanup_interrupted() && r->journal_id[0] != '\0')
+        {
+            t->settled = true;
+            restore_journal_write(r, "swapping");
+        }
     }
     pthread_mutex_unlock(&r->swap_lock);
 }

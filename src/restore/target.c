@@ -62,6 +62,26 @@ static bool restore_rename_aside(Restore *r, Target *t, PGconn *conn, const char
     return ok;
 }
 
+/* Records that the target now holds what the restore created, unless an
+ * interrupt came first: then its put-back may already have run, and what
+ * it left is the live tenant, which the journal must not call the
+ * restore's. */
+static bool restore_mark_created(Restore *r, Target *t, bool created, Error *err)
+{
+    bool ok = true;
+
+    pthread_mutex_lock(&r->swap_lock);
+    if (cleanup_interrupted())
+        ok = error_set(err, ERR_FAILURE, "interrupted");
+    else
+    {
+        t->created = created;
+        restore_journal_write(r, "swapping");
+    }
+    pthread_mutex_unlock(&r->swap_lock);
+    return ok;
+}
+
 bool restore_target(Restore *r, Target *t, Error *err)
 {
     const RestorePlan *a = r->a;
@@ -104,10 +124,8 @@ bool restore_target(Restore *r, Target *t, Error *err)
     {
         if (!a->data_only)
         {
-            pthread_mutex_lock(&r->swap_lock);
-            t->created = true;
-            restore_journal_write(r, "swapping");
-            pthread_mutex_unlock(&r->swap_lock);
+            if (!restore_mark_created(r, t, true, err))
+                goto fail;
             if (!new_db)
             {
                 if (!restore_run_pg_restore(r, archive, NULL, "pre-data", "postgres", true, 0, err))
@@ -142,10 +160,8 @@ bool restore_target(Restore *r, Target *t, Error *err)
             if (!restore_run_pg_restore(r, renamed ? renamed : archive, list, "pre-data", t->db,
                                         false, 0, err))
                 goto fail;
-            pthread_mutex_lock(&r->swap_lock);
-            t->created = !(exists && merge);
-            restore_journal_write(r, "swapping");
-            pthread_mutex_unlock(&r->swap_lock);
+            if (!restore_mark_created(r, t, !(exists && merge), err))
+                goto fail;
         }
     }
     if (a->data_only)
@@ -199,25 +215,34 @@ done:
 }
 
 /* Removes the private temporary directory and what is in it (archives of
- * DDL in clear, -L lists): on every path, interrupts included. */
+ * DDL in clear, -L lists): on every path, interrupts included. On an
+ * interrupt the restore may still be writing a file in it while this runs,
+ * so it empties and removes the directory until the directory is gone: once
+ * it is, nothing can be created in it. */
 static void restore_tmpdir_remove(void *arg)
 {
     const char *dir = arg;
-    DIR *d = opendir(dir);
-    struct dirent *e;
 
-    while (d != NULL && (e = readdir(d)) != NULL)
+    for (int attempt = 0; attempt < 100; attempt++)
     {
-        char path[4400];
+        DIR *d = opendir(dir);
+        struct dirent *e;
 
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-        unlink(path);
+        while (d != NULL && (e = readdir(d)) != NULL)
+        {
+            char path[4400];
+
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                continue;
+            snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+            unlink(path);
+        }
+        if (d != NULL)
+            closedir(d);
+        if (rmdir(dir) == 0 || errno != ENOTEMPTY)
+            return;
     }
-    if (d != NULL)
-        closedir(d);
-    rmdir(dir);
+    log_warning("could not remove the temporary directory \"%s\"", dir);
 }
 
 /* Restores the targets in order; a failure undoes the ones before it. */
@@ -290,15 +315,15 @@ bool restore_execute(Restore *r, RestoreResult *res, Error *err)
     snprintf(res->safety_id, sizeof(res->safety_id), "%s", r->safety_id);
     snprintf(r->tmpdir, sizeof(r->tmpdir), "%s/coffer-restore-XXXXXX",
              base != NULL && base[0] != '\0' ? base : "/tmp");
+    /* guarded before it exists: an interrupt between the two leaves nothing */
+    r->tmp_guard = cleanup_push(restore_tmpdir_remove, r->tmpdir);
     if (mkdtemp(r->tmpdir) == NULL)
     {
         error_set(err, ERR_FAILURE, "could not create a temporary directory in \"%s\": %s",
                   base != NULL && base[0] != '\0' ? base : "/tmp", strerror(errno));
         error_hint(err, "set TMPDIR to a writable directory");
-        r->tmpdir[0] = '\0';
         goto out;
     }
-    r->tmp_guard = cleanup_push(restore_tmpdir_remove, r->tmpdir);
     if (!restore_add_shared(r, err) || (!r->a->data_only && !restore_missing_roles(r, err)))
         goto out;
     restore_fill_infos(r, res);
@@ -306,9 +331,19 @@ bool restore_execute(Restore *r, RestoreResult *res, Error *err)
         goto out;
     /* every target stands: from here an interrupted or killed restore is
      * finished, not undone, and an interrupt says so */
+    pthread_mutex_lock(&r->swap_lock);
+    if (cleanup_interrupted())
+    {
+        /* the put-backs run, or have run: the restore does not stand */
+        pthread_mutex_unlock(&r->swap_lock);
+        error_set(err, ERR_FAILURE, "interrupted");
+        goto out;
+    }
+    r->committed = true;
     if (r->journal_id[0] != '\0')
         restore_journal_write(r, "committed");
     committed = cleanup_push(restore_committed_note, r);
+    pthread_mutex_unlock(&r->swap_lock);
     restore_drop_asides(r);
     restore_journal_remove(r);
     cleanup_pop(committed, false);

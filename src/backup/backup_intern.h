@@ -94,6 +94,7 @@ typedef struct Backup
     bool stop; /* fatal: stop handing out jobs */
     Error fatal;
 
+    const TenantList *all; /* every tenant discovered, selected or not */
     Unit *units;
     size_t n_units;
     Session *sessions;
@@ -150,10 +151,23 @@ bool backup_check_relations(Backup *b, Session *s, int *found, Error *err);
  * leaves no lock behind; false when the connection is unusable. */
 bool backup_release(PGconn *conn, const char *savepoint);
 
-/* ---- copy.c: the work of one job ---- */
+/* ---- copy.c: the work of one job, and the streams it stores ---- */
 
-bool backup_run_ddl(Worker *w, Session *s, Error *err);
 bool backup_run_globals(Worker *w, Error *err);
 bool backup_run_table(Worker *w, Job *j, Error *err);
+/* Streams a client program's output into the repository under owner;
+ * returns its manifest entry (chunks, bytes, hash) or NULL with err. */
+json_t *backup_tool_stream(Worker *w, RepoOwner *owner, char *const argv[], const char *dbname,
+                           PGconn *env_conn, Error *err);
+/* Stores one part's archive under owner; returns its manifest entry. */
+json_t *backup_store_archive(Worker *w, RepoOwner *owner, const PgArchivePart *part,
+                             const PgArchiveHeader *h, Error *err);
+
+/* ---- ddl.c: the schema dumps ---- */
+
+/* The schema dump of one database: whole (a tenant database), or the
+ * shared part once and the tenants' schemas in batches within the lock
+ * budget, each batch split per tenant. */
+bool backup_run_ddl(Worker *w, Session *s, Error *err);
 
 #endif

@@ -301,6 +301,7 @@ bool backup_run(const BackupPlan *a, Repo *repo, BackupResult *res, Error *err)
         return false;
     if (!tenancy_discover(b.cfg, true, &list, err))
         return false;
+    b.all = &list;
     if (!backup_select(&b, &list, a, err) || !backup_prepare_tools(&b, err))
         goto done;
     for (size_t i = 0; i < b.n_units; i++)

@@ -233,7 +233,7 @@ static bool backup_read_sequences(Backup *b, Session *s, Error *err)
     conn = pg_connect(b->cfg->pg_conninfo, s->dbname, err);
     for (int attempt = 0; conn != NULL && !have_vals; attempt++)
     {
-        have_vals = pg_catalog_sequence_values(conn, &seqs, &vals, err);
+        have_vals = pg_catalog_sequence_values(conn, b->cfg->pg_lock_budget, &seqs, &vals, err);
         if (!have_vals && (attempt == 2 || PQstatus(conn) != CONNECTION_OK))
             break;
         if (!have_vals)
@@ -379,7 +379,7 @@ bool backup_open(Backup *b, Session *s, Error *err)
         return true;
     }
     /* largest first is the queue's order, not the query's */
-    if (!pg_catalog_tables(s->coord, &tables, err))
+    if (!pg_catalog_tables(s->coord, b->cfg->pg_lock_budget, &tables, err))
         return false;
     jobs = xmalloc(sizeof(Job *) * (tables.count + 1));
     for (size_t i = 0; i < tables.count; i++)

@@ -153,7 +153,9 @@ static bool config_visit_postgres(ConfigWalk *w, const char *full, const char *k
         return config_string(w, v, full, &w->cfg->pg_conninfo);
     if (strcmp(key, "bin_dir") == 0)
         return config_string(w, v, full, &w->cfg->pg_bindir);
-    return config_unknown(w, k, full, "conninfo, bin_dir");
+    if (strcmp(key, "lock_budget") == 0)
+        return config_int(w, v, full, 1, 100000000, &w->cfg->pg_lock_budget);
+    return config_unknown(w, k, full, "conninfo, bin_dir, lock_budget");
 }
 
 static bool config_visit_discover(ConfigWalk *w, const char *full, const char *key, yaml_node_t *k,

@@ -29,6 +29,7 @@ typedef struct Config
     /* postgres: */
     char *pg_conninfo; /* libpq conninfo; "" means libpq defaults (PG* env) */
     char *pg_bindir;   /* where pg_dump/pg_restore live; NULL = find by server version */
+    int pg_lock_budget; /* relation locks held at once; 0 = a quarter of the server's lock table */
 
     /* tenancy: */
     TenancyModel model;

@@ -237,6 +237,49 @@ bool pg_archive_part_write(const PgArchivePart *p, const PgArchiveHeader *h, Sin
     return pg_archive_write_end(w, err);
 }
 
+typedef struct ArIdMap
+{
+    int from, to;
+} ArIdMap;
+
+static int ar_cmp_idmap(const void *a, const void *b)
+{
+    const ArIdMap *x = a, *y = b;
+
+    return (x->from > y->from) - (x->from < y->from);
+}
+
+int pg_archive_part_renumber(PgArchivePart *p, int first_id)
+{
+    ArIdMap *map = xcalloc(p->n + 1, sizeof(ArIdMap));
+
+    for (size_t i = 0; i < p->n; i++)
+    {
+        map[i].from = p->entries[i]->dump_id;
+        map[i].to = first_id + (int)i;
+    }
+    qsort(map, p->n, sizeof(ArIdMap), ar_cmp_idmap);
+    for (size_t i = 0; i < p->n; i++)
+    {
+        PgArchiveEntry *e = p->entries[i];
+        size_t kept = 0;
+
+        e->dump_id = first_id + (int)i;
+        for (size_t d = 0; d < e->n_deps; d++)
+        {
+            ArIdMap key = {e->deps[d], 0};
+            const ArIdMap *m = bsearch(&key, map, p->n, sizeof(ArIdMap), ar_cmp_idmap);
+
+            /* a dependency outside the part names another dump's entry */
+            if (m != NULL)
+                e->deps[kept++] = m->to;
+        }
+        e->n_deps = kept;
+    }
+    free(map);
+    return first_id + (int)p->n;
+}
+
 void pg_archive_part_free(PgArchivePart *p)
 {
     if (p == NULL)

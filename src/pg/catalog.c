@@ -86,28 +86,40 @@ bool pg_catalog_schemas(PGconn *conn, PgNameList *out, Error *err)
     return true;
 }
 
-bool pg_catalog_tables(PGconn *conn, PgRelationList *out, Error *err)
+bool pg_catalog_tables(PGconn *conn, long lock_budget, PgRelationList *out, Error *err)
 {
-    /* schema, name and pg_relation_size of user tables with data
-     * (partitions are their own tables) */
+    /* schema, name and oid of user tables with data (partitions are their
+     * own tables); their sizes lock them, and are read in batches */
     static const char sql[] =
-        "SELECT n.nspname, c.relname, pg_catalog.pg_relation_size(c.oid)"
+        "SELECT n.nspname, c.relname, c.oid"
         "  FROM pg_catalog.pg_class c"
         "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
         " WHERE c.relkind = 'r' AND " PG_SQL_USER_SCHEMA " AND " PG_SQL_NOT_EXTENSION_MEMBER;
     PGresult *res = pg_query(conn, "list tables", sql, 0, NULL, err);
+    uint32_t *oids;
+    int64_t *bytes;
+    bool ok;
 
     memset(out, 0, sizeof(*out));
     if (res == NULL)
         return false;
     catalog_relations(res, out);
+    oids = xcalloc(out->count + 1, sizeof(uint32_t));
+    bytes = xcalloc(out->count + 1, sizeof(int64_t));
     for (size_t i = 0; i < out->count; i++)
     {
         out->items[i].kind = 'r';
-        out->items[i].bytes = strtoll(PQgetvalue(res, (int)i, 2), NULL, 10);
+        oids[i] = out->items[i].oid = (uint32_t)strtoul(PQgetvalue(res, (int)i, 2), NULL, 10);
     }
     PQclear(res);
-    return true;
+    ok = pg_relation_sizes(conn, lock_budget, oids, out->count, false, bytes, err);
+    for (size_t i = 0; ok && i < out->count; i++)
+        out->items[i].bytes = bytes[i];
+    free(oids);
+    free(bytes);
+    if (!ok)
+        pg_relation_list_free(out);
+    return ok;
 }
 
 bool pg_catalog_unreadable(PGconn *conn, PgRelationList *out, Error *err)
@@ -195,49 +207,6 @@ bool pg_catalog_matviews(PGconn *conn, PgRelationList *out, Error *err)
     catalog_relations(res, out);
     for (size_t i = 0; i < out->count; i++)
         out->items[i].kind = 'm';
-    PQclear(res);
-    return true;
-}
-
-bool pg_catalog_sequence_values(PGconn *conn, const PgRelationList *sequences,
-                                PgSequenceValueList *out, Error *err)
-{
-    /* for each oid of $1, in order: whether the role may read the sequence
-     * (NULL: dropped) and, if so, pg_sequence_last_value() as text */
-    static const char sql[] =
-        "SELECT pg_catalog.has_sequence_privilege(x, 'SELECT,USAGE'),"
-        "       CASE WHEN pg_catalog.has_sequence_privilege(x, 'SELECT,USAGE')"
-        "            THEN pg_catalog.pg_sequence_last_value(x)::text END"
-        "  FROM unnest($1::pg_catalog.oid[]) WITH ORDINALITY AS s(x, i) ORDER BY i";
-    const char *params[1];
-    PGresult *res;
-    Buf oids;
-
-    memset(out, 0, sizeof(*out));
-    buf_init(&oids);
-    buf_append_str(&oids, "{");
-    for (size_t i = 0; i < sequences->count; i++)
-        buf_printf(&oids, "%s%u", i > 0 ? "," : "", (unsigned)sequences->items[i].oid);
-    buf_append_str(&oids, "}");
-    params[0] = buf_cstr(&oids);
-    res = pg_query(conn, "read sequences", sql, 1, params, err);
-    buf_free(&oids);
-    if (res == NULL)
-        return false;
-    out->count = (size_t)PQntuples(res);
-    out->items = xcalloc(out->count + 1, sizeof(PgSequenceValue));
-    for (size_t i = 0; i < out->count; i++)
-    {
-        PgSequenceValue *v = &out->items[i];
-
-        if (PQgetisnull(res, (int)i, 0))
-            v->access = PG_ACCESS_DROPPED;
-        else if (PQgetvalue(res, (int)i, 0)[0] != 't')
-            v->access = PG_ACCESS_DENIED;
-        else
-            v->access = PG_ACCESS_READABLE;
-        v->last_value = catalog_value(res, (int)i, 1);
-    }
     PQclear(res);
     return true;
 }

@@ -177,13 +177,38 @@ typedef struct PgRelationList
 
 void pg_relation_list_free(PgRelationList *list);
 
+/* ---- the lock budget (locks.c) --------------------------------------------- */
+
+/* The server's shared lock table holds capacity locks for every session;
+ * Coffer holds at most budget relation locks at once. */
+typedef struct PgLockBudget
+{
+    long capacity; /* max_locks_per_transaction x (max_connections + max_prepared_transactions) */
+    long budget;   /* configured (postgres.lock_budget), or a quarter of capacity */
+} PgLockBudget;
+
+/* Reads the server's settings; configured > 0 overrides the budget. */
+bool pg_lock_budget(PGconn *conn, long configured, PgLockBudget *out, Error *err);
+
+/* How many locks may be taken now: the budget, or half of what the lock
+ * table has free when other sessions hold much of it (at least 1). */
+long pg_lock_room(PGconn *conn, const PgLockBudget *b);
+
+/* The sizes of relations by oid (pg_total_relation_size when total, else
+ * pg_relation_size; 0 for one dropped), into out[0..n). Each size locks its
+ * relation: they are read in batches within the lock budget, each batch's
+ * locks released before the next (in a savepoint when conn is in a
+ * transaction). */
+bool pg_relation_sizes(PGconn *conn, long lock_budget, const uint32_t *oids, size_t n, bool total,
+                       int64_t *out, Error *err);
+
 /* Every schema of the database (catalog schemas included), as the
  * transaction's snapshot sees them. */
 bool pg_catalog_schemas(PGconn *conn, PgNameList *out, Error *err);
 
 /* User tables (relkind 'r', partitions included) that are no extension's,
  * with bytes, in no particular order. */
-bool pg_catalog_tables(PGconn *conn, PgRelationList *out, Error *err);
+bool pg_catalog_tables(PGconn *conn, long lock_budget, PgRelationList *out, Error *err);
 
 /* The tables (plain and partitioned) and sequences of user schemas, not an
  * extension's, that the role cannot read, ordered by schema and name, with
@@ -219,9 +244,11 @@ void pg_sequence_value_list_free(PgSequenceValueList *list);
 
 /* The values of sequences (by their oid), one per sequence in the same
  * order. pg_sequence_last_value() keeps a lock on each sequence until the
- * end of conn's transaction: run it where that ends soon. An error (a
- * sequence dropped while the read waited for its lock) fails the read. */
-bool pg_catalog_sequence_values(PGconn *conn, const PgRelationList *sequences,
+ * end of its transaction: conn must not be in one, and the read runs in
+ * batches of at most the lock budget (lock_budget: configured, or 0 for the
+ * server's default), each its own transaction. An error (a sequence dropped
+ * while the read waited for its lock) fails the read. */
+bool pg_catalog_sequence_values(PGconn *conn, long lock_budget, const PgRelationList *sequences,
                                 PgSequenceValueList *out, Error *err);
 
 /* The last_value (text, malloc'd) and is_called of a sequence's own row;
@@ -462,6 +489,12 @@ size_t pg_archive_part_count(const PgArchivePart *p);
 size_t pg_archive_part_bytes(const PgArchivePart *p);
 /* The i-th entry, or NULL past the end. */
 const PgArchiveEntry *pg_archive_part_entry(const PgArchivePart *p, size_t i);
+/* Gives the part's entries the dump ids first_id, first_id + 1, ... in
+ * order, rewrites their dependencies on each other to match and drops
+ * those on entries outside the part (another dump's numbering). Returns
+ * the next free id. A part so renumbered merges with the archive of
+ * another dump whose ids are all below first_id. */
+int pg_archive_part_renumber(PgArchivePart *p, int first_id);
 /* Writes the part as an archive with header h (of the archive read). */
 bool pg_archive_part_write(const PgArchivePart *p, const PgArchiveHeader *h, SinkFn sink, void *arg,
                            Error *err);

@@ -194,37 +194,119 @@ static bool tenancy_schema_exists(PGresult *schemas, const char *name)
     return false;
 }
 
-static bool tenancy_measure_schemas(PGconn *conn, TenantList *list, Error *err)
+/* The total sizes of the relations whose oids are column col of res:
+ * each size locks its relation, so they are read within the lock budget. */
+static int64_t *tenancy_sizes(const Config *cfg, PGconn *conn, PGresult *res, int col, Error *err)
 {
-    /* one row per schema: its tables and the bytes of its relations */
-    static const char sql[] = "SELECT n.nspname,"
-                              "       count(c.oid) FILTER (WHERE c.relkind IN ('r', 'p')),"
-                              "       coalesce(sum(pg_catalog.pg_total_relation_size(c.oid))"
-                              "                FILTER (WHERE c.relkind IN ('r', 'm')), 0)"
-                              "  FROM pg_catalog.pg_namespace n"
-                              "  LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid"
-                              " GROUP BY n.nspname";
-    PGresult *res = pg_query(conn, "measure schemas", sql, 0, NULL, err);
+    size_t n = (size_t)PQntuples(res);
+    uint32_t *oids = xcalloc(n + 1, sizeof(uint32_t));
+    int64_t *bytes = xcalloc(n + 1, sizeof(int64_t));
 
+    for (size_t i = 0; i < n; i++)
+        oids[i] = (uint32_t)strtoul(PQgetvalue(res, (int)i, col), NULL, 10);
+    if (!pg_relation_sizes(conn, cfg->pg_lock_budget, oids, n, true, bytes, err))
+    {
+        free(bytes);
+        bytes = NULL;
+    }
+    free(oids);
+    return bytes;
+}
+
+static const TenantList *tenancy_sort_list; /* for tenancy_cmp_schema, under one call */
+
+static int tenancy_cmp_schema(const void *a, const void *b)
+{
+    const Tenant *x = &tenancy_sort_list->items[*(const size_t *)a];
+    const Tenant *y = &tenancy_sort_list->items[*(const size_t *)b];
+
+    if (x->schema == NULL || y->schema == NULL)
+        return (x->schema == NULL) - (y->schema == NULL);
+    return strcmp(x->schema, y->schema);
+}
+
+/* Where the tenants of schema nsp are in order[] (the list's indexes
+ * sorted by schema): order[*lo..return) */
+static size_t tenancy_by_schema(const TenantList *list, const size_t *order, const char *nsp,
+                                size_t *lo_out)
+{
+    size_t lo = 0, hi = list->count, end;
+
+    while (lo < hi)
+    {
+        size_t mid = lo + (hi - lo) / 2;
+        const char *s = list->items[order[mid]].schema;
+
+        if (s != NULL && strcmp(s, nsp) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (end = lo; end < list->count; end++)
+    {
+        const char *s = list->items[order[end]].schema;
+
+        if (s == NULL || strcmp(s, nsp) != 0)
+            break;
+    }
+    *lo_out = lo;
+    return end;
+}
+
+static bool tenancy_measure_schemas(const Config *cfg, PGconn *conn, TenantList *list,
+                                    Error *err)
+{
+    /* tables per schema (no lock taken), then the relations whose bytes
+     * count, measured in batches within the lock budget */
+    static const char count_sql[] = "SELECT n.nspname, count(*)"
+                                    "  FROM pg_catalog.pg_class c"
+                                    "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+                                    " WHERE c.relkind IN ('r', 'p') GROUP BY n.nspname";
+    static const char rels_sql[] = "SELECT n.nspname, c.oid"
+                                   "  FROM pg_catalog.pg_class c"
+                                   "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+                                   " WHERE c.relkind IN ('r', 'm') AND " PG_SQL_USER_SCHEMA;
+    size_t *order = xcalloc(list->count + 1, sizeof(size_t));
+    PGresult *res = NULL;
+    int64_t *bytes = NULL;
+    bool ok = false;
+
+    for (size_t i = 0; i < list->count; i++)
+    {
+        order[i] = i;
+        if (list->items[i].schema != NULL)
+            list->items[i].tables = list->items[i].bytes = 0;
+    }
+    tenancy_sort_list = list;
+    qsort(order, list->count, sizeof(size_t), tenancy_cmp_schema);
+    res = pg_query(conn, "count tables", count_sql, 0, NULL, err);
     if (res == NULL)
-        return false;
+        goto done;
     for (int i = 0; i < PQntuples(res); i++)
     {
-        const char *nsp = PQgetvalue(res, i, 0);
+        /* several tenants may name one schema (a discovery query's choice) */
+        size_t k, end = tenancy_by_schema(list, order, PQgetvalue(res, i, 0), &k);
 
-        for (size_t j = 0; j < list->count; j++)
-        {
-            Tenant *t = &list->items[j];
-
-            if (t->schema != NULL && strcmp(t->schema, nsp) == 0)
-            {
-                t->tables = strtoll(PQgetvalue(res, i, 1), NULL, 10);
-                t->bytes = strtoll(PQgetvalue(res, i, 2), NULL, 10);
-            }
-        }
+        for (; k < end; k++)
+            list->items[order[k]].tables = strtoll(PQgetvalue(res, i, 1), NULL, 10);
     }
     PQclear(res);
-    return true;
+    res = pg_query(conn, "list relations", rels_sql, 0, NULL, err);
+    if (res == NULL || (bytes = tenancy_sizes(cfg, conn, res, 1, err)) == NULL)
+        goto done;
+    for (int i = 0; i < PQntuples(res); i++)
+    {
+        size_t k, end = tenancy_by_schema(list, order, PQgetvalue(res, i, 0), &k);
+
+        for (; k < end; k++)
+            list->items[order[k]].bytes += bytes[i];
+    }
+    ok = true;
+done:
+    PQclear(res);
+    free(bytes);
+    free(order);
+    return ok;
 }
 
 bool tenancy_discover_schema(const Config *cfg, PGconn *conn, bool measure, TenantList *list,
@@ -298,35 +380,43 @@ bool tenancy_discover_schema(const Config *cfg, PGconn *conn, bool measure, Tena
         tenancy_add(list, cfg->shared[i], "shared", db, cfg->shared[i], true);
     }
     PQclear(schemas);
-    return !measure || tenancy_measure_schemas(conn, list, err);
+    return !measure || tenancy_measure_schemas(cfg, conn, list, err);
 }
 
 /* ---- database model ----------------------------------------------------- */
 
 static bool tenancy_measure_database(const Config *cfg, TenantList *list, Tenant *t)
 {
-    /* tables and bytes of every user relation in the current database */
-    static const char sql[] = "SELECT count(*) FILTER (WHERE c.relkind IN ('r', 'p')),"
-                              "       coalesce(sum(pg_catalog.pg_total_relation_size(c.oid))"
-                              "                FILTER (WHERE c.relkind IN ('r', 'm')), 0)"
+    /* the user relations of the current database: tables count, tables
+     * and materialized views hold bytes (measured within the lock budget) */
+    static const char sql[] = "SELECT c.oid, c.relkind IN ('r', 'p'), c.relkind IN ('r', 'm')"
                               "  FROM pg_catalog.pg_class c"
                               "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-                              " WHERE " PG_SQL_USER_SCHEMA;
+                              " WHERE c.relkind IN ('r', 'p', 'm') AND " PG_SQL_USER_SCHEMA;
     Error err;
     PGconn *conn;
     PGresult *res;
+    int64_t *bytes = NULL;
 
     error_clear(&err);
     conn = pg_connect(cfg->pg_conninfo, t->database, &err);
     res = conn ? pg_query(conn, "measure database", sql, 0, NULL, &err) : NULL;
-    if (res == NULL)
+    if (res != NULL)
+        bytes = tenancy_sizes(cfg, conn, res, 0, &err);
+    if (bytes == NULL)
     {
         tenancy_warn(list, "tenant \"%s\": %s", t->name, err.message);
+        PQclear(res);
         PQfinish(conn);
         return false;
     }
-    t->tables = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-    t->bytes = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+    t->tables = t->bytes = 0;
+    for (int i = 0; i < PQntuples(res); i++)
+    {
+        t->tables += PQgetvalue(res, i, 1)[0] == 't';
+        t->bytes += PQgetvalue(res, i, 2)[0] == 't' ? bytes[i] : 0;
+    }
+    free(bytes);
     PQclear(res);
     PQfinish(conn);
     return true;
@@ -427,7 +517,7 @@ static bool tenancy_measure_rows(const Config *cfg, PGconn *conn, TenantList *li
         "SELECT n.nspname, c.relname, c.relkind,"
         "       EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a"
         "                WHERE a.attrelid = c.oid AND a.attname = $1 AND NOT a.attisdropped),"
-        "       pg_catalog.pg_total_relation_size(c.oid)"
+        "       c.oid"
         "  FROM pg_catalog.pg_class c"
         "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
         " WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND " PG_SQL_USER_SCHEMA
@@ -438,8 +528,16 @@ static bool tenancy_measure_rows(const Config *cfg, PGconn *conn, TenantList *li
     int64_t tenant_tables = 0;
     bool ok = true;
 
+    int64_t *bytes;
+
     if (tables == NULL)
         return false;
+    bytes = tenancy_sizes(cfg, conn, tables, 4, err);
+    if (bytes == NULL)
+    {
+        PQclear(tables);
+        return false;
+    }
     for (size_t i = 0; i < list->count; i++)
         if (list->items[i].shared)
             shared = &list->items[i];
@@ -461,7 +559,7 @@ static bool tenancy_measure_rows(const Config *cfg, PGconn *conn, TenantList *li
             if (shared != NULL)
             {
                 shared->tables++;
-                shared->bytes += strtoll(PQgetvalue(tables, r, 4), NULL, 10);
+                shared->bytes += bytes[r];
             }
             continue;
         }
@@ -500,6 +598,7 @@ static bool tenancy_measure_rows(const Config *cfg, PGconn *conn, TenantList *li
         PQclear(res);
     }
     PQclear(tables);
+    free(bytes);
     for (size_t i = 0; i < list->count; i++)
         if (!list->items[i].shared)
             list->items[i].tables = tenant_tables;

@@ -494,8 +494,41 @@ static void test_owner(void)
     ok(!pg_archive_entry_is_setup(&e), "  ... a SCHEMA is not");
 }
 
+/* Renumbering a part: ids in order from first_id, dependencies inside the
+ * part follow, those outside it are dropped. */
+static void test_renumber(void)
+{
+    PgArchivePart *p = pg_archive_part_new();
+    int deps_b[] = {5}, deps_c[] = {9, 3, 5};
+    PgArchiveEntry a = {0}, b = {0}, c = {0};
+    const PgArchiveEntry *e;
+
+    a.dump_id = 5;
+    b.dump_id = 9;
+    b.deps = deps_b;
+    b.n_deps = 1;
+    c.dump_id = 12;
+    c.deps = deps_c;
+    c.n_deps = 3;
+    pg_archive_part_add(p, &a);
+    pg_archive_part_add(p, &b);
+    pg_archive_part_add(p, &c);
+    is_int(pg_archive_part_renumber(p, 100), 103, "renumber returns the next free id");
+    e = pg_archive_part_entry(p, 0);
+    ok(e->dump_id == 100 && e->n_deps == 0, "the first entry is 100");
+    e = pg_archive_part_entry(p, 1);
+    ok(e->dump_id == 101 && e->n_deps == 1 && e->deps[0] == 100,
+       "the second is 101, depending on 100 (was 9 on 5)");
+    e = pg_archive_part_entry(p, 2);
+    ok(e->dump_id == 102 && e->n_deps == 2 && e->deps[0] == 101 && e->deps[1] == 100,
+       "the third keeps its dependencies inside the part, renumbered, and drops the one outside");
+    is_int(deps_c[1], 3, "the entry added is a copy: the caller's dependencies are untouched");
+    pg_archive_part_free(p);
+}
+
 int main(void)
 {
+    test_renumber();
     test_round_trip(14);
     test_round_trip(15);
     test_round_trip(16);

@@ -62,6 +62,15 @@ int main(void)
     }
     config_free(cfg);
 
+    cfg = parse("postgres:\n  lock_budget: 200\ntenancy:\n  model: schema\n  discover: {pattern: a}\n",
+                &err);
+    ok(cfg != NULL && cfg->pg_lock_budget == 200, "postgres.lock_budget");
+    config_free(cfg);
+    rejects("postgres:\n  lock_budget: 0\ntenancy:\n  model: schema\n  discover: {pattern: a}\n",
+            "line 2: key \"postgres.lock_budget\": must be a whole number from 1 to", "lock_budget 0");
+    rejects("postgres:\n  lock_budget: many\ntenancy:\n  model: schema\n  discover: {pattern: a}\n",
+            "key \"postgres.lock_budget\"", "lock_budget not a number");
+
     cfg = parse("tenancy:\n  model: row\n  discover:\n    query: \"SELECT id AS tenant FROM t\"\n",
                 &err);
     ok(cfg != NULL && strcmp(cfg->column, "tenant_id") == 0, "row model defaults column");

@@ -82,6 +82,20 @@ static void ddl_split_free(DdlSplit *d)
     free(d->parts);
 }
 
+/* Stores a part with its header's creation time fixed: unchanged DDL is
+ * then the same bytes in every backup, and deduplicated. */
+static json_t *ddl_store(Worker *w, RepoOwner *owner, const PgArchivePart *part,
+                         const PgArchiveHeader *h, Error *err)
+{
+    PgArchiveHeader *fixed = pg_archive_header_copy(h);
+    json_t *ddl;
+
+    pg_archive_header_fix_time(fixed);
+    ddl = backup_store_archive(w, owner, part, fixed, err);
+    pg_archive_header_free(fixed);
+    return ddl;
+}
+
 /* The pg_dump command line of one dump: the shared part (with_create: the
  * database itself, leaving out the schemas in skip) or a batch of tenant
  * schemas (the schemas in only). Returned strings are freed by argv_free. */
@@ -162,7 +176,7 @@ static json_t *ddl_dump_shared(Worker *w, Session *s, RepoOwner *owner, int *max
     d.reader = pg_archive_reader_new(0, ddl_split_entry, &d);
     if (pg_tool_run(argv, s->coord, s->dbname, ddl_split_feed, &d, err) &&
         pg_archive_finish(d.reader, err))
-        ddl = backup_store_archive(w, owner, d.rest, pg_archive_reader_header(d.reader), err);
+        ddl = ddl_store(w, owner, d.rest, pg_archive_reader_header(d.reader), err);
     else
         error_prefix(err, "schema dump");
     *max_id = d.max_id;
@@ -208,9 +222,8 @@ static bool ddl_dump_batch(Worker *w, Session *s, Unit **units, size_t n, int fi
     for (size_t i = 0; i < d.n && ok; i++)
     {
         pg_archive_part_renumber(d.parts[i], first_id);
-        ddls[i] =
-            backup_store_archive(w, d.units[i]->owner, d.parts[i], pg_archive_reader_header(d.reader),
-                                 err);
+        ddls[i] = ddl_store(w, d.units[i]->owner, d.parts[i], pg_archive_reader_header(d.reader),
+                            err);
         ok = ddls[i] != NULL;
     }
     if (ok)

@@ -156,6 +156,25 @@ PgArchiveHeader *pg_archive_header_copy(const PgArchiveHeader *h)
     return c;
 }
 
+void pg_archive_header_fix_time(PgArchiveHeader *h)
+{
+    /* struct tm: sec, min, hour, mday, mon (from 0), year (from 1900), isdst */
+    static const int fixed[7] = {0, 0, 0, 1, 0, 100, 0};
+    size_t width = 1 + (size_t)h->int_size, off = h->created_off;
+
+    if (h->created_off == 0 || off + 7 * width > h->raw_len)
+        return;
+    for (int i = 0; i < 7; i++)
+    {
+        unsigned char *p = h->raw + off + (size_t)i * width;
+
+        h->created[i] = fixed[i];
+        memset(p, 0, width);
+        for (int b = 0; b < h->int_size && b < 4; b++)
+            p[1 + b] = (unsigned char)((unsigned)fixed[i] >> (8 * b));
+    }
+}
+
 void pg_archive_header_free(PgArchiveHeader *h)
 {
     if (h == NULL)
@@ -578,6 +597,8 @@ static int ar_step(PgArchiveReader *r, Error *err)
             r->state = AR_TIMES;
         return rc;
     case AR_TIMES:
+        if (r->step == 0)
+            r->head.created_off = r->pos - r->unit;
         rc = ar_int(r, &r->head.created[r->step], err);
         if (rc == 1 && ++r->step == AR_HEADER_TIMES)
         {

@@ -399,6 +399,7 @@ typedef struct PgArchiveHeader
     int entries; /* the entry count of the archive read (a writer writes its own) */
     unsigned char *raw;
     size_t raw_len;
+    size_t created_off; /* where the creation time starts in raw */
 } PgArchiveHeader;
 
 /* One entry of the table of contents. Strings are NULL where pg_dump wrote
@@ -460,6 +461,10 @@ size_t pg_archive_reader_count(const PgArchiveReader *r);
 
 /* Deep copies, and their release (NULL is allowed). */
 PgArchiveHeader *pg_archive_header_copy(const PgArchiveHeader *h);
+/* Sets the creation time a header says (in created and in raw) to
+ * 2000-01-01 00:00:00: two dumps of unchanged DDL then write the same
+ * bytes, which the repository stores once. pg_restore only prints it. */
+void pg_archive_header_fix_time(PgArchiveHeader *h);
 void pg_archive_header_free(PgArchiveHeader *h);
 PgArchiveEntry *pg_archive_entry_copy(const PgArchiveEntry *e);
 void pg_archive_entry_free(PgArchiveEntry *e);

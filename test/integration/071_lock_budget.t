@@ -62,6 +62,9 @@ t_is "$(jq '[.[] | select(.name == "tenant_007")][0].tables' <<<"$T_OUT")" 4 \
 t_ok "backup of $n tenants within the lock budget" "$COFFER" backup -j 2 --json
 t_is "$(jq '.tenants' <<<"$T_OUT")" "$n" "  ... every tenant is in the snapshot"
 t_unlike "$T_ERR" 'out of shared memory' "  ... and the server never ran out of lock memory"
+t_ok "an unchanged re-backup" "$COFFER" backup -j 2 --json
+t_is "$(jq '.bytes_added < 4096' <<<"$T_OUT")" true \
+    "  ... stores next to nothing: the tenants' DDL is the same bytes as before ($(jq .bytes_added <<<"$T_OUT") bytes added)"
 
 rows() {
     pg_psql -d "$DB" <<SQL

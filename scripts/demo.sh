@@ -149,6 +149,15 @@ fi
 say "a second backup stores only what changed"
 run ./coffer backup --tag nightly
 
+say "200 more tenants, backed up within a lock budget of 150 relation locks"
+psql -X -q -d saas -v ON_ERROR_STOP=1 \
+    -c "SELECT central.make_tenant('tenant_small' || lpad(g::text, 3, '0'), 'demo', 3) FROM generate_series(1, 200) g" >/dev/null
+sed -i 's|^postgres:|postgres:\n  lock_budget: 150|' "$COFFER_CONFIG"
+echo "(postgres.lock_budget: 150 in the configuration; by default a quarter of the server's lock table)"
+printf '$ ./coffer backup --verbose\n'
+./coffer backup --verbose 2>&1 | grep -E 'dumping the schemas|saved|tenants, ' | sed -n '1,3p;$p'
+sed -i '/^  lock_budget: 150$/d' "$COFFER_CONFIG"
+
 say "what the repository holds"
 echo "each tenant's part of a snapshot is sealed under its own key: $(ls "$WORK/repo/parts" | wc -l) parts"
 run ./coffer list

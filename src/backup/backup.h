@@ -34,7 +34,9 @@ typedef struct BackupPlan
 typedef struct BackupResult
 {
     char id[65];      /* the snapshot written, or "" */
-    json_t *manifest; /* its manifest (owned; backup_result_free) or NULL */
+    json_t *manifest; /* its manifest without the tenants written ahead in their parts
+                         (stats, failed, shared parts; owned) or NULL */
+    json_t *held;     /* every part the snapshot holds: [{"name", "shared"}] (owned) or NULL */
 } BackupResult;
 
 /* Backs up what plan selects into repo; the caller holds a shared lock.

@@ -28,6 +28,9 @@ typedef struct Unit
     json_t *ddl;       /* its own part of the schema dump (schema model), or NULL */
     uint64_t rows;
     uint64_t bytes;
+    uint64_t n_tables; /* tables copied */
+    int pending;       /* its jobs (tables, DDL) not done; at 0 its part is written */
+    json_t *ref;       /* its part, once written (tables & co. are then freed) */
     bool failed;
     char error[1024];
 } Unit;
@@ -44,6 +47,7 @@ struct Session
     int pending; /* jobs not finished; the coordinator closes at zero */
     bool failed;
     json_t *doc; /* the manifest's "databases" entry */
+    bool doc_written; /* ... written in its tenant's part (database model) */
     char *ddl_owner;
     char **exclude; /* schemas the DDL dump leaves out: failed or unreadable */
     size_t n_exclude;
@@ -95,6 +99,7 @@ typedef struct Backup
     Error fatal;
 
     const TenantList *all; /* every tenant discovered, selected or not */
+    json_t *refs;          /* the parts written so far (under lock) */
     Unit *units;
     size_t n_units;
     Session *sessions;
@@ -134,6 +139,9 @@ size_t backup_bundle(Job **jobs, size_t n);
 void backup_push_dump(Backup *b, Job *j);
 /* Puts jobs at the front of the queue, largest first; lock held. */
 void backup_push_front(Backup *b, Job **jobs, size_t n);
+/* n of the unit's jobs are done: at the last, a tenant's part is written
+ * (engine.c) and its document freed. */
+void backup_unit_done(Backup *b, Unit *u, int n);
 /* Marks a unit failed (once) and logs why. */
 void backup_unit_fail(Backup *b, Unit *u, const Error *err);
 /* The worker loop, run on the pool (id njobs is the dump thread). */

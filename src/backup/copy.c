@@ -180,6 +180,7 @@ bool backup_run_table(Worker *w, Job *j, Error *err)
                                     j->table, "rows", (json_int_t)rows, "bytes",
                                     (json_int_t)sink.bytes, "hash", st.hash, "chunks", chunks));
     j->unit->rows += rows;
+    j->unit->n_tables++;
     j->unit->bytes += sink.bytes;
     b->rows += rows;
     b->bytes_added += st.bytes_stored;

@@ -236,6 +236,8 @@ static bool ddl_dump_batch(Worker *w, Session *s, Unit **units, size_t n, int fi
             ddls[i] = NULL;
         }
         pthread_mutex_unlock(&w->b->lock);
+        for (size_t i = 0; i < d.n; i++)
+            backup_unit_done(w->b, d.units[i], 1);
     }
     for (size_t i = 0; i < n; i++)
         json_decref(ddls[i]);
@@ -387,6 +389,8 @@ static bool ddl_whole_database(Worker *w, Session *s, RepoOwner *owner, Error *e
     if (ddl == NULL)
         return false;
     json_object_set_new(s->doc, "ddl", ddl);
+    for (size_t i = 0; i < s->n_units; i++)
+        backup_unit_done(w->b, s->units[i], 1);
     return true;
 }
 

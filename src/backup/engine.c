@@ -105,6 +105,58 @@ static void backup_sessions(Backup *b)
     }
 }
 
+/* A unit's entry in the manifest. */
+static json_t *backup_unit_doc(const Unit *u)
+{
+    const Tenant *t = u->tenant;
+    json_t *doc = json_pack(
+        "{s:s, s:s, s:b, s:s, s:o, s:s, s:I, s:I, s:O, s:O, s:O}", "name", t->name, "class",
+        t->class, "shared", t->shared, "database", t->database, "schema",
+        t->schema ? json_string(t->schema) : json_null(), "owner", u->owner_name, "rows",
+        (json_int_t)u->rows, "bytes", (json_int_t)u->bytes, "tables", u->tables, "sequences",
+        u->sequences, "matviews", u->matviews);
+
+    if (u->ddl != NULL)
+        json_object_set(doc, "ddl", u->ddl);
+    return doc;
+}
+
+void backup_unit_done(Backup *b, Unit *u, int n)
+{
+    Session *s = u->session;
+    json_t *tenants, *dbs, *ref = NULL;
+    bool write;
+    Error err;
+
+    pthread_mutex_lock(&b->lock);
+    u->pending -= n;
+    write = u->pending == 0 && !u->failed && !u->tenant->shared && u->ref == NULL && !b->stop;
+    pthread_mutex_unlock(&b->lock);
+    if (!write)
+        return;
+    /* a tenant database's properties and DDL go in its part */
+    tenants = json_pack("[o]", backup_unit_doc(u));
+    dbs = b->ops->whole_database && s->doc != NULL ? json_pack("[O]", s->doc) : json_array();
+    error_clear(&err);
+    if (!manifest_part_write(b->repo, u->owner, tenants, dbs, &ref, &err))
+        backup_unit_fail(b, u, &err);
+    json_decref(tenants);
+    json_decref(dbs);
+    if (ref == NULL)
+        return;
+    pthread_mutex_lock(&b->lock);
+    u->ref = ref;
+    json_array_append(b->refs, ref);
+    if (b->ops->whole_database)
+        s->doc_written = true;
+    json_decref(u->tables);
+    json_decref(u->sequences);
+    json_decref(u->matviews);
+    json_decref(u->ddl);
+    u->tables = u->sequences = u->matviews = u->ddl = NULL;
+    pthread_mutex_unlock(&b->lock);
+}
+
 static json_t *backup_manifest(Backup *b, const BackupPlan *a, double seconds, const char *started)
 {
     json_t *doc = json_object();
@@ -123,7 +175,7 @@ static json_t *backup_manifest(Backup *b, const BackupPlan *a, double seconds, c
     json_object_set_new(doc, "tags", a->tags ? json_deep_copy(a->tags) : json_array());
     json_object_set_new(doc, "globals", json_incref(b->globals));
     for (size_t i = 0; i < b->n_sessions; i++)
-        if (!b->sessions[i].failed && b->sessions[i].doc != NULL)
+        if (!b->sessions[i].failed && b->sessions[i].doc != NULL && !b->sessions[i].doc_written)
             json_array_append(dbs, b->sessions[i].doc);
     json_object_set_new(doc, "databases", dbs);
     for (size_t i = 0; i < b->n_units; i++)
@@ -137,19 +189,12 @@ static json_t *backup_manifest(Backup *b, const BackupPlan *a, double seconds, c
                                   json_pack("{s:s, s:s}", "name", t->name, "error", u->error));
             continue;
         }
-        json_array_append_new(
-            tenants,
-            json_pack("{s:s, s:s, s:b, s:s, s:o, s:s, s:I, s:I, s:O, s:O, s:O}", "name", t->name,
-                      "class", t->class, "shared", t->shared, "database", t->database, "schema",
-                      t->schema ? json_string(t->schema) : json_null(), "owner", u->owner_name,
-                      "rows", (json_int_t)u->rows, "bytes", (json_int_t)u->bytes, "tables",
-                      u->tables, "sequences", u->sequences, "matviews", u->matviews));
-        if (u->ddl != NULL)
-            json_object_set(json_array_get(tenants, json_array_size(tenants) - 1), "ddl", u->ddl);
         if (!t->shared)
             ntenants++;
-        ntables += json_array_size(u->tables);
+        ntables += u->n_tables;
         nrows += u->rows;
+        if (u->ref == NULL)
+            json_array_append_new(tenants, backup_unit_doc(u));
     }
     json_object_set_new(doc, "tenants", tenants);
     json_object_set_new(doc, "failed", failed);
@@ -170,8 +215,10 @@ static void backup_free(Backup *b)
         json_decref(b->units[i].sequences);
         json_decref(b->units[i].matviews);
         json_decref(b->units[i].ddl);
+        json_decref(b->units[i].ref);
     }
     free(b->units);
+    json_decref(b->refs);
     for (size_t i = 0; i < b->n_sessions; i++)
     {
         Session *s = &b->sessions[i];
@@ -295,6 +342,7 @@ bool backup_run(const BackupPlan *a, Repo *repo, BackupResult *res, Error *err)
     b.started = fmt_now();
     res->id[0] = '\0';
     res->manifest = NULL;
+    res->held = NULL;
     memset(&list, 0, sizeof(list));
     fmt_utc_now(when);
     if (!b.ops->backup_check(err))
@@ -302,6 +350,7 @@ bool backup_run(const BackupPlan *a, Repo *repo, BackupResult *res, Error *err)
     if (!tenancy_discover(b.cfg, true, &list, err))
         return false;
     b.all = &list;
+    b.refs = json_array();
     if (!backup_select(&b, &list, a, err) || !backup_prepare_tools(&b, err))
         goto done;
     for (size_t i = 0; i < b.n_units; i++)
@@ -351,13 +400,18 @@ bool backup_run(const BackupPlan *a, Repo *repo, BackupResult *res, Error *err)
     if (!repo_index_commit(repo, err))
         goto done;
     doc = backup_manifest(&b, a, fmt_now() - b.started, when);
-    if (!manifest_write(repo, doc, id_out, err))
+    if (!manifest_write(repo, doc, b.refs, id_out, err))
     {
         json_decref(doc);
         goto done;
     }
     json_object_set_new(doc, "id", json_string(id_out));
     res->manifest = doc;
+    res->held = json_array();
+    for (size_t i = 0; i < b.n_units; i++)
+        if (!b.units[i].failed)
+            json_array_append_new(res->held, json_pack("{s:s, s:b}", "name", b.units[i].tenant->name,
+                                                       "shared", b.units[i].tenant->shared));
     ok = true;
     if (nfailed == 0 && list.warnings > 0)
     {
@@ -382,5 +436,7 @@ done:
 void backup_result_free(BackupResult *res)
 {
     json_decref(res->manifest);
+    json_decref(res->held);
     res->manifest = NULL;
+    res->held = NULL;
 }

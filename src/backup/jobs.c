@@ -312,6 +312,7 @@ void backup_worker(void *arg, int id)
                 pthread_mutex_lock(&b->lock);
                 b->tables_done++;
                 pthread_mutex_unlock(&b->lock);
+                backup_unit_done(b, t->unit, 1);
             }
             backup_session_done(b, j->session);
             break;

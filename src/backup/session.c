@@ -142,7 +142,8 @@ bool backup_check_relations(Backup *b, Session *s, int *found, Error *err)
             }
             continue;
         }
-        if (u->failed)
+        /* a tenant already in the snapshot (its part written) was read whole */
+        if (u->failed || u->ref != NULL)
             continue;
         error_clear(&e);
         if (gone)
@@ -388,7 +389,10 @@ bool backup_open(Backup *b, Session *s, Error *err)
         Unit *u = session_unit_for_schema(b, s, t->schema);
 
         if (u != NULL && !u->failed)
+        {
             jobs[n++] = job_new(JOB_TABLE, s, u, t->schema, t->name, t->bytes);
+            u->pending++;
+        }
     }
     pg_relation_list_free(&tables);
 
@@ -422,6 +426,10 @@ bool backup_open(Backup *b, Session *s, Error *err)
 
     pthread_mutex_lock(&b->lock);
     b->tables_total += n;
+    /* and its DDL: a tenant's own, or its database's in the database model */
+    for (size_t i = 0; i < s->n_units; i++)
+        if (!s->units[i]->tenant->shared || b->ops->whole_database)
+            s->units[i]->pending++;
     pthread_mutex_unlock(&b->lock);
     n = backup_bundle(jobs, n);
     pthread_mutex_lock(&b->lock);

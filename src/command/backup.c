@@ -106,7 +106,7 @@ bool cmd_backup(CmdContext *ctx, int argc, char **argv, Error *err)
     Repo *repo = NULL;
     RepoLock *lock = NULL;
     BackupPlan plan;
-    BackupResult res = {"", NULL};
+    BackupResult res = {"", NULL, NULL};
     ProgressPrinter printer = {0};
     int first;
     bool ok = false;

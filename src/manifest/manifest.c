@@ -38,7 +38,18 @@ static json_t *man_part(json_t *parts, const char *owner)
     return p;
 }
 
-bool manifest_write(Repo *repo, json_t *doc, char id_out[65], Error *err)
+bool manifest_part_write(Repo *repo, RepoOwner *owner, json_t *tenants, json_t *databases,
+                         json_t **ref, Error *err)
+{
+    json_t *doc = json_pack("{s:s, s:O, s:O}", "owner", repo_owner_name(owner), "tenants", tenants,
+                            "databases", databases);
+    bool ok = repo_part_write(repo, owner, doc, ref, err);
+
+    json_decref(doc);
+    return ok;
+}
+
+bool manifest_write(Repo *repo, json_t *doc, json_t *written, char id_out[65], Error *err)
 {
     json_t *parts = json_object();
     json_t *header = json_object();
@@ -77,6 +88,8 @@ bool manifest_write(Repo *repo, json_t *doc, char id_out[65], Error *err)
             goto done;
         json_array_append_new(refs, ref);
     }
+    if (written != NULL)
+        json_array_extend(refs, written);
     json_object_set_new(header, "format", json_integer(2));
     json_object_set(header, "parts", refs);
     ok = repo_snapshot_write(repo, header, id_out, err);

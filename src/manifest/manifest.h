@@ -25,9 +25,17 @@
 /* The owner of a tenant's keys and part ("tenant:NAME"), malloc'd. */
 char *manifest_owner_name(const char *tenant);
 
-/* Splits doc into parts, writes them, then the header. doc is not changed;
- * id_out receives the snapshot id. */
-bool manifest_write(Repo *repo, json_t *doc, char id_out[65], Error *err);
+/* Writes one owner's part ahead of the snapshot, so that a backup need not
+ * hold every tenant's document until the end: tenants and databases are
+ * arrays of its entries. *ref receives the reference manifest_write takes
+ * in written. */
+bool manifest_part_write(Repo *repo, RepoOwner *owner, json_t *tenants, json_t *databases,
+                         json_t **ref, Error *err);
+
+/* Splits doc into parts, writes them, then the header, which also names
+ * the parts already written (written: an array of references, or NULL).
+ * doc is not changed; id_out receives the snapshot id. */
+bool manifest_write(Repo *repo, json_t *doc, json_t *written, char id_out[65], Error *err);
 
 /* Which tenants' parts manifest_load reads. */
 typedef struct ManifestSelect

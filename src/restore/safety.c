@@ -32,23 +32,22 @@ const Tenant *restore_occupant(const Restore *r, TenantList *list, const Target 
 }
 
 /* Is the tenant (or shared part) in the backup's manifest? */
-static bool safety_holds(json_t *doc, const char *name, bool shared)
+static bool safety_holds(json_t *held, const char *name, bool shared)
 {
-    Error err;
-    Manifest *m;
-    bool found;
+    json_t *p;
+    size_t i;
 
-    error_clear(&err);
-    m = manifest_parse(doc, &err);
-    found = m != NULL && manifest_find_tenant(m, name, shared) != NULL;
-    manifest_free(m);
-    return found;
+    json_array_foreach (held, i, p)
+        if (strcmp(json_string_value(json_object_get(p, "name")), name) == 0 &&
+            json_is_true(json_object_get(p, "shared")) == shared)
+            return true;
+    return false;
 }
 
 bool restore_safety_backup(Restore *r, Error *err)
 {
     BackupPlan plan;
-    BackupResult res = {"", NULL};
+    BackupResult res = {"", NULL, NULL};
     TenantList list;
     const char **names = xcalloc(r->n_targets + 1, sizeof(char *));
     const Tenant **occupants = xcalloc(r->n_targets + 1, sizeof(Tenant *));
@@ -97,10 +96,10 @@ bool restore_safety_backup(Restore *r, Error *err)
         if (!t->replaces)
             continue;
         if (t->unit->shared)
-            t->keep_aside = !safety_holds(res.manifest, t->name, true);
+            t->keep_aside = !safety_holds(res.held, t->name, true);
         else
             t->keep_aside =
-                occupants[i] == NULL || !safety_holds(res.manifest, occupants[i]->name, false);
+                occupants[i] == NULL || !safety_holds(res.held, occupants[i]->name, false);
         if (t->keep_aside)
             log_warning("%s \"%s\" is not in the safety backup (not discovered now, or its "
                         "backup failed): what the restore replaces is kept, renamed aside",

@@ -135,7 +135,9 @@ t_is "$(count tenant_alpha public orders)" 6 "  ... and the data kept"
 pg_psql -c 'select pg_sleep(60)' >/dev/null 2>&1 &
 sleeper=$!
 for _ in $(seq 50); do
-    [ "$(pg_psql -c "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'select pg_sleep%'")" = 1 ] && break
+    # the sleeper is running, and the sessions of the queries before it are gone
+    [ "$(pg_psql -c "SELECT count(*) FILTER (WHERE query LIKE 'select pg_sleep%') || ' ' || count(*)
+        FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()")" = "1 1" ] && break
     sleep 0.1
 done
 t_is "$(pg_terminate_clients)" 1 "pg_terminate_clients drops the open session"

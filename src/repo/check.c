@@ -411,8 +411,9 @@ bool repo_check(Repo *repo, const RepoCheckOptions *opts, RepoCheckReport *repor
     report->duplicates = repo->index_dups;
     report->chunks = repo->entries.count;
     if (repo->index_dups > 0)
-        log_info("note: %" PRIu64 " chunks are indexed twice (an interrupted prune); prune "
-                 "tidies this",
+        log_info("note: %" PRIu64 " chunks are stored in two packs (backups that ran at the "
+                 "same time both stored them, or a prune was interrupted); \"coffer prune\" "
+                 "removes the extra copies",
                  repo->index_dups);
     for (uint32_t i = 0; i < repo->entries.count; i++)
         ((RepoEntry *)repo_table_at(&repo->entries, i))->mark = 0;

@@ -108,6 +108,8 @@ bool repo_master_create(Repo *repo, const char *passphrase, const KdfParams *kdf
     else
         json_object_set_new(doc, "kdf", json_null());
     json_object_set_new(doc, "key", json_string(hex));
+    if (repo->config_digest[0] != '\0')
+        json_object_set_new(doc, "config", json_string(repo->config_digest));
     text = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
     ok = storage_put(repo->st, "keys/master", text, strlen(text), err);
 done:
@@ -154,6 +156,17 @@ bool repo_master_load(Repo *repo, const char *passphrase, Error *err)
                   "%" JSON_INTEGER_FORMAT,
                   loc, json_integer_value(json_object_get(doc, "format")));
         error_hint(err, "upgrade coffer to read this repository");
+        goto done;
+    }
+    if (json_is_string(json_object_get(doc, "config")) && repo->config_digest[0] != '\0' &&
+        strcmp(json_string_value(json_object_get(doc, "config")), repo->config_digest) != 0)
+    {
+        error_set(err, ERR_FAILURE,
+                  "repository \"%s\": its \"config\" was changed or damaged since the "
+                  "repository was made (it no longer matches \"keys/master\")",
+                  loc);
+        error_hint(err, "put back \"config\" from a copy of the repository; the passphrase is "
+                        "not what is wrong");
         goto done;
     }
     kdf = json_object_get(doc, "kdf");

@@ -187,10 +187,35 @@ bool repo_object_get_sealed(Repo *repo, const char *key, const char magic[4], co
     raw_len = read_u64le(data + 12);
     if (version != REPO_FORMAT_VERSION)
     {
-        error_set(err, ERR_FAILURE,
-                  "%s \"%s\" has unknown format version %" PRIu32 " (this coffer reads version %d)",
-                  what, key, version, REPO_FORMAT_VERSION);
-        error_hint(err, "upgrade coffer to read this repository");
+        /* the version is sealed with the rest: if the object opens as this
+         * version, only its version field was damaged; a newer coffer's
+         * object does not open, and neither does one damaged further */
+        Error e2;
+        bool intact;
+
+        memcpy(hdr, data, sizeof(hdr));
+        write_u32le(hdr + 4, REPO_FORMAT_VERSION);
+        repo_envelope_aad(&aad, hdr, key);
+        error_clear(&e2);
+        intact = repo_unseal(repo->encrypted, seal, aad.data, aad.len, data + REPO_ENVELOPE_LEN,
+                             len - REPO_ENVELOPE_LEN, &plain, &e2);
+        if (intact || version < REPO_FORMAT_VERSION || version > REPO_FORMAT_VERSION + 16)
+        {
+            error_set(err, ERR_FAILURE,
+                      "%s \"%s\" is damaged: its format version field reads %" PRIu32
+                      " (this repository is version %d)",
+                      what, key, version, REPO_FORMAT_VERSION);
+            error_hint(err, "run \"coffer check\" to list damaged objects");
+        }
+        else
+        {
+            error_set(err, ERR_FAILURE,
+                      "%s \"%s\" has unknown format version %" PRIu32
+                      " (this coffer reads version %d)",
+                      what, key, version, REPO_FORMAT_VERSION);
+            error_hint(err, "a newer coffer wrote it: upgrade coffer to read this repository; "
+                            "or the object is damaged, which \"coffer check\" tells");
+        }
         goto done;
     }
     memcpy(hdr, data, sizeof(hdr));

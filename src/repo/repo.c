@@ -153,6 +153,16 @@ static bool repo_config_parse(Repo *repo, const unsigned char *data, size_t len,
     return true;
 }
 
+/* keys/master records the digest of the config it was made with: a config
+ * changed since is told apart from a wrong passphrase. */
+static void repo_config_digest(Repo *repo, const void *data, size_t len)
+{
+    CodecHash *h = codec_hash_new();
+
+    codec_hash_update(h, data, len);
+    codec_hash_final(h, repo->config_digest); /* frees h */
+}
+
 static bool repo_config_read(Repo *repo, Error *err)
 {
     unsigned char *data = NULL;
@@ -170,6 +180,7 @@ static bool repo_config_read(Repo *repo, Error *err)
     }
     if (!storage_get(repo->st, REPO_CONFIG_KEY, &data, &len, err))
         return false;
+    repo_config_digest(repo, data, len);
     ok = repo_config_parse(repo, data, len, err);
     free(data);
     return ok;
@@ -227,15 +238,15 @@ bool repo_init(Storage *st, const char *passphrase, const RepoInitOptions *opts,
         error_set(err, ERR_USAGE, "an encrypted repository needs a passphrase");
         goto done;
     }
-    if (!repo_master_create(repo, passphrase, opts->kdf, err))
-        goto done;
     doc = json_pack("{s:i, s:s, s:s, s:i, s:{s:i, s:i, s:i}, s:i}", "format", REPO_FORMAT_VERSION,
                     "id", repo->id, "encryption", repo->encrypted ? "aes-256-gcm" : "none",
                     "compression", repo->compression, "chunker", "min", (int)repo->chunker.min_size,
                     "avg", (int)repo->chunker.avg_size, "max", (int)repo->chunker.max_size,
                     "pack_size", (int)repo->pack_size);
     text = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
-    ok = storage_put(st, REPO_CONFIG_KEY, text, strlen(text), err);
+    repo_config_digest(repo, text, strlen(text));
+    ok = repo_master_create(repo, passphrase, opts->kdf, err) &&
+         storage_put(st, REPO_CONFIG_KEY, text, strlen(text), err);
     if (ok)
         log_debug("created repository \"%s\" (id %s)", loc, repo->id);
 done:

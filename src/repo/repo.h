@@ -334,7 +334,8 @@ typedef struct RepoCheckReport
     uint64_t errors;             /* problems found; each is logged with its object */
     uint64_t unreferenced_packs; /* harmless leftovers of crashes; prune removes them */
     uint64_t index_objects;      /* index objects read */
-    uint64_t duplicates;         /* chunks indexed twice (left by an interrupted prune) */
+    uint64_t duplicates;         /* chunks stored in two packs (concurrent backups, an
+                                    interrupted prune) */
     uint64_t destroyed_packs;    /* packs of owners whose keys were destroyed */
     uint64_t destroyed_parts;    /* snapshot parts of owners whose keys were destroyed */
     json_t *problems;            /* each problem's message, naming its object (a new array:

@@ -158,6 +158,7 @@ struct Repo
 {
     Storage *st;
     char id[65];
+    char config_digest[65]; /* SHA-256 of the "config" object's bytes, hex ("" unknown) */
     bool encrypted;
     int compression;
     ChunkerParams chunker;

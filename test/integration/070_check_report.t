@@ -33,4 +33,33 @@ t_like "$T_OUT" 'run "coffer check --rebuild-index" before "coffer prune"' "  ..
 t_ok "rebuild the index" "$COFFER" check --rebuild-index
 t_ok "then check is clean" "$COFFER" check --json
 t_is "$(jq -c .problems <<<"$T_OUT")" '[]' "  ... with no problem listed"
+
+# two backups at once store the same new chunks twice: check's note says
+# so, and does not blame an interrupted prune
+pg_psql -d saas_schema >/dev/null <<'SQL'
+CREATE TABLE tenant_acme.bulk AS SELECT g AS id, md5(g::text) || repeat('y', 80) AS v FROM generate_series(1, 150000) g;
+SQL
+REPO2="$T_TMP/repo2"
+schema_model_config "$T_TMP/two.yaml" saas_schema "$REPO2"
+t_ok "init a second repository" "$COFFER" --config "$T_TMP/two.yaml" init
+"$COFFER" --config "$T_TMP/two.yaml" backup >/dev/null 2>&1 &
+one=$!
+"$COFFER" --config "$T_TMP/two.yaml" backup >/dev/null 2>&1 &
+two=$!
+rc1=0 rc2=0
+wait "$one" || rc1=$?
+wait "$two" || rc2=$?
+t_is "$rc1/$rc2" 0/0 "two backups at the same time both succeed"
+t_ok "check" "$COFFER" --config "$T_TMP/two.yaml" check --json
+dups=$(jq .duplicates <<<"$T_OUT")
+if [ "$dups" -gt 0 ]; then
+    t_like "$T_ERR" 'backups that ran at the same time both stored them' \
+        "  ... its note on the $dups chunks stored twice names the cause"
+    t_unlike "$T_ERR" 'indexed twice \(an interrupted prune\)' "  ... not only an interrupted prune"
+    t_ok "prune" "$COFFER" --config "$T_TMP/two.yaml" prune
+    t_ok "  ... after which check" "$COFFER" --config "$T_TMP/two.yaml" check --json
+    t_is "$(jq .duplicates <<<"$T_OUT")" 0 "  ... finds no chunk stored twice"
+else
+    t_skip "the two backups did not overlap: no chunk stored twice" 5
+fi
 t_done

@@ -849,6 +849,42 @@ static void test_corruption(void)
     json_decref(ids);
     free(dir);
 
+    /* an index object whose version field alone was damaged: it says so,
+     * rather than asking for a newer coffer */
+    dir = new_dir("badversion");
+    ok(corrupt_setup(dir, &ids, &data), "setup for a damaged version field");
+    {
+        Storage *st = storage_open(dir, false, &err);
+        StorageList list;
+        char *path;
+        int fd;
+        unsigned char v = REPO_FORMAT_VERSION + 1;
+
+        key[0] = '\0';
+        if (st != NULL && storage_list(st, "index/", &list, &err))
+        {
+            if (list.count > 0)
+                snprintf(key, sizeof(key), "%s", list.items[0].key);
+            storage_list_free(&list);
+        }
+        storage_free(st);
+        path = xasprintf("%s/%s", dir, key);
+        fd = open(path, O_RDWR);
+        if (fd < 0 || pwrite(fd, &v, 1, 4) != 1)
+            perror("pwrite");
+        if (fd >= 0)
+            close(fd);
+        free(path);
+    }
+    error_clear(&err);
+    repo = open_repo(dir, PASS, &err);
+    ok(repo == NULL, "open with a damaged version field fails");
+    like(err.message, "is damaged: its format version field reads", "  ... and says it is damaged");
+    ok(strstr(err.hint, "upgrade") == NULL, "  ... not that coffer is too old");
+    repo_close(repo);
+    json_decref(ids);
+    free(dir);
+
     /* an unknown (newer) and an older format version */
     for (int v = 0; v < 2; v++)
     {

@@ -249,6 +249,24 @@ static int count_objects(const char *dir, const char *prefix)
     return n;
 }
 
+/* The first object under prefix, or "" (none). */
+static void first_key(const char *dir, const char *prefix, char *key, size_t size)
+{
+    Error err;
+    Storage *st = storage_open(dir, false, &err);
+    StorageList list;
+
+    key[0] = '\0';
+    error_clear(&err);
+    if (st != NULL && storage_list(st, prefix, &list, &err))
+    {
+        if (list.count > 0)
+            snprintf(key, size, "%s", list.items[0].key);
+        storage_list_free(&list);
+    }
+    storage_free(st);
+}
+
 static void flip_byte(const char *dir, const char *key, long offset)
 {
     char *path = xasprintf("%s/%s", dir, key);
@@ -808,17 +826,7 @@ static void test_corruption(void)
     dir = new_dir("badindex");
     ok(corrupt_setup(dir, &ids, &data), "setup for damaged index");
     {
-        Storage *st = storage_open(dir, false, &err);
-        StorageList list;
-
-        key[0] = '\0';
-        if (st != NULL && storage_list(st, "index/", &list, &err))
-        {
-            if (list.count > 0)
-                snprintf(key, sizeof(key), "%s", list.items[0].key);
-            storage_list_free(&list);
-        }
-        storage_free(st);
+        first_key(dir, "index/", key, sizeof(key));
         flip_byte(dir, key, 30);
     }
     error_clear(&err);
@@ -854,20 +862,11 @@ static void test_corruption(void)
     dir = new_dir("badversion");
     ok(corrupt_setup(dir, &ids, &data), "setup for a damaged version field");
     {
-        Storage *st = storage_open(dir, false, &err);
-        StorageList list;
         char *path;
         int fd;
         unsigned char v = REPO_FORMAT_VERSION + 1;
 
-        key[0] = '\0';
-        if (st != NULL && storage_list(st, "index/", &list, &err))
-        {
-            if (list.count > 0)
-                snprintf(key, sizeof(key), "%s", list.items[0].key);
-            storage_list_free(&list);
-        }
-        storage_free(st);
+        first_key(dir, "index/", key, sizeof(key));
         path = xasprintf("%s/%s", dir, key);
         fd = open(path, O_RDWR);
         if (fd < 0 || pwrite(fd, &v, 1, 4) != 1)

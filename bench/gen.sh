@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/gen.sh - generates the benchmark data sets in a running PostgreSQL.
 #
-# usage: bench/gen.sh skewed|tiny|dbs|churn|all
+# usage: bench/gen.sh skewed|tiny|dbs|huge|churn|all   (all: skewed tiny dbs)
 #
 # Connects through the usual PGHOST/PGPORT/PGUSER. Data is made server side with
 # generate_series by the pg_temp functions in bench/gen.sql, in BENCH_GEN_JOBS
@@ -16,6 +16,13 @@
 #   dbs     BENCH_DBS (200) databases bench_db_0001... (one per tenant, same 8
 #           tables in public) of Zipf-like sizes totalling about 300 MB x BENCH_SCALE,
 #           plus bench_master with clientes_saas(tenant, dbname, class)
+#   huge    database bench_huge: BENCH_HUGE_TENANTS (10000) schemas x 8 tables of
+#           the tiny set's shape (80,000 tables) plus central; and database
+#           bench_one: central plus ONE tenant schema of the same 8 tables holding
+#           the same bytes of COPY text as all of bench_huge's tenants together
+#           (made with as many rows, then its last rows deleted to match the bytes,
+#           which grow with the row numbers' digits). Schema names have at least
+#           4 digits, 5 from 10,000 tenants on. Not scaled by BENCH_SCALE
 #   churn   a day of churn on bench_schema: every 10th tenant (10%) gets about 5%
 #           new rows in its growing tables and about 1% of its recent rows updated
 #
@@ -31,6 +38,7 @@ JOBS=${BENCH_GEN_JOBS:-2}
 SKEWED_TENANTS=${BENCH_SKEWED_TENANTS:-200}
 SKEWED_BYTES=$(awk -v s="$SCALE" 'BEGIN { printf "%.0f", 1.5e9 * s }')
 TINY_TENANTS=${BENCH_TINY_TENANTS:-2000}
+HUGE_TENANTS=${BENCH_HUGE_TENANTS:-10000}
 DBS=${BENCH_DBS:-200}
 DBS_BYTES=$(awk -v s="$SCALE" 'BEGIN { printf "%.0f", 3.0e8 * s }')
 CHURN_NEW=${BENCH_CHURN_NEW:-0.05}
@@ -159,6 +167,89 @@ gen_tiny()
     log "tiny: done in $(elapsed "$t0") s; $(psql -X -At -d bench_tiny -c "SELECT count(*) || ' tables, ' || pg_size_pretty(pg_database_size(current_database())) FROM pg_tables WHERE schemaname LIKE 'tenant\_%'")"
 }
 
+# huge_width: the digits of the huge set's schema names (tenant_0001... up to
+# 9,999 tenants, tenant_00001... from 10,000 on).
+huge_width() { local w=${#HUGE_TENANTS}; echo $(( w < 4 ? 4 : w )); }
+
+# huge_rows: the rows of all bench_huge tenants together: tenant i has
+# 2 + (i + length(t)) % 6 rows in table t (pg_temp.gen_tiny).
+huge_rows()
+{
+    awk -v n="$HUGE_TENANTS" 'BEGIN {
+        split("8 8 5 5 5 5 4 5", len)   # accounts contacts deals notes tasks files tags audit
+        for (i = 1; i <= n; i++) for (t = 1; t <= 8; t++) r += 2 + (i + len[t]) % 6
+        printf "%d", r }'
+}
+
+# copy_bytes DB WHERE: the bytes of COPY text of DB's tables whose schema
+# n.nspname satisfies WHERE.
+copy_bytes()
+{
+    psql -X -At -d "$1" -c "SELECT format('COPY %I.%I TO STDOUT;', n.nspname, c.relname)
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND ($2)" |
+        "${PSQL[@]}" -d "$1" | wc -c
+}
+
+gen_huge()
+{
+    local t0=$EPOCHREALTIME work w rows per sample hb ob keep one
+    work=$(mktemp -d)
+    w=$(huge_width)
+    rows=$(huge_rows)
+    log "huge: $HUGE_TENANTS tenants x 8 tables ($rows rows) in bench_huge, $JOBS sessions; one tenant of $rows rows in bench_one"
+    dropdb --if-exists bench_huge
+    dropdb --if-exists bench_one
+    createdb bench_huge
+    create_central bench_huge
+    "${PSQL[@]}" -d bench_huge -c "INSERT INTO central.tenants
+        SELECT i, 'tenant_' || lpad(i::text, $w, '0'), 'Tenant ' || i, 1 + i % 4, 'active', 'active', 2000, 1
+        FROM generate_series(1, $HUGE_TENANTS) i"
+    # one transaction per tenant: a tenant's 40 new relations are locked until
+    # its commit, and the server runs with the stock lock table
+    awk -v n="$HUGE_TENANTS" -v w="$w" 'BEGIN {
+        fmt = "1 SELECT pg_temp.gen_tiny(\047tenant_%0" w "d\047, %d);\n"
+        for (i = 1; i <= n; i++) printf fmt, i, i }' |
+        lpt_split "$work" huge >"$work/files"
+    mapfile -t files <"$work/files"
+    run_workers bench_huge "${files[@]}" || die "huge: generation failed"
+    log "huge: bench_huge loaded in $(elapsed "$t0") s; bench_one"
+    createdb bench_one
+    create_central bench_one
+    one=$(printf "tenant_%0${w}d" 1)
+    per=$(( (rows + 7) / 8 ))
+    "${PSQL[@]}" -d bench_one -c "INSERT INTO central.tenants
+        VALUES (1, '$one', 'Tenant 1', 2, 'active', 'active', 2000, 1)"
+    "${PSQL[@]}" -d bench_one -f "$GEN_SQL" -c "SELECT pg_temp.gen_tiny('$one', 1, $per)" >/dev/null
+    # the same bytes: bench_huge's COPY text from 120 tenants (a whole period of
+    # gen_tiny's row counts and words) scaled to all, against bench_one's whole
+    sample=$(( HUGE_TENANTS < 120 ? HUGE_TENANTS : 120 ))
+    hb=$(( $(copy_bytes bench_huge "n.nspname IN (SELECT schema_name FROM central.tenants WHERE id <= $sample)") * HUGE_TENANTS / sample ))
+    ob=$(copy_bytes bench_one "n.nspname = '$one'")
+    keep=$(awk -v p="$per" -v h="$hb" -v o="$ob" 'BEGIN { k = int(p * h / o); print (k < p ? k : p) }')
+    if [ "$keep" -lt "$per" ]; then
+        "${PSQL[@]}" -d bench_one -c "$(for t in accounts contacts deals notes tasks files tags audit; do
+            printf 'DELETE FROM %s.%s WHERE id > %d;\n' "$one" "$t" "$keep"; done)"
+    fi
+    log "huge: bench_huge about $hb bytes of COPY text; bench_one $ob with $per rows a table, $keep kept: $(copy_bytes bench_one "n.nspname = '$one'")"
+    log "huge: loaded in $(elapsed "$t0") s; vacuum analyze"
+    # one VACUUM (ANALYZE) of a list of tables per session: vacuumdb -j sends a
+    # command per table, several times slower on 80,000 tiny tables
+    psql -X -At -d bench_huge -c "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables
+        WHERE schemaname LIKE 'tenant\_%' OR schemaname = 'central'" |
+        awk -v jobs="$JOBS" -v dir="$work" '
+            { j = NR % jobs; f = dir "/vacuum." j ".sql"; printf "%s%s", (seen[j]++ ? ", " : "VACUUM (ANALYZE) "), $0 > f }
+            END { for (j in seen) { f = dir "/vacuum." j ".sql"; print ";" > f; print f } }' >"$work/vacuum"
+    mapfile -t files <"$work/vacuum"
+    local pids=() f rc=0
+    for f in "${files[@]}"; do "${PSQL[@]}" -d bench_huge -f "$f" & pids+=($!); done
+    for f in "${pids[@]}"; do wait "$f" || rc=1; done
+    [ $rc = 0 ] || die "huge: vacuum failed"
+    "${PSQL[@]}" -d bench_one -c "VACUUM (ANALYZE)"
+    "${PSQL[@]}" -d postgres -c CHECKPOINT
+    rm -rf "$work"
+    log "huge: done in $(elapsed "$t0") s; bench_huge $(psql -X -At -d bench_huge -c "SELECT count(*) || ' tables, ' || pg_size_pretty(pg_database_size(current_database())) FROM pg_tables WHERE schemaname LIKE 'tenant\_%'"), bench_one $(psql -X -At -d bench_one -c "SELECT count(*) || ' tables, ' || pg_size_pretty(pg_database_size(current_database())) FROM pg_tables WHERE schemaname LIKE 'tenant\_%'")"
+}
+
 # One database of the dbs set (run by xargs in parallel): gen.sh _db INDEX BYTES
 gen_one_db()
 {
@@ -217,8 +308,9 @@ case "${1:-}" in
     skewed) gen_skewed ;;
     tiny) gen_tiny ;;
     dbs) gen_dbs ;;
+    huge) gen_huge ;;
     churn) gen_churn ;;
     all) gen_skewed; gen_tiny; gen_dbs ;;
     _db) shift; gen_one_db "$@" ;;
-    *) echo "usage: bench/gen.sh skewed|tiny|dbs|churn|all" >&2; exit 2 ;;
+    *) echo "usage: bench/gen.sh skewed|tiny|dbs|huge|churn|all" >&2; exit 2 ;;
 esac

@@ -281,8 +281,11 @@ BEGIN
     END LOOP;
 END $f$;
 
--- A tiny tenant: 8 tables with a primary key and a few rows each.
-CREATE FUNCTION pg_temp.gen_tiny(s text, seed integer) RETURNS void LANGUAGE plpgsql AS $f$
+-- A tiny tenant: 8 tables with a primary key and a few rows each (2 to 7,
+-- by seed and table), or nrows rows in every table when given (the huge set's
+-- one big tenant: the same tables, as many rows as thousands of tiny ones).
+CREATE FUNCTION pg_temp.gen_tiny(s text, seed integer, nrows bigint DEFAULT NULL)
+RETURNS void LANGUAGE plpgsql AS $f$
 DECLARE
     t text;
 BEGIN
@@ -295,7 +298,7 @@ BEGIN
             INSERT INTO %1$I.%2$I (name, amount, created_at, data)
             SELECT initcap(pg_temp.w(i * 7 + %3$s)) || ' ' || i, round((i * 1234.5 + %3$s) %% 10000, 2),
                    now() - i * interval '3 days', jsonb_build_object('k', i, 'v', pg_temp.w(i + %3$s))
-            FROM generate_series(1, 2 + (%3$s + length(%2$L)) %% 6) i;
-        $$, s, t, seed);
+            FROM generate_series(1, %4$s) i;
+        $$, s, t, seed, coalesce(nrows, 2 + (seed + length(t)) % 6));
     END LOOP;
 END $f$;

@@ -8,7 +8,10 @@
 #
 # Environment:
 #   BENCH_SCALE=1.0          data size factor of the skewed and dbs sets (0.05: quick run)
-#   BENCH_SETS="skewed tiny dbs"  which sets to run
+#   BENCH_SETS="skewed tiny dbs"  which sets to run; "huge" (10,000 tiny tenants
+#                            and one tenant of the same bytes) is opt-in:
+#                            BENCH_SETS="skewed tiny dbs huge"
+#   BENCH_TINY_TENANTS=2000  tenants of the tiny set; BENCH_HUGE_TENANTS=10000 of the huge one
 #   BENCH_CHEAP_SECONDS=60   a method whose first run takes less is run 3 times
 #                            (median reported); a longer one runs once
 #   BENCH_TINY_SAMPLE=100    schemas of the tiny set timed by the per-schema loop
@@ -18,6 +21,12 @@
 # Coffer is called only through the coffer_* functions below: when its commands
 # change, those are the only lines to adjust. If "coffer help backup" fails, the
 # Coffer rows print "coffer backup: not available" and the alternatives still run.
+#
+# The server runs with the stock max_locks_per_transaction (64) for every Coffer
+# run: Coffer keeps to a lock budget of a quarter of the lock table. A
+# whole-database pg_dump of the tiny set cannot run there ("out of shared
+# memory"), so the server is restarted with RAISED_LOCKS around those runs
+# only (locks_raised / locks_stock; their rows say so in a note).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -35,6 +44,8 @@ RESULTS=$OUT/results.json
 COFFER=${COFFER:-$ROOT/coffer}
 export COFFER_PASSPHRASE=${COFFER_PASSPHRASE:-coffer-bench-passphrase}
 RSS_LIMIT_KIB=$(( 128 * 1024 ))
+STOCK_LOCKS=64       # max_locks_per_transaction of a stock server (lib.sh starts with it)
+RAISED_LOCKS=1024    # for the whole-database pg_dumps of the tiny set
 
 mkdir -p "$OUT" "$LOGS"
 rm -f "$LOGS"/*.log
@@ -43,6 +54,8 @@ rm -f "$LOGS"/*.log
 # Results: every measurement is a key with these fields.
 KEYS=()
 declare -A R_SET R_LABEL R_MEDIAN R_RUNS R_BYTES R_RSS R_NOTE R_STATUS
+# R_LOCKS: the server's max_locks_per_transaction during the key's runs
+declare -A R_LOCKS
 # R_EXTRA: more "name": value pairs of a key's JSON object (restore steps, RSS split)
 declare -A R_EXTRA
 
@@ -50,6 +63,7 @@ result_new()   # KEY SET LABEL
 {
     KEYS+=("$1")
     R_SET[$1]=$2 R_LABEL[$1]=$3 R_MEDIAN[$1]= R_RUNS[$1]= R_BYTES[$1]= R_RSS[$1]= R_NOTE[$1]= R_STATUS[$1]=ok
+    R_LOCKS[$1]=
 }
 
 note() { R_NOTE[$1]="${R_NOTE[$1]:+${R_NOTE[$1]}; }$2"; }
@@ -58,11 +72,21 @@ note() { R_NOTE[$1]="${R_NOTE[$1]:+${R_NOTE[$1]}; }$2"; }
 # Runs PREP (untimed) then RUN (timed) once; if that took less than
 # CHEAP_SECONDS, twice more. Stores the runs and their median. RUN's output goes
 # to build/bench/logs/KEY.N.log; a failure marks the key failed and stops there.
+# Records the server's max_locks_per_transaction (a note when it was raised);
+# a Coffer run (RUN coffer_*) on a server with raised locks is a bug here.
 measure()
 {
     local key=$1 set=$2 label=$3 prep=$4 run=$5
     shift 5
     result_new "$key" "$set" "$label"
+    case $run in
+        coffer_*) [ "$BENCH_LOCKS" = "$STOCK_LOCKS" ] ||
+            bench_die "$label: Coffer would run with max_locks_per_transaction = $BENCH_LOCKS (call locks_stock first)" ;;
+    esac
+    R_LOCKS[$key]=$BENCH_LOCKS
+    if [ "$BENCH_LOCKS" != "$STOCK_LOCKS" ]; then
+        note "$key" "run with max_locks_per_transaction = $BENCH_LOCKS, raised from the stock $STOCK_LOCKS${LOCKS_WHY:+: $LOCKS_WHY}"
+    fi
     local n=1 i secs runs=()
     for (( i = 1; i <= n; i++ )); do
         if ! "$prep" "$@" >"$LOGS/$key.prep.$i.log" 2>&1; then
@@ -139,6 +163,58 @@ rss_sample()
         read -r -t 0.02 -u "$fd" _ || true
     done
     { for name in "${!peak[@]}"; do echo "$name ${peak[$name]}"; done; echo "samples $i"; } >"$out"
+}
+
+# locks_raised WHY: the runs that follow need more than the stock lock table
+# (a restart with RAISED_LOCKS, unless it is so already); WHY goes to their
+# notes. locks_stock: back to the stock setting, before any Coffer run.
+LOCKS_WHY=
+locks_raised() { LOCKS_WHY=$1; bench_pg_locks "$RAISED_LOCKS"; }
+locks_stock() { LOCKS_WHY=; bench_pg_locks "$STOCK_LOCKS"; }
+
+proc_alive()   # PID: the process exists and is no zombie
+{
+    local st
+    { read -r st <"/proc/$1/stat"; } 2>/dev/null || return 1
+    st=${st##*) }
+    [ -n "$st" ] && [ "${st:0:1}" != Z ]
+}
+
+# locks_sample PID OUT: until PID exits, counts every 50 ms the relation locks
+# held by the server's other sessions (every database), through one psql
+# session that is sent one query per sample. Writes to OUT "max N" (the largest
+# count), "max_shared N" (the largest count of those not fast-path, i.e. in the
+# shared lock table), "samples N", and the settings the lock budget comes from
+# as SHOW reports them: "max_locks_per_transaction N", "max_connections N",
+# "max_prepared_transactions N". The psql session ends with the sampling.
+LOCKS_SQL="SELECT count(*), count(*) FILTER (WHERE NOT fastpath) FROM pg_locks WHERE locktype = 'relation' AND pid <> pg_backend_pid();"
+locks_sample()
+{
+    local root=$1 out=$2 fd in ofd qpid _ g v n sh max=0 maxs=0 i=0
+    local -a settings=()
+    exec {fd}<> <(:)   # read -t on this pipe waits without forking sleep
+    coproc LOCKQ { exec psql -X -At -F ' ' -d postgres 2>/dev/null; }
+    # bash unsets LOCKQ and LOCKQ_PID once the coprocess is gone: copies
+    qpid=${LOCKQ_PID:-} in=${LOCKQ[1]:-} ofd=${LOCKQ[0]:-}
+    if [ -z "$qpid" ] || [ -z "$in" ] || [ -z "$ofd" ]; then
+        echo "error psql did not start" >"$out"
+        return 0
+    fi
+    for g in max_locks_per_transaction max_connections max_prepared_transactions; do
+        printf 'SHOW %s;\n' "$g" >&"$in" && read -r -t 10 v <&"$ofd" || v=
+        settings+=("$g ${v:-?}")
+    done
+    while proc_alive "$root"; do
+        printf '%s\n' "$LOCKS_SQL" >&"$in" 2>/dev/null || break
+        read -r -t 10 n sh <&"$ofd" || break
+        [[ "$n" =~ ^[0-9]+$ ]] && (( n > max )) && max=$n
+        [[ "$sh" =~ ^[0-9]+$ ]] && (( sh > maxs )) && maxs=$sh
+        i=$(( i + 1 ))
+        read -r -t 0.05 -u "$fd" _ || true
+    done
+    exec {in}>&- {fd}>&-
+    wait "$qpid" 2>/dev/null || true
+    { echo "max $max"; echo "max_shared $maxs"; echo "samples $i"; printf '%s\n' "${settings[@]}"; } >"$out"
 }
 
 # ---------------------------------------------------------------------------
@@ -231,17 +307,27 @@ coffer_restore_verbose()   # CONFIG TENANT TARGET_DB
 coffer_list() { coffer_run --config "$1" list; }
 
 # A first backup (untimed) with coffer's peak RSS and its children's sampled
-# apart: see rss_sample. OUT gets "PROGRAM KIB" lines.
-coffer_backup_rss_split()   # CONFIG OUT
+# apart (see rss_sample: OUT gets "PROGRAM KIB" lines), and the relation locks
+# held meanwhile (see locks_sample: LOCKS_OUT).
+coffer_backup_rss_split()   # CONFIG OUT LOCKS_OUT
 {
-    local pid spid rc=0
+    local pid spid lpid rc=0
     "$COFFER" --config "$1" backup -j "$JOBS" &
     pid=$!
     rss_sample "$pid" "$2" &
     spid=$!
+    locks_sample "$pid" "$3" &
+    lpid=$!
     wait "$pid" || rc=$?
     wait "$spid" || true
+    wait "$lpid" || true
     return $rc
+}
+
+# A backup of one tenant only (untimed): a snapshot holding just that tenant.
+coffer_backup_tenant()   # CONFIG TENANT
+{
+    "$COFFER" --config "$1" backup --tenant "$2" -j "$JOBS"
 }
 
 # ---------------------------------------------------------------------------
@@ -384,15 +470,15 @@ schema_bytes()   # DB SCHEMA: total size of its relations (tables, indexes, TOAS
         JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '$2'"
 }
 
-# restore_check KEY DB TENANT: after a restore into bench_restore, the tenant's
-# orders have as many rows as in DB, or KEY is marked failed.
+# restore_check KEY DB TENANT [TABLE]: after a restore into bench_restore, the
+# tenant's TABLE (default orders) has as many rows as in DB, or KEY is marked failed.
 restore_check()
 {
     [ "${R_STATUS[$1]}" = ok ] || return 0
-    local a b
-    a=$(psql -X -At -d "$2" -c "SELECT count(*) FROM $3.orders")
-    b=$(psql -X -At -d bench_restore -c "SELECT count(*) FROM $3.orders" 2>&1 || true)
-    [ "$a" = "$b" ] || { R_STATUS[$1]=failed; note "$1" "orders rows '$b', expected $a"; }
+    local a b t=${4:-orders}
+    a=$(psql -X -At -d "$2" -c "SELECT count(*) FROM $3.$t")
+    b=$(psql -X -At -d bench_restore -c "SELECT count(*) FROM $3.$t" 2>&1 || true)
+    [ "$a" = "$b" ] || { R_STATUS[$1]=failed; note "$1" "$t rows '$b', expected $a"; }
 }
 
 RESTORE_STEPS=("fetching the DDL" "listing the DDL" "pre-data" "data" "post-data" "sequences and statistics")
@@ -447,6 +533,7 @@ run_skewed()
 {
     local db=bench_schema work=$BENCH_TMP/skewed t0 secs
     mkdir -p "$work"
+    locks_stock
     bench_time secs bench/gen.sh skewed
     SETINFO[skewed_gen_s]=$secs
     SETINFO[skewed_db_bytes]=$(psql -X -At -d $db -c "SELECT pg_database_size(current_database())")
@@ -506,6 +593,7 @@ run_skewed()
     # Coffer
     local cfg
     cfg=$(coffer_config skewed $db schema)
+    locks_stock
     if coffer_has backup; then
         measure coffer_full skewed "coffer backup -j $JOBS (first)" coffer_fresh_repo coffer_backup_full "$cfg" || true
         R_BYTES[coffer_full]=$(dir_bytes "$(coffer_repo "$cfg")")
@@ -546,6 +634,7 @@ run_tiny()
 {
     local db=bench_tiny work=$BENCH_TMP/tiny secs total sample
     mkdir -p "$work"
+    locks_stock
     bench_time secs bench/gen.sh tiny
     SETINFO[tiny_gen_s]=$secs
     psql -X -At -d $db -c "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'tenant\_%' ORDER BY nspname" >"$work/all"
@@ -567,11 +656,15 @@ run_tiny()
     else
         R_STATUS[loop_tiny]=failed
     fi
+    # one transaction locking all 16,000 tables (and with -j, each worker the
+    # ones it dumps): "out of shared memory" on a stock server
+    locks_raised "a whole-database pg_dump of this set fails with \"out of shared memory\" at $STOCK_LOCKS"
     measure fd_tiny tiny "pg_dump -Fd -j $JOBS" clean_path pgdump_fd $db "$work/fd" || true
     R_BYTES[fd_tiny]=$(dir_bytes "$work/fd")
 
     local cfg
     cfg=$(coffer_config tiny $db schema)
+    locks_stock
     if coffer_has backup; then
         measure coffer_tiny tiny "coffer backup -j $JOBS (first)" coffer_fresh_repo coffer_backup_full "$cfg" || true
         R_BYTES[coffer_tiny]=$(dir_bytes "$(coffer_repo "$cfg")")
@@ -585,27 +678,50 @@ run_tiny()
 
 # rss_split KEY CONFIG: one more first backup, untimed, into a fresh repository,
 # with coffer's own peak RSS and its pg_dump's sampled apart (rss_sample):
-# RSS_COFFER[KEY], RSS_PGDUMP[KEY] (KiB), R_EXTRA[KEY], $LOGS/KEY.rss.log.
-declare -A RSS_COFFER RSS_PGDUMP
+# RSS_COFFER[KEY], RSS_PGDUMP[KEY] (KiB), RSS_CHILD[KEY] (the largest peak of
+# any child, KiB), RSS_CHILDREN[KEY] ("NAME KIB, ..."), R_EXTRA[KEY],
+# $LOGS/KEY.rss.log. The same run samples the relation locks held
+# (locks_sample): LOCKS_MAX[KEY] against LOCKS_BUDGET[KEY], a note on KEY.
+declare -A RSS_COFFER RSS_PGDUMP RSS_CHILD RSS_CHILDREN LOCKS_MAX LOCKS_BUDGET
 rss_split()
 {
-    local key=$1 cfg=$2 log=$LOGS/$1.rss.log out=$BENCH_TMP/rss-split.$$
-    if ! coffer_fresh_repo "$cfg" >"$log" 2>&1 || ! coffer_backup_rss_split "$cfg" "$out" >>"$log" 2>&1; then
-        note "$key" "the run sampling RSS failed, see $log"
+    local key=$1 cfg=$2 log=$LOGS/$1.rss.log out=$BENCH_TMP/rss-split.$$ lout=$BENCH_TMP/locks-sample.$$
+    if ! coffer_fresh_repo "$cfg" >"$log" 2>&1 || ! coffer_backup_rss_split "$cfg" "$out" "$lout" >>"$log" 2>&1; then
+        note "$key" "the run sampling RSS and locks failed, see $log"
+        rm -f "$out" "$lout"
         return 0
     fi
-    { echo "== peak VmHWM (KiB) by program, sampled every 20 ms:"; cat "$out"; } >>"$log"
+    { echo "== peak VmHWM (KiB) by program, sampled every 20 ms:"; cat "$out"
+      echo "== relation locks of the other sessions, sampled every 50 ms:"; cat "$lout"; } >>"$log"
     RSS_COFFER[$key]=$(awk '$1 == "coffer" { print $2 }' "$out")
     RSS_PGDUMP[$key]=$(awk '$1 == "pg_dump" { print $2 }' "$out")
-    rm -f "$out"
-    R_EXTRA[$key]="\"peak_rss_coffer_kib\": $(json_num "${RSS_COFFER[$key]}"), \"peak_rss_pg_dump_kib\": $(json_num "${RSS_PGDUMP[$key]}")"
+    RSS_CHILD[$key]=$(awk '$1 != "coffer" && $1 != "samples" && $2 > m { m = $2 } END { if (m != "") print m }' "$out")
+    RSS_CHILDREN[$key]=$(awk '$1 != "coffer" && $1 != "samples" { printf "%s%s %.1f MiB", (n++ ? ", " : ""), $1, $2 / 1024 }' "$out")
+    local children
+    children=$(awk '$1 != "coffer" && $1 != "samples" { printf "%s%s: %s", (n++ ? ", " : ""), "\"" $1 "\"", $2 }' "$out")
+    R_EXTRA[$key]="\"peak_rss_coffer_kib\": $(json_num "${RSS_COFFER[$key]}"), \"peak_rss_pg_dump_kib\": $(json_num "${RSS_PGDUMP[$key]}"), \"peak_rss_children_kib\": {$children}"
     bench_log "${R_LABEL[$key]}: peak RSS of coffer ${RSS_COFFER[$key]:-?} KiB, of its pg_dump ${RSS_PGDUMP[$key]:-?} KiB"
+
+    local max shared samples mlpt mc mpt
+    read -r max shared samples mlpt mc mpt < <(awk '{ v[$1] = $2 } END { print v["max"], v["max_shared"], v["samples"],
+        v["max_locks_per_transaction"], v["max_connections"], v["max_prepared_transactions"] }' "$lout")
+    rm -f "$out" "$lout"
+    if ! [[ "$max" =~ ^[0-9]+$ && "$samples" =~ ^[1-9][0-9]*$ && "$mlpt" =~ ^[0-9]+$ && "$mc" =~ ^[0-9]+$ && "$mpt" =~ ^[0-9]+$ ]]; then
+        note "$key" "the relation locks could not be sampled, see $log"
+        return 0
+    fi
+    LOCKS_MAX[$key]=$max
+    LOCKS_BUDGET[$key]=$(( mlpt * (mc + mpt) / 4 ))
+    R_EXTRA[$key]+=", \"locks_sampled\": {\"max_relation_locks\": $max, \"max_not_fastpath\": $shared, \"budget\": ${LOCKS_BUDGET[$key]}, \"samples\": $samples, \"max_locks_per_transaction\": $mlpt, \"max_connections\": $mc, \"max_prepared_transactions\": $mpt}"
+    note "$key" "max relation locks held during an untimed first backup: $max ($shared outside the fast path), Coffer's budget ${LOCKS_BUDGET[$key]} = $mlpt x ($mc + $mpt) / 4; $samples samples every 50 ms"
+    bench_log "${R_LABEL[$key]}: at most $max relation locks held ($shared outside the fast path), budget ${LOCKS_BUDGET[$key]} (max_locks_per_transaction $mlpt); $samples samples"
 }
 
 run_dbs()
 {
     local work=$BENCH_TMP/dbs secs
     mkdir -p "$work"
+    locks_stock
     bench_time secs bench/gen.sh dbs
     SETINFO[dbs_gen_s]=$secs
     psql -X -At -d postgres -c "SELECT datname FROM pg_database WHERE datname LIKE 'bench\_db\_%' OR datname = 'bench_master' ORDER BY datname" >"$work/dbs"
@@ -617,6 +733,7 @@ run_dbs()
     rm -rf "$work/loop"
     local cfg
     cfg=$(coffer_config dbs bench_master database)
+    locks_stock
     if coffer_has backup; then
         measure coffer_dbs dbs "coffer backup -j $JOBS (first)" coffer_fresh_repo coffer_backup_full "$cfg" || true
         R_BYTES[coffer_dbs]=$(dir_bytes "$(coffer_repo "$cfg")")
@@ -624,6 +741,100 @@ run_dbs()
         unavailable coffer_dbs dbs "coffer backup -j $JOBS (first)" "coffer backup: not available"
     fi
     rm -rf "$work" "$(coffer_repo "$cfg")"
+}
+
+# copy_text_bytes DB WHERE: the bytes of COPY text of DB's tables whose schema
+# n.nspname satisfies WHERE.
+copy_text_bytes()
+{
+    psql -X -At -d "$1" -c "SELECT format('COPY %I.%I TO STDOUT;', n.nspname, c.relname)
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND ($2)" |
+        psql -X -q -v ON_ERROR_STOP=1 -d "$1" | wc -c
+}
+
+# The huge set: Coffer alone, at the stock lock setting, on 10,000 tiny
+# tenants (bench_huge) against one tenant of the same bytes (bench_one).
+run_huge()
+{
+    local work=$BENCH_TMP/huge secs n tenant sample cfg= cfg_one= cfg_t=
+    mkdir -p "$work"
+    locks_stock
+    bench_time secs bench/gen.sh huge
+    SETINFO[huge_gen_s]=$secs
+    n=$(psql -X -At -d bench_huge -c "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'tenant\_%'")
+    SETINFO[huge_tenants]=$n
+    SETINFO[huge_tables]=$(psql -X -At -d bench_huge -c "SELECT count(*) FROM pg_tables WHERE schemaname LIKE 'tenant\_%'")
+    SETINFO[huge_db_bytes]=$(psql -X -At -d bench_huge -c "SELECT pg_database_size(current_database())")
+    SETINFO[one_db_bytes]=$(psql -X -At -d bench_one -c "SELECT pg_database_size(current_database())")
+    # the COPY text of 120 tenants (a whole period of gen_tiny's row counts and
+    # words), scaled to all; bench_one's is read whole
+    sample=$(( n < 120 ? n : 120 ))
+    SETINFO[huge_copy_bytes]=$(( $(copy_text_bytes bench_huge "n.nspname IN (SELECT schema_name FROM central.tenants WHERE id <= $sample)") * n / sample ))
+    SETINFO[one_copy_bytes]=$(copy_text_bytes bench_one "n.nspname LIKE 'tenant\_%'")
+    tenant=$(psql -X -At -d bench_huge -c "SELECT schema_name FROM central.tenants WHERE id = least(42, $n)")
+    SETINFO[huge_restore_tenant]=$tenant
+    bench_log "huge: $n tenants, ${SETINFO[huge_tables]} tables, about $(bench_human_bytes "${SETINFO[huge_copy_bytes]}") of COPY text," \
+        "$(bench_human_bytes "${SETINFO[huge_db_bytes]}") on disk; bench_one $(bench_human_bytes "${SETINFO[one_copy_bytes]}") of COPY text"
+
+    local lfirst="coffer backup -j $JOBS (first): $n tenants x 8 tables"
+    local lfirst1="coffer backup -j $JOBS (first): 1 tenant x 8 tables, same bytes"
+    local lagain="coffer backup -j $JOBS (again, nothing changed): $n tenants"
+    local lagain1="coffer backup -j $JOBS (again, nothing changed): 1 tenant"
+    local lrest="coffer restore: $tenant from the $n-tenant snapshot"
+    local lrest1="coffer restore: $tenant from a snapshot of it alone"
+    if ! coffer_has backup; then
+        unavailable coffer_huge huge "$lfirst" "coffer backup: not available"
+        unavailable coffer_one huge "$lfirst1" "coffer backup: not available"
+        unavailable coffer_huge_again huge "$lagain" "coffer backup: not available"
+        unavailable coffer_one_again huge "$lagain1" "coffer backup: not available"
+    else
+        cfg=$(coffer_config huge bench_huge schema)
+        cfg_one=$(coffer_config one bench_one schema)
+        locks_stock
+        measure coffer_huge huge "$lfirst" coffer_fresh_repo coffer_backup_full "$cfg" || true
+        R_BYTES[coffer_huge]=$(dir_bytes "$(coffer_repo "$cfg")")
+        measure coffer_one huge "$lfirst1" coffer_fresh_repo coffer_backup_full "$cfg_one" || true
+        R_BYTES[coffer_one]=$(dir_bytes "$(coffer_repo "$cfg_one")")
+        if [ "${R_STATUS[coffer_huge]}" = ok ]; then
+            measure coffer_huge_again huge "$lagain" nothing coffer_backup_again "$cfg" || true
+        else
+            unavailable coffer_huge_again huge "$lagain" "the first backup failed"
+        fi
+        if [ "${R_STATUS[coffer_one]}" = ok ]; then
+            measure coffer_one_again huge "$lagain1" nothing coffer_backup_again "$cfg_one" || true
+        else
+            unavailable coffer_one_again huge "$lagain1" "the first backup failed"
+        fi
+    fi
+
+    # one tenant restored into a fresh database holding central: from the
+    # snapshot of all tenants, and from one of that tenant alone (another
+    # repository, "coffer backup --tenant")
+    if coffer_has backup && coffer_has restore && [ "${R_STATUS[coffer_huge]}" = ok ]; then
+        pg_dump -Fc -n central -f "$work/central.dump" bench_huge
+        RESTORE_CENTRAL_DUMP=$work/central.dump
+        cfg_t=$(coffer_config huge1 bench_huge schema)
+        measure coffer_restore_huge huge "$lrest" restore_prep coffer_restore_one "$cfg" "$tenant" bench_restore || true
+        restore_check coffer_restore_huge bench_huge "$tenant" accounts
+        if coffer_fresh_repo "$cfg_t" >"$LOGS/coffer_restore_huge1.backup.log" 2>&1 &&
+            coffer_backup_tenant "$cfg_t" "$tenant" >>"$LOGS/coffer_restore_huge1.backup.log" 2>&1; then
+            measure coffer_restore_huge1 huge "$lrest1" restore_prep coffer_restore_one "$cfg_t" "$tenant" bench_restore || true
+            restore_check coffer_restore_huge1 bench_huge "$tenant" accounts
+        else
+            unavailable coffer_restore_huge1 huge "$lrest1" "coffer backup --tenant $tenant failed, see $LOGS/coffer_restore_huge1.backup.log"
+        fi
+        dropdb --if-exists bench_restore
+    else
+        unavailable coffer_restore_huge huge "$lrest" "coffer restore: not available, or the first backup failed"
+        unavailable coffer_restore_huge1 huge "$lrest1" "coffer restore: not available, or the first backup failed"
+    fi
+
+    # last: RSS split and relation locks, in one more first backup (it empties the repository)
+    if [ "${R_STATUS[coffer_huge]}" = ok ]; then rss_split coffer_huge "$cfg"; fi
+    rm -rf "$work"
+    [ -z "$cfg" ] || rm -rf "$(coffer_repo "$cfg")" "$(coffer_repo "$cfg_one")"
+    [ -z "$cfg_t" ] || rm -rf "$(coffer_repo "$cfg_t")"
+    [ "${BENCH_KEEP:-0}" = 1 ] || { dropdb bench_huge; dropdb bench_one; }
 }
 
 # Repository micro-benchmarks (bench/codec_bench.c, bench/repo_tool.c, written
@@ -689,6 +900,14 @@ declare -A T_RATIO T_STATUS
 evaluate()
 {
     local t name c a lim
+    if [ -n "${SETINFO[huge_tenants]:-}" ]; then
+        local hn=${SETINFO[huge_tenants]}
+        TARGETS+=(
+            "huge: first backup, $hn tenants vs 1 (same bytes)|coffer_huge|coffer_one|2.0"
+            "huge: backup again, unchanged, $hn tenants vs 1|coffer_huge_again|coffer_one_again|2.0"
+            "huge: restore a tenant from $hn vs 1-tenant snapshot|coffer_restore_huge|coffer_restore_huge1|1.5"
+        )
+    fi
     for t in "${TARGETS[@]}"; do
         IFS='|' read -r name c a lim <<<"$t"
         T_RATIO[$name]= T_STATUS[$name]=n/a
@@ -727,6 +946,27 @@ evaluate()
         [ -z "$k" ] || T_RATIO[$name]=$(awk -v k="$k" 'BEGIN { printf "%.1f", k / 1024 }')
         judge "$name" ""
     done
+    # the huge set: coffer's own peak and its children's (the largest), each <= 128 MiB
+    if [ -n "${SETINFO[huge_tenants]:-}" ]; then
+        for row in "the coffer process|${RSS_COFFER[coffer_huge]:-}" "coffer's children (largest)|${RSS_CHILD[coffer_huge]:-}"; do
+            name="huge: peak RSS (MiB) of ${row%|*}"
+            k=${row##*|}
+            TARGETS+=("$name|coffer_huge||128")
+            T_RATIO[$name]='' T_STATUS[$name]=n/a
+            [ -z "$k" ] || T_RATIO[$name]=$(awk -v k="$k" 'BEGIN { printf "%.1f", k / 1024 }')
+            judge "$name" 128
+        done
+    fi
+    # relation locks held during a first backup (rss_split) against Coffer's budget
+    local set
+    for k in coffer_tiny coffer_huge; do
+        [ -n "${R_STATUS[$k]:-}" ] || continue
+        set=${R_SET[$k]}
+        name="$set: max relation locks held vs Coffer's budget"
+        TARGETS+=("$name|$k||${LOCKS_BUDGET[$k]:-}")
+        T_RATIO[$name]=${LOCKS_MAX[$k]:-} T_STATUS[$name]=n/a
+        judge "$name" "${LOCKS_BUDGET[$k]:-}"
+    done
 }
 
 has_median() { [ "${R_STATUS[$1]:-}" = ok ] && [ -n "${R_MEDIAN[$1]:-}" ]; }
@@ -747,6 +987,14 @@ print_report()
     [ -z "${SETINFO[skewed_copy_bytes]:-}" ] || echo "  skewed: ${SETINFO[skewed_tenants]} tenant schemas + central, $(bench_human_bytes "${SETINFO[skewed_copy_bytes]}") COPY text, $(bench_human_bytes "${SETINFO[skewed_db_bytes]}") on disk, generated in ${SETINFO[skewed_gen_s]} s; churn took ${SETINFO[churn_s]:-?} s"
     [ -z "${SETINFO[tiny_tenants]:-}" ] || echo "  tiny:   ${SETINFO[tiny_tenants]} tenant schemas, ${SETINFO[tiny_tables]} tables, generated in ${SETINFO[tiny_gen_s]} s"
     [ -z "${SETINFO[dbs_databases]:-}" ] || echo "  dbs:    ${SETINFO[dbs_databases]} databases + bench_master, $(bench_human_bytes "${SETINFO[dbs_bytes]}") on disk, generated in ${SETINFO[dbs_gen_s]} s"
+    [ -z "${SETINFO[huge_tenants]:-}" ] || echo "  huge:   ${SETINFO[huge_tenants]} tenant schemas, ${SETINFO[huge_tables]} tables, about $(bench_human_bytes "${SETINFO[huge_copy_bytes]}") COPY text, $(bench_human_bytes "${SETINFO[huge_db_bytes]}") on disk;" \
+        "bench_one: 1 tenant, 8 tables, $(bench_human_bytes "${SETINFO[one_copy_bytes]}") COPY text, $(bench_human_bytes "${SETINFO[one_db_bytes]}") on disk; generated in ${SETINFO[huge_gen_s]} s"
+    if [ -n "${SETINFO[locks_raised_runs]:-}" ]; then
+        echo "  max_locks_per_transaction: the stock $STOCK_LOCKS for every run but ${SETINFO[locks_raised_runs]} ($RAISED_LOCKS, see the notes);" \
+            "${SETINFO[locks_restarts]} server restarts to switch"
+    else
+        echo "  max_locks_per_transaction: the stock $STOCK_LOCKS for every run"
+    fi
     echo "  each method ran 3 times if its first run took < $CHEAP_SECONDS s (median shown), else once"
     echo
     printf '%-7s %-66s %10s %-24s %11s %9s\n' set method "median s" runs bytes "peak RSS"
@@ -775,6 +1023,23 @@ print_report()
         echo "  (VmHWM from /proc every 20 ms in one more, untimed, first backup; /usr/bin/time's peak of the whole" \
             "process tree in the timed runs: $(kib_mib "${R_RSS[coffer_tiny]:-}"))"
     fi
+    if [ -n "${RSS_COFFER[coffer_huge]:-}${RSS_CHILD[coffer_huge]:-}" ]; then
+        echo
+        echo "Peak RSS, huge set, coffer backup -j $JOBS: the coffer process $(kib_mib "${RSS_COFFER[coffer_huge]:-}")," \
+            "its children: ${RSS_CHILDREN[coffer_huge]:-?}"
+        echo "  (sampled as for the tiny set; /usr/bin/time's peak of the whole process tree in the timed runs:" \
+            "$(kib_mib "${R_RSS[coffer_huge]:-}"))"
+    fi
+    local lk head=
+    for lk in coffer_tiny coffer_huge; do
+        [ -n "${LOCKS_MAX[$lk]:-}" ] || continue
+        if [ -z "$head" ]; then
+            head=1
+            echo
+            echo "Relation locks held by the other sessions (pg_locks every 50 ms, one more, untimed, first backup at the stock setting):"
+        fi
+        echo "  ${R_SET[$lk]}: at most ${LOCKS_MAX[$lk]}, Coffer's budget ${LOCKS_BUDGET[$lk]}"
+    done
     if [ ${#MICRO[@]} -gt 0 ]; then
         echo
         for k in "${!MICRO[@]}"; do
@@ -839,11 +1104,11 @@ write_json()
             first=0
             local runs
             runs=$(echo "${R_RUNS[$k]:-}" | tr ' ' ',')
-            printf '\n    {"key": %s, "set": %s, "method": %s, "status": %s, "median_s": %s, "runs_s": [%s], "bytes": %s, "peak_rss_kib": %s, "note": %s%s}' \
+            printf '\n    {"key": %s, "set": %s, "method": %s, "status": %s, "median_s": %s, "runs_s": [%s], "bytes": %s, "peak_rss_kib": %s, "max_locks_per_transaction": %s, "note": %s%s}' \
                 "$(json_str "$k")" "$(json_str "${R_SET[$k]}")" "$(json_str "${R_LABEL[$k]}")" \
                 "$(json_str "${R_STATUS[$k]}")" "$(json_num "${R_MEDIAN[$k]}")" "$runs" \
-                "$(json_num "${R_BYTES[$k]}")" "$(json_num "${R_RSS[$k]}")" "$(json_str "${R_NOTE[$k]}")" \
-                "${R_EXTRA[$k]:+, ${R_EXTRA[$k]}}"
+                "$(json_num "${R_BYTES[$k]}")" "$(json_num "${R_RSS[$k]}")" "$(json_num "${R_LOCKS[$k]:-}")" \
+                "$(json_str "${R_NOTE[$k]}")" "${R_EXTRA[$k]:+, ${R_EXTRA[$k]}}"
         done
         printf '\n  ],\n  "targets": ['
         first=1
@@ -889,9 +1154,18 @@ main()
             skewed) run_skewed ;;
             tiny) run_tiny ;;
             dbs) run_dbs ;;
-            *) bench_die "unknown set \"$s\" in BENCH_SETS (skewed, tiny, dbs)" ;;
+            huge) run_huge ;;
+            *) bench_die "unknown set \"$s\" in BENCH_SETS (skewed, tiny, dbs, huge)" ;;
         esac
     done
+    local k raised=
+    for k in "${KEYS[@]}"; do
+        if [ -n "${R_LOCKS[$k]:-}" ] && [ "${R_LOCKS[$k]}" != "$STOCK_LOCKS" ]; then raised+="${raised:+ }$k"; fi
+    done
+    SETINFO[locks_stock]=$STOCK_LOCKS
+    SETINFO[locks_raised]=$RAISED_LOCKS
+    SETINFO[locks_raised_runs]=$raised
+    SETINFO[locks_restarts]=$BENCH_LOCK_RESTARTS
     run_micro
     evaluate
     write_json

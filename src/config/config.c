@@ -155,7 +155,9 @@ static bool config_visit_postgres(ConfigWalk *w, const char *full, const char *k
         return config_string(w, v, full, &w->cfg->pg_bindir);
     if (strcmp(key, "lock_budget") == 0)
         return config_int(w, v, full, 1, 100000000, &w->cfg->pg_lock_budget);
-    return config_unknown(w, k, full, "conninfo, bin_dir, lock_budget");
+    if (strcmp(key, "lock_timeout") == 0)
+        return config_int(w, v, full, 0, 86400, &w->cfg->pg_lock_timeout);
+    return config_unknown(w, k, full, "conninfo, bin_dir, lock_budget, lock_timeout");
 }
 
 static bool config_visit_discover(ConfigWalk *w, const char *full, const char *key, yaml_node_t *k,
@@ -314,6 +316,7 @@ Config *config_parse(const char *name, const char *text, size_t len, Error *err)
     bool have_model = false;
 
     cfg->path = xstrdup(name);
+    cfg->pg_lock_timeout = 30;
     cfg->repo_encryption = true;
     cfg->repo_compression = 3;
     cfg->model = TENANCY_SCHEMA;

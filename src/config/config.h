@@ -30,6 +30,7 @@ typedef struct Config
     char *pg_conninfo; /* libpq conninfo; "" means libpq defaults (PG* env) */
     char *pg_bindir;   /* where pg_dump/pg_restore live; NULL = find by server version */
     int pg_lock_budget; /* relation locks held at once; 0 = a quarter of the server's lock table */
+    int pg_lock_timeout; /* seconds a restore waits for a lock; 0 = no limit (default 30) */
 
     /* tenancy: */
     TenancyModel model;

@@ -194,3 +194,40 @@ bool pg_terminate_own_wait(PGconn *conn, Error *err)
     }
     return true;
 }
+
+char *pg_lock_holders(PGconn *conn, const char *schema)
+{
+    /* other sessions holding a lock on a relation of the schema ($1; NULL:
+     * any of this database), this process's own sessions left out */
+    static const char sql[] =
+        "SELECT a.pid, coalesce(nullif(a.application_name, ''), '?'), coalesce(a.state, '?'),"
+        "       coalesce(extract(epoch FROM now() - a.xact_start)::bigint, 0)"
+        "  FROM pg_catalog.pg_stat_activity a"
+        " WHERE a.pid <> pg_catalog.pg_backend_pid() AND a.application_name <> $2"
+        "   AND a.pid IN (SELECT l.pid FROM pg_catalog.pg_locks l"
+        "                  JOIN pg_catalog.pg_class c ON c.oid = l.relation"
+        "                  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+        "                 WHERE l.granted AND l.database = (SELECT oid FROM pg_catalog.pg_database"
+        "                                                    WHERE datname = current_database())"
+        "                   AND ($1::text IS NULL OR n.nspname = $1))"
+        " ORDER BY a.xact_start NULLS LAST, a.pid LIMIT 5";
+    const char *params[2] = {schema, pg_app_name()};
+    Error err;
+    PGresult *res;
+    Buf b;
+
+    error_clear(&err);
+    res = pg_query(conn, "find the sessions holding locks", sql, 2, params, &err);
+    if (res == NULL || PQntuples(res) == 0)
+    {
+        PQclear(res);
+        return NULL;
+    }
+    buf_init(&b);
+    for (int i = 0; i < PQntuples(res); i++)
+        buf_printf(&b, "%spid %s (application \"%s\", %s, in a transaction for %s s)",
+                   i > 0 ? "; " : "", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+                   PQgetvalue(res, i, 2), PQgetvalue(res, i, 3));
+    PQclear(res);
+    return (char *)b.data;
+}

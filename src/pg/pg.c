@@ -66,11 +66,32 @@ const char *pg_app_name(void)
 
 PGconn *pg_connect(const char *conninfo, const char *dbname, Error *err)
 {
-    const char *keys[5];
-    const char *vals[5];
+    return pg_connect_with(conninfo, dbname, NULL, err);
+}
+
+/* The conninfo's own "options" with more appended ("-c name=value ..."). */
+static char *pg_merge_options(const char *conninfo, const char *more)
+{
+    PQconninfoOption *opts = PQconninfoParse(conninfo != NULL ? conninfo : "", NULL);
+    const char *have = NULL;
+    char *merged;
+
+    for (PQconninfoOption *o = opts; o != NULL && o->keyword != NULL; o++)
+        if (strcmp(o->keyword, "options") == 0 && o->val != NULL && o->val[0] != '\0')
+            have = o->val;
+    merged = have != NULL ? xasprintf("%s %s", have, more) : xstrdup(more);
+    PQconninfoFree(opts);
+    return merged;
+}
+
+PGconn *pg_connect_with(const char *conninfo, const char *dbname, const char *options, Error *err)
+{
+    const char *keys[6];
+    const char *vals[6];
     int n = 0;
     PGconn *conn;
     char first[512], rest[512];
+    char *merged = options != NULL ? pg_merge_options(conninfo, options) : NULL;
 
     /* the first dbname is expanded as a conninfo string; a later one overrides it */
     keys[n] = "dbname";
@@ -80,11 +101,19 @@ PGconn *pg_connect(const char *conninfo, const char *dbname, Error *err)
         keys[n] = "dbname";
         vals[n++] = dbname;
     }
+    if (merged != NULL)
+    {
+        /* server settings of every session, and of the client programs
+         * run with it (their PGOPTIONS comes from the connection) */
+        keys[n] = "options";
+        vals[n++] = merged;
+    }
     keys[n] = "fallback_application_name";
     vals[n++] = pg_app_name();
     keys[n] = NULL;
     vals[n] = NULL;
     conn = PQconnectdbParams(keys, vals, 1);
+    free(merged);
     if (conn != NULL && PQstatus(conn) == CONNECTION_OK)
     {
         PGresult *res;

@@ -47,6 +47,11 @@ PGresult *pg_query(PGconn *conn, const char *what, const char *sql, int nparams,
 /* Runs a command that returns no rows; false with err on failure. */
 bool pg_command(PGconn *conn, const char *what, const char *sql, Error *err);
 
+/* pg_connect with server settings added to the conninfo's own "options"
+ * (e.g. "-c lock_timeout=30s"); client programs run with the connection
+ * (pg_tool_run) get them too. options NULL: as pg_connect. */
+PGconn *pg_connect_with(const char *conninfo, const char *dbname, const char *options, Error *err);
+
 /* Returns a malloc'd quoted identifier ("a""b"), or NULL with err. */
 char *pg_quote_ident(PGconn *conn, const char *ident, Error *err);
 
@@ -131,6 +136,12 @@ bool pg_terminate_own(PGconn *conn, Error *err);
 
 /* The same, until none of them is left (at most about five seconds). */
 bool pg_terminate_own_wait(PGconn *conn, Error *err);
+
+/* The other sessions (this process's left out) holding a lock on a
+ * relation of schema (NULL: any relation of conn's database), described
+ * for a message: "pid N (application \"x\", idle in transaction, in a
+ * transaction for S s); ...", at most five; NULL when none (malloc'd). */
+char *pg_lock_holders(PGconn *conn, const char *schema);
 
 /* ---- catalog queries with typed results (catalog.c) ---------------------- */
 

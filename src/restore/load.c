@@ -252,7 +252,7 @@ static void restore_load_worker(void *arg, int id)
 
     (void)id;
     error_clear(&err);
-    conn = l->shared ? l->shared : pg_connect(l->r->cfg->pg_conninfo, l->t->db, &err);
+    conn = l->shared ? l->shared : restore_connect(l->r, l->t->db, &err);
     if (conn != NULL && l->shared == NULL)
     {
         pg_command(conn, "tune session", "SET synchronous_commit = off", &err);

@@ -87,7 +87,7 @@ static bool restore_preflight(Restore *r, Target *targets, size_t n, bool *repla
         /* a missing database holds nothing; one is the object itself, or holds it */
         if (db_exists && home != NULL)
         {
-            PGconn *c = pg_connect(r->cfg->pg_conninfo, home, err);
+            PGconn *c = restore_connect(r, home, err);
 
             if (c == NULL || !r->ops->exists(c, name, &exists, err))
             {
@@ -483,7 +483,7 @@ Restore *restore_prepare(const RestorePlan *plan, Repo *repo, RestoreResult *res
                   r->man->id, r->man->model, config_model_name(r->cfg->model));
         goto fail;
     }
-    r->admin = pg_connect(r->cfg->pg_conninfo, "postgres", err);
+    r->admin = restore_connect(r, "postgres", err);
     if (r->admin == NULL || !restore_find_tools(r, err))
         goto fail;
     {
@@ -543,4 +543,37 @@ bool restore_recover_only(const RestorePlan *plan, Repo *repo, size_t *recovered
     ok = restore_recover(r, recovered, err);
     restore_free(r);
     return ok;
+}
+
+PGconn *restore_connect(const Restore *r, const char *db, Error *err)
+{
+    char opt[64];
+
+    if (r->cfg->pg_lock_timeout <= 0)
+        return pg_connect(r->cfg->pg_conninfo, db, err);
+    snprintf(opt, sizeof(opt), "-c lock_timeout=%ds", r->cfg->pg_lock_timeout);
+    return pg_connect_with(r->cfg->pg_conninfo, db, opt, err);
+}
+
+void restore_explain_wait(const Restore *r, const char *db, const char *schema, Error *err)
+{
+    Error e2;
+    PGconn *c;
+    char *who = NULL;
+
+    if (strstr(err->message, "lock timeout") == NULL)
+        return;
+    error_clear(&e2);
+    c = pg_connect(r->cfg->pg_conninfo, db, &e2);
+    if (c != NULL && schema != NULL)
+        who = pg_lock_holders(c, schema);
+    if (c != NULL && who == NULL)
+        who = pg_lock_holders(c, NULL);
+    PQfinish(c);
+    if (who != NULL)
+        error_detail(err, "waited %d s (postgres.lock_timeout) for a lock held by %s",
+                     r->cfg->pg_lock_timeout, who);
+    error_hint(err, "end the transaction that holds the lock, or raise postgres.lock_timeout "
+                    "(0 waits without limit)");
+    free(who);
 }

@@ -155,6 +155,13 @@ bool restore_data_only(Restore *r, Target *t, PGconn *conn, Error *err);
 /* Records the swaps of the targets (phase "swapping" or "committed");
  * false (with a warning) when it could not be written. */
 bool restore_journal_write(Restore *r, const char *phase);
+
+/* A connection of the restore to db: it waits at most postgres.lock_timeout
+ * for a lock (and so do the client programs run with it). */
+PGconn *restore_connect(const Restore *r, const char *db, Error *err);
+/* When err is a lock timeout: a hint naming the sessions that hold locks
+ * in schema (NULL: anywhere in db), and what to do. */
+void restore_explain_wait(const Restore *r, const char *db, const char *schema, Error *err);
 void restore_journal_remove(Restore *r);
 /* Puts right the swaps of restores that were killed: each entry whose
  * process is gone on this host. Sets how many were. */

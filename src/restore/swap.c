@@ -231,7 +231,7 @@ void restore_drop_asides(Restore *r)
                         what, r->ops->object_name(t->db, t->schema), t->aside);
             continue;
         }
-        conn = pg_connect(r->cfg->pg_conninfo, home ? home : "postgres", &err);
+        conn = restore_connect(r, home ? home : "postgres", &err);
         deps = conn ? r->ops->dependents(conn, t->aside, &err) : NULL;
         if (error_is_set(&err))
             log_warning("the replaced %s \"%s\" was kept: %s", what, t->aside, err.message);
@@ -240,8 +240,11 @@ void restore_drop_asides(Restore *r)
                         "it (%s); drop it yourself when they are dealt with",
                         what, t->aside, deps);
         else if (!r->ops->drop(conn, t->aside, "replaced", &err))
-            log_warning("could not drop the replaced %s \"%s\": %s", what, t->aside,
-                        err.message);
+        {
+            restore_explain_wait(r, t->db, t->aside, &err);
+            log_warning("could not drop the replaced %s \"%s\": %s%s%s", what, t->aside,
+                        err.message, err.detail[0] ? "; " : "", err.detail);
+        }
         free(deps);
         PQfinish(conn);
     }

@@ -102,7 +102,7 @@ bool restore_target(Restore *r, Target *t, Error *err)
      * (a database) from the maintenance one */
     if (home != NULL)
     {
-        conn = pg_connect(r->cfg->pg_conninfo, home, err);
+        conn = restore_connect(r, home, err);
         if (conn == NULL)
             goto done;
     }
@@ -135,7 +135,7 @@ bool restore_target(Restore *r, Target *t, Error *err)
                      !restore_run_pg_restore(r, archive, NULL, "pre-data", t->db, false, 0, err))
                 goto fail;
         }
-        conn = pg_connect(r->cfg->pg_conninfo, t->db, err);
+        conn = restore_connect(r, t->db, err);
         if (conn == NULL)
             goto fail;
     }
@@ -182,6 +182,7 @@ bool restore_target(Restore *r, Target *t, Error *err)
     ok = true;
     goto done;
 fail:
+    restore_explain_wait(r, t->db, t->schema, err);
     error_prefix(err, "restore of \"%s\" failed", t->name);
     if (!restore_rollback(r, t))
     {

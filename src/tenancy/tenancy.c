@@ -257,11 +257,13 @@ static bool tenancy_measure_schemas(const Config *cfg, PGconn *conn, TenantList 
                                     Error *err)
 {
     /* tables per schema (no lock taken), then the relations whose bytes
-     * count, measured in batches within the lock budget */
+     * count, measured in batches within the lock budget. Tables are those
+     * that hold rows, as a snapshot counts them: each partition is one, a
+     * partitioned parent (which holds none) is not */
     static const char count_sql[] = "SELECT n.nspname, count(*)"
                                     "  FROM pg_catalog.pg_class c"
                                     "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-                                    " WHERE c.relkind IN ('r', 'p') GROUP BY n.nspname";
+                                    " WHERE c.relkind = 'r' GROUP BY n.nspname";
     static const char rels_sql[] = "SELECT n.nspname, c.oid"
                                    "  FROM pg_catalog.pg_class c"
                                    "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
@@ -389,7 +391,7 @@ static bool tenancy_measure_database(const Config *cfg, TenantList *list, Tenant
 {
     /* the user relations of the current database: tables count, tables
      * and materialized views hold bytes (measured within the lock budget) */
-    static const char sql[] = "SELECT c.oid, c.relkind IN ('r', 'p'), c.relkind IN ('r', 'm')"
+    static const char sql[] = "SELECT c.oid, c.relkind = 'r', c.relkind IN ('r', 'm')"
                               "  FROM pg_catalog.pg_class c"
                               "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
                               " WHERE c.relkind IN ('r', 'p', 'm') AND " PG_SQL_USER_SCHEMA;

@@ -169,6 +169,13 @@ T0=$SECONDS
 t_ok "init" "$COFFER" init
 t_ok "backup" "$COFFER" backup
 t_like "$T_OUT" "snapshot [0-9a-f]{64}" "  ... names the snapshot"
+# a tenant with a partitioned table: tenants and info count the same tables
+t_ok "coffer tenants --json" "$COFFER" tenants --json
+tenants_count=$(jq '.[] | select(.name == "tenant_blank") | .tables' <<<"$T_OUT")
+t_ok "coffer info latest --tenant tenant_blank --json" "$COFFER" info latest --tenant tenant_blank --json
+info_count=$(jq '[.. | objects | select(.name? == "tenant_blank") | .tables] | first | if type == "array" then length else . end' <<<"$T_OUT")
+t_like "$tenants_count" "^[1-9][0-9]*$" "  ... tenants counts tenant_blank's tables ($tenants_count)"
+t_is "$tenants_count" "$info_count" "  ... tenants and info agree on tenant_blank's tables (a partitioned one among them)"
 
 FULL0=$(fulldump "$DB")
 declare -A DUMP0 DATA0 SEQ0 FACTS0 STATE0

@@ -322,6 +322,10 @@ static Unit **ddl_tenant_units(Session *s, size_t *n_out)
     return units;
 }
 
+/* Locks a schema dump and the rest of the backup hold besides the
+ * batch's tables. */
+#define DDL_OWN_LOCKS 200
+
 static long ddl_unit_locks(const Unit *u)
 {
     return (u->tenant->tables > 0 ? u->tenant->tables : 0) + 1;
@@ -345,6 +349,10 @@ static bool ddl_dump_tenants(Worker *w, Session *s, int first_id, Error *err)
     while (next < n)
     {
         long room = pg_lock_room(s->coord, &budget), locks = ddl_unit_locks(units[next]);
+        /* pg_dump also locks the catalog tables and indexes it reads (about
+         * 150), and the coordinator and each worker hold a few: a batch's
+         * tables get what is left */
+        long limit = room > 2 * DDL_OWN_LOCKS ? room - DDL_OWN_LOCKS : room / 2;
         DdlBatch bt = {units + next, 1, first_id};
         Error e;
 
@@ -357,7 +365,7 @@ static bool ddl_dump_tenants(Worker *w, Session *s, int first_id, Error *err)
                         "hold now: its schema is dumped alone, locking them all",
                         name, locks - 1, room);
         }
-        while (next + bt.n < n && locks + ddl_unit_locks(units[next + bt.n]) <= room)
+        while (next + bt.n < n && locks + ddl_unit_locks(units[next + bt.n]) <= limit)
             locks += ddl_unit_locks(units[next + bt.n++]);
         log_debug("database \"%s\": dumping the schemas of %zu tenant%s (%ld locks)", s->dbname,
                   bt.n, bt.n == 1 ? "" : "s", locks);

@@ -52,7 +52,7 @@ bench_pg_start()
         bench_die "PostgreSQL ${PG_MAJOR:-15} not found in $BENCH_PG_BINDIR (run: BENCH=1 scripts/install-deps.sh)"
     [ "${BENCH_KEEP:-0}" = 1 ] && export PG_KEEP=1 T_KEEP=1
     pg_start \
-        "max_connections = 50" \
+        "max_connections = 100" \
         "shared_buffers = 512MB" \
         "work_mem = 16MB" \
         "maintenance_work_mem = 256MB" \

@@ -231,3 +231,46 @@ char *pg_lock_holders(PGconn *conn, const char *schema)
     PQclear(res);
     return (char *)b.data;
 }
+
+bool pg_comment_database(PGconn *conn, const char *db, const char *text, Error *err)
+{
+    /* the statement is built by the server: %I and %L quote name and text */
+    const char *params[2] = {db, text};
+    PGresult *res = pg_query(conn, "comment on a database",
+                             "SELECT pg_catalog.format('COMMENT ON DATABASE %I IS %L',"
+                             " $1::text, $2::text)",
+                             2, params, err);
+    bool ok;
+
+    if (res == NULL)
+        return false;
+    ok = pg_command(conn, "comment on a database", PQgetvalue(res, 0, 0), err);
+    PQclear(res);
+    return ok;
+}
+
+bool pg_databases_like(PGconn *conn, const char *like, PgNameList *names, PgNameList *comments,
+                       Error *err)
+{
+    const char *params[1] = {like};
+    PGresult *res = pg_query(conn, "list databases",
+                             "SELECT d.datname, coalesce(pg_catalog.shobj_description(d.oid, "
+                             "'pg_database'), '') FROM pg_catalog.pg_database d"
+                             " WHERE d.datname LIKE $1 ORDER BY 1",
+                             1, params, err);
+
+    memset(names, 0, sizeof(*names));
+    memset(comments, 0, sizeof(*comments));
+    if (res == NULL)
+        return false;
+    names->count = comments->count = (size_t)PQntuples(res);
+    names->names = xcalloc(names->count + 1, sizeof(char *));
+    comments->names = xcalloc(comments->count + 1, sizeof(char *));
+    for (size_t i = 0; i < names->count; i++)
+    {
+        names->names[i] = xstrdup(PQgetvalue(res, (int)i, 0));
+        comments->names[i] = xstrdup(PQgetvalue(res, (int)i, 1));
+    }
+    PQclear(res);
+    return true;
+}

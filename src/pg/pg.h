@@ -143,6 +143,10 @@ bool pg_terminate_own_wait(PGconn *conn, Error *err);
  * transaction for S s); ...", at most five; NULL when none (malloc'd). */
 char *pg_lock_holders(PGconn *conn, const char *schema);
 
+/* COMMENT ON DATABASE db IS text (both quoted by the server). */
+bool pg_comment_database(PGconn *conn, const char *db, const char *text, Error *err);
+
+
 /* ---- catalog queries with typed results (catalog.c) ---------------------- */
 
 /* What the backup reads from a database's catalog, as C values. Strings are
@@ -158,6 +162,11 @@ typedef struct PgNameList
 } PgNameList;
 
 void pg_name_list_free(PgNameList *list);
+
+/* The databases whose name is LIKE like, with their comments ("" for
+ * none), in name order; free both with pg_name_list_free. */
+bool pg_databases_like(PGconn *conn, const char *like, PgNameList *names, PgNameList *comments,
+                       Error *err);
 
 /* What the connection's role can do with a relation; the privilege test is
  * NULL for an object dropped since the list was read. */

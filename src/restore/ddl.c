@@ -464,7 +464,7 @@ char *restore_scratch(Restore *r, Target *t, const char *archive, Error *err)
     log_info("preparing schema \"%s\" as \"%s\" in a scratch database", t->src_schema, t->schema);
     guard.name = scratch;
     drop = cleanup_push(restore_scratch_drop, &guard);
-    if (!restore_create_db(r, scratch, t->mdb, err))
+    if (!restore_create_db(r, scratch, t->mdb, err) || !restore_mark_scratch(r, scratch, err))
         goto done;
     list = restore_list(r, archive, schemas, n, true, err);
     if (list == NULL || !restore_run_pg_restore(r, archive, list, NULL, scratch, false, 1, err))

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "codec/codec.h"
@@ -139,6 +140,66 @@ static bool journal_recover_target(Restore *r, json_t *jt, bool committed, Error
     return ok;
 }
 
+/* ---- scratch databases ------------------------------------------------ */
+
+#define SCRATCH_MARK "coffer scratch database:"
+#define SCRATCH_MAX_AGE (24 * 3600)
+
+bool restore_mark_scratch(Restore *r, const char *db, Error *err)
+{
+    char host[256], text[512];
+
+    journal_host(host, sizeof(host));
+    snprintf(text, sizeof(text), SCRATCH_MARK " host=%s pid=%d started=%ld", host, (int)getpid(),
+             (long)time(NULL));
+    return pg_comment_database(r->admin, db, text, err);
+}
+
+/* Drops the scratch databases a killed restore left: marked by coffer,
+ * and made by a process of this host that is gone, or over a day ago.
+ * Another host's, or a live process's, are left alone. */
+static void restore_drop_stale_scratch(Restore *r)
+{
+    PgNameList names, comments;
+    char host[256];
+    Error err;
+    PGconn *c;
+
+    error_clear(&err);
+    c = pg_connect(r->cfg->pg_conninfo, "postgres", &err);
+    if (c == NULL || !pg_databases_like(c, "coffer\\_scratch\\_%", &names, &comments, &err))
+    {
+        PQfinish(c);
+        return;
+    }
+    journal_host(host, sizeof(host));
+    for (size_t i = 0; i < names.count; i++)
+    {
+        char who[256] = "";
+        int pid = 0;
+        long started = 0;
+        bool gone;
+
+        if (sscanf(comments.names[i], SCRATCH_MARK " host=%255s pid=%d started=%ld", who, &pid,
+                   &started) != 3)
+            continue; /* not marked by coffer: not ours to drop */
+        gone = strcmp(who, host) == 0 && pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+        if (!gone && (long)time(NULL) - started < SCRATCH_MAX_AGE)
+            continue;
+        error_clear(&err);
+        if (pg_drop_database(c, names.names[i], &err))
+            log_warning("dropped the scratch database \"%s\" that an interrupted restore left "
+                        "(process %d on host \"%s\")",
+                        names.names[i], pid, who);
+        else
+            log_warning("could not drop the stale scratch database \"%s\": %s", names.names[i],
+                        err.message);
+    }
+    pg_name_list_free(&names);
+    pg_name_list_free(&comments);
+    PQfinish(c);
+}
+
 bool restore_recover(Restore *r, size_t *recovered, Error *err)
 {
     json_t *entries = repo_journal_list(r->repo, err);
@@ -147,6 +208,7 @@ bool restore_recover(Restore *r, size_t *recovered, Error *err)
     bool ok = true;
 
     *recovered = 0;
+    restore_drop_stale_scratch(r);
     if (entries == NULL)
         return false;
     json_array_foreach (entries, i, e)

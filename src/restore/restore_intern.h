@@ -155,6 +155,9 @@ bool restore_data_only(Restore *r, Target *t, PGconn *conn, Error *err);
 /* Records the swaps of the targets (phase "swapping" or "committed");
  * false (with a warning) when it could not be written. */
 bool restore_journal_write(Restore *r, const char *phase);
+/* Marks a scratch database as this process's (a comment: host, pid,
+ * time), so that the next restore or --recover drops it if it is left. */
+bool restore_mark_scratch(Restore *r, const char *db, Error *err);
 
 /* A connection of the restore to db: it waits at most postgres.lock_timeout
  * for a lock (and so do the client programs run with it). */

@@ -56,4 +56,48 @@ t_like "$T_ERR" 'put back schema "tenant_big" after an interrupted restore' "  .
 t_is "$(fingerprint)" "$live" "  ... with its rows"
 t_is "$(pg_psql -d "$DB" <<<"SELECT count(*) FROM pg_namespace WHERE nspname ~ '_coffer_old_'")" 0 \
     "  ... and no aside schema is left"
+
+# scratch databases a killed "--as" leaves: each carries a marker (host,
+# pid, start); the next restore or --recover drops those whose process is
+# gone on this host, or that are over a day old, and leaves the others
+host=$(hostname)
+sleep 0.01 &
+dead=$!
+wait "$dead"
+now=$(date +%s)
+mark() { pg_psql -c "CREATE DATABASE \"$1\"" -c "COMMENT ON DATABASE \"$1\" IS 'coffer scratch database: host=$2 pid=$3 started=$4'" >/dev/null; }
+mark coffer_scratch_${dead}_1 "$host" "$dead" "$now"
+mark coffer_scratch_$$_2 "$host" $$ "$now"
+mark coffer_scratch_1_3 elsewhere 1 "$now"
+mark coffer_scratch_1_4 elsewhere 1 $((now - 2 * 86400))
+pg_psql -c 'CREATE DATABASE coffer_scratch_5_5' >/dev/null
+t_ok "restore --recover with scratch databases left behind" "$COFFER" restore --recover
+t_like "$T_ERR" "dropped the scratch database \"coffer_scratch_${dead}_1\"" \
+    "  ... drops the one whose process is gone"
+t_is "$(pg_psql <<<"SELECT string_agg(datname, ' ' ORDER BY datname) FROM pg_database WHERE datname LIKE 'coffer_scratch_%'")" \
+    "coffer_scratch_$$_2 coffer_scratch_1_3 coffer_scratch_5_5" \
+    "  ... and the day-old one; a live process's, another host's and an unmarked one stay"
+pg_psql -c "DROP DATABASE coffer_scratch_$$_2" -c 'DROP DATABASE coffer_scratch_1_3' \
+    -c 'DROP DATABASE coffer_scratch_5_5' >/dev/null
+
+# a real kill -9 while "--as" holds its scratch database
+"$COFFER" restore --tenant tenant_big --as big_scratch >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 300); do
+    [ "$(pg_psql <<<"SELECT count(*) FROM pg_database WHERE datname LIKE 'coffer_scratch_%'")" = 1 ] && break
+    sleep 0.01
+done
+kill -9 "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+left=$(pg_psql <<<"SELECT count(*) FROM pg_database WHERE datname LIKE 'coffer_scratch_%'")
+if [ "$left" = 1 ]; then
+    t_like "$(pg_psql <<<"SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname LIKE 'coffer_scratch_%'")" \
+        "^coffer scratch database: host=$host pid=$pid started=[0-9]+$" "kill -9 during --as: its scratch database carries the marker"
+    t_ok "  ... the next restore --recover" "$COFFER" restore --recover
+    t_is "$(pg_psql <<<"SELECT count(*) FROM pg_database WHERE datname LIKE 'coffer_scratch_%'")" 0 \
+        "  ... drops it"
+else
+    t_skip "the kill came outside the scratch database's life" 3
+fi
+pg_psql -d "$DB" <<<"DROP SCHEMA IF EXISTS big_scratch CASCADE" >/dev/null
 t_done

@@ -45,7 +45,7 @@ bool restore_journal_write(Restore *r, const char *phase)
     {
         const Target *t = &r->targets[i];
 
-        if (t->guard == 0 || t->settled)
+        if ((t->guard == 0 || t->settled) && !t->drop_pending)
             continue;
         json_array_append_new(targets,
                               json_pack("{s:s, s:s?, s:s?, s:b}", "db", t->db, "schema", t->schema,

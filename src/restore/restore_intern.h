@@ -32,6 +32,7 @@ typedef struct Target
     uint64_t guard;   /* the cleanup that puts it back (swap.c), or 0 */
     bool put_back_ok; /* the last put-back left it as it was */
     bool settled;     /* put back after an interrupt: the journal no longer names it */
+    bool drop_pending; /* restored, but the copy it replaced could not be dropped yet */
     char *other_tenant; /* --as onto another discovered tenant: its name */
 } Target;
 
@@ -115,7 +116,9 @@ bool restore_rollback(Restore *r, Target *t);
 /* Undoes a target restored before a later one failed. */
 bool restore_undo(Restore *r, Target *t);
 /* Every target succeeded: drops what they replaced. */
-void restore_drop_asides(Restore *r);
+/* Returns false when a replaced copy could not be dropped (a lock timeout,
+ * a lost session): it is marked drop_pending, for the journal. */
+bool restore_drop_asides(Restore *r);
 
 /* ---- ddl.c: the DDL archive, pre-data, post-data, roles, new names ---- */
 /* The target's DDL archive in a private temp file: the database's, or in

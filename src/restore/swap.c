@@ -207,8 +207,10 @@ bool restore_undo(Restore *r, Target *t)
  * (tenants before the shared schemas they depended on). A replaced schema
  * that objects elsewhere still depend on is kept, with a warning: dropping
  * it would cascade into them (nothing outside a database depends on it). */
-void restore_drop_asides(Restore *r)
+bool restore_drop_asides(Restore *r)
 {
+    bool all = true;
+
     /* every target stands: an interrupt from here on must not undo them */
     for (size_t i = 0; i < r->n_targets; i++)
         restore_unguard(&r->targets[i]);
@@ -241,11 +243,16 @@ void restore_drop_asides(Restore *r)
                         what, t->aside, deps);
         else if (!r->ops->drop(conn, t->aside, "replaced", &err))
         {
+            /* the journal keeps it: the next restore or --recover drops it */
+            t->drop_pending = true;
+            all = false;
             restore_explain_wait(r, t->db, t->aside, &err);
-            log_warning("could not drop the replaced %s \"%s\": %s%s%s", what, t->aside,
-                        err.message, err.detail[0] ? "; " : "", err.detail);
+            log_warning("could not drop the replaced %s \"%s\" (the next restore or \"coffer "
+                        "restore --recover\" drops it): %s%s%s",
+                        what, t->aside, err.message, err.detail[0] ? "; " : "", err.detail);
         }
         free(deps);
         PQfinish(conn);
     }
+    return all;
 }

@@ -345,8 +345,10 @@ bool restore_execute(Restore *r, RestoreResult *res, Error *err)
         restore_journal_write(r, "committed");
     committed = cleanup_push(restore_committed_note, r);
     pthread_mutex_unlock(&r->swap_lock);
-    restore_drop_asides(r);
-    restore_journal_remove(r);
+    if (restore_drop_asides(r) || r->journal_id[0] == '\0')
+        restore_journal_remove(r);
+    else
+        restore_journal_write(r, "committed"); /* only what is still to drop */
     cleanup_pop(committed, false);
     ok = true;
     if (r->unreadable > 0)

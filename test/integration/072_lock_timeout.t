@@ -41,7 +41,7 @@ t_is "$(pg_psql -d "$DB" -c "SELECT count(*) FROM tenant_acme.orders")" "$live" 
     "  ... the live rows are untouched"
 
 t_ok "a full restore --clean meanwhile" "$COFFER" restore --tenant tenant_acme --clean --yes
-t_like "$T_ERR" "could not drop the replaced schema .*pid $app_pid" \
+t_like "$T_ERR" "could not drop the replaced schema .*--recover.*pid $app_pid" \
     "  ... keeps the copy it replaced, naming the session that holds it"
 t_isnt "$(pg_psql -d "$DB" -c "SELECT count(*) FROM tenant_acme.orders")" "$live" \
     "  ... and the tenant has the snapshot's rows"
@@ -50,5 +50,10 @@ printf 'COMMIT;\n\\q\n' >&"${APP[1]}"
 wait "$APP_PID" 2>/dev/null
 t_is "$(pg_psql -d "$DB" -c "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'tenant_acme_coffer_old_%'")" 1 \
     "the replaced copy is there, to be dropped once the application is done"
+t_ok "restore --recover once the application is done" "$COFFER" restore --recover
+t_is "$(pg_psql -d "$DB" -c "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'tenant_acme_coffer_old_%'")" 0 \
+    "  ... drops the replaced copy"
+t_isnt "$(pg_psql -d "$DB" -c "SELECT count(*) FROM tenant_acme.orders")" "$live" \
+    "  ... and the restored tenant stays"
 t_ok "the repository is clean" "$COFFER" check
 t_done

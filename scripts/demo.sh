@@ -163,6 +163,16 @@ echo "each tenant's part of a snapshot is sealed under its own key: $(ls "$WORK/
 run ./coffer list
 run ./coffer info latest --tenant tenant_acme
 
+say "an application's long transaction: the restore waits postgres.lock_timeout (3 s here), then names it"
+sed -i 's|^postgres:|postgres:\n  lock_timeout: 3|' "$COFFER_CONFIG"
+PGAPPNAME=billing-app psql -X -q -d saas \
+    -c "BEGIN; LOCK TABLE tenant_globex.invoices IN ACCESS SHARE MODE; SELECT pg_sleep(6); COMMIT;" >/dev/null &
+app=$!
+sleep 1
+run ./coffer restore --tenant tenant_globex --table invoices --data-only --clean --yes || echo "(exit $?: nothing was changed)"
+wait "$app"
+sed -i '/^  lock_timeout: 3$/d' "$COFFER_CONFIG"
+
 say "drop the safety snapshots and free what only they used"
 safety=$(./coffer list --json | perl -MJSON::PP -e 'local $/; for (@{decode_json(<STDIN>)}) { print $_->{id}, "\n" if grep { $_ eq "safety" } @{$_->{tags}} }')
 run ./coffer forget $safety

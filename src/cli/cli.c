@@ -315,6 +315,9 @@ static const char cli_config_help[] =
     "  encryption: none\n"
     "                  explicit opt-out of aes-256-gcm, recorded by init\n"
     "  compression: 3  zstd level 1-19\n"
+    "  scratch_dir: /var/tmp/coffer\n"
+    "                  where a restore keeps its private temporary files\n"
+    "                  (default: $TMPDIR, else /tmp)\n"
     "  chunk_size: 1024\n"
     "                  average chunk size in KiB, a power of two (64-16384),\n"
     "                  used by init\n";

@@ -259,7 +259,10 @@ static bool config_visit_repository(ConfigWalk *w, const char *full, const char 
         w->cfg->repo_chunk_avg = (unsigned)kib * 1024;
         return true;
     }
-    return config_unknown(w, k, full, "path, passphrase_file, encryption, compression, chunk_size");
+    if (strcmp(key, "scratch_dir") == 0)
+        return config_string(w, v, full, &w->cfg->scratch_dir);
+    return config_unknown(w, k, full,
+                          "path, passphrase_file, encryption, compression, chunk_size, scratch_dir");
 }
 
 static bool config_visit_root(ConfigWalk *w, const char *full, const char *key, yaml_node_t *k,
@@ -466,6 +469,7 @@ void config_free(Config *cfg)
     free(cfg->path);
     free(cfg->pg_conninfo);
     free(cfg->pg_bindir);
+    free(cfg->scratch_dir);
     config_free_list(cfg->shared, cfg->n_shared);
     free(cfg->column);
     free(cfg->discover_pattern);

@@ -47,6 +47,7 @@ typedef struct Config
     /* repository: */
     char *repo_path;
     char *repo_passphrase_file;
+    char *scratch_dir; /* a restore's private temporary files; NULL: $TMPDIR, else /tmp */
     bool repo_encryption;    /* false only with "encryption: none" */
     int repo_compression;    /* zstd level */
     unsigned repo_chunk_avg; /* 0 = default */

@@ -308,7 +308,7 @@ bool restore_execute(Restore *r, RestoreResult *res, Error *err)
 {
     CleanupHandle committed;
     bool ok = false;
-    const char *base = getenv("TMPDIR");
+    const char *base = r->cfg->scratch_dir != NULL ? r->cfg->scratch_dir : getenv("TMPDIR");
 
     r->started = fmt_now();
     if (res->replaces && !restore_safety_backup(r, err))
@@ -322,7 +322,9 @@ bool restore_execute(Restore *r, RestoreResult *res, Error *err)
     {
         error_set(err, ERR_FAILURE, "could not create a temporary directory in \"%s\": %s",
                   base != NULL && base[0] != '\0' ? base : "/tmp", strerror(errno));
-        error_hint(err, "set TMPDIR to a writable directory");
+        error_hint(err, r->cfg->scratch_dir != NULL
+                            ? "set repository.scratch_dir to a writable directory"
+                            : "set TMPDIR (or repository.scratch_dir) to a writable directory");
         goto out;
     }
     if (!restore_add_shared(r, err) || (!r->a->data_only && !restore_missing_roles(r, err)))

@@ -80,7 +80,7 @@ t_unlike "$T_ERR" 'error: (HINT|DETAIL):' "  ... not prefixed by coffer: error:"
 # ------------------------------------------------ (d) help
 t_ok "(d) coffer help config" "$COFFER" help config
 for key in conninfo bin_dir lock_budget lock_timeout model shared column pattern query classes path passphrase_file \
-    encryption compression chunk_size; do
+    encryption compression chunk_size scratch_dir; do
     t_like "$T_OUT" "(^|[[:space:]])$key:" "  ... explains $key"
 done
 t_ok "(d) coffer help lists the topic" "$COFFER" help

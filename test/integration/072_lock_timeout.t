@@ -2,7 +2,8 @@
 # A restore does not wait forever behind an application's transaction: it
 # waits postgres.lock_timeout, then fails (or, for the copy it replaced,
 # keeps it) with a message naming the session that holds the lock. The
-# live tenant is untouched by a restore that gave up.
+# live tenant is untouched by a restore that gave up. Also: the restore's
+# private temporary files go to repository.scratch_dir when it is set.
 . "$(dirname "$0")/../lib/pg.sh"
 . "$(dirname "$0")/../lib/config.sh"
 
@@ -56,4 +57,19 @@ t_is "$(pg_psql -d "$DB" -c "SELECT count(*) FROM pg_namespace WHERE nspname LIK
 t_isnt "$(pg_psql -d "$DB" -c "SELECT count(*) FROM tenant_acme.orders")" "$live" \
     "  ... and the restored tenant stays"
 t_ok "the repository is clean" "$COFFER" check
+
+# repository.scratch_dir: where a restore keeps its private temporary files
+mkdir -p "$T_TMP/scratch"
+sed -i "s|^repository:|repository:\n  scratch_dir: $T_TMP/scratch|" "$COFFER_CONFIG"
+t_ok "restore --as with repository.scratch_dir (and TMPDIR pointing nowhere)" \
+    env TMPDIR="$T_TMP/nowhere" "$COFFER" restore --tenant tenant_globex --as globex_scratch
+t_is "$(find "$T_TMP/scratch" -mindepth 1 | wc -l)" 0 "  ... and leaves nothing in it"
+: >"$T_TMP/notadir"
+sed -i "s|scratch_dir: .*|scratch_dir: $T_TMP/notadir|" "$COFFER_CONFIG"
+t_exit 1 "a scratch_dir that is not a directory fails the restore" \
+    "$COFFER" restore --tenant tenant_globex --as globex_scratch2
+t_like "$T_ERR" "could not create a temporary directory in \"$T_TMP/notadir\"" "  ... naming it"
+t_like "$T_ERR" 'repository.scratch_dir' "  ... and the setting"
+t_is "$(pg_psql -d "$DB" -c "SELECT count(*) FROM pg_namespace WHERE nspname = 'globex_scratch2'")" 0 \
+    "  ... having created nothing"
 t_done

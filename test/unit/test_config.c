@@ -66,6 +66,7 @@ int main(void)
                 &err);
     ok(cfg != NULL && cfg->pg_lock_budget == 200, "postgres.lock_budget");
     ok(cfg != NULL && cfg->pg_lock_timeout == 30, "postgres.lock_timeout is 30 s by default");
+    ok(cfg != NULL && cfg->scratch_dir == NULL, "no repository.scratch_dir by default");
     config_free(cfg);
     rejects("postgres:\n  lock_budget: 0\ntenancy:\n  model: schema\n  discover: {pattern: a}\n",
             "line 2: key \"postgres.lock_budget\": must be a whole number from 1 to", "lock_budget 0");

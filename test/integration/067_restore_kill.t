@@ -74,8 +74,8 @@ pg_psql -c 'CREATE DATABASE coffer_scratch_5_5' >/dev/null
 t_ok "restore --recover with scratch databases left behind" "$COFFER" restore --recover
 t_like "$T_ERR" "dropped the scratch database \"coffer_scratch_${dead}_1\"" \
     "  ... drops the one whose process is gone"
-t_is "$(pg_psql <<<"SELECT string_agg(datname, ' ' ORDER BY datname) FROM pg_database WHERE datname LIKE 'coffer_scratch_%'")" \
-    "coffer_scratch_$$_2 coffer_scratch_1_3 coffer_scratch_5_5" \
+t_is "$(pg_psql <<<"SELECT string_agg(datname, ' ' ORDER BY datname COLLATE \"C\") FROM pg_database WHERE datname LIKE 'coffer_scratch_%'")" \
+    "$(printf '%s\n' coffer_scratch_$$_2 coffer_scratch_1_3 coffer_scratch_5_5 | LC_ALL=C sort | paste -sd' ')" \
     "  ... and the day-old one; a live process's, another host's and an unmarked one stay"
 pg_psql -c "DROP DATABASE coffer_scratch_$$_2" -c 'DROP DATABASE coffer_scratch_1_3' \
     -c 'DROP DATABASE coffer_scratch_5_5' >/dev/null

@@ -155,9 +155,6 @@ bool backup_open(Backup *b, Session *s, Error *err);
 /* Finds relations the backup cannot read (see session.c); *found counts
  * what is new. */
 bool backup_check_relations(Backup *b, Session *s, int *found, Error *err);
-/* Rolls back to a savepoint and releases it, so that what ran inside it
- * leaves no lock behind; false when the connection is unusable. */
-bool backup_release(PGconn *conn, const char *savepoint);
 
 /* ---- copy.c: the work of one job, and the streams it stores ---- */
 

@@ -167,7 +167,7 @@ bool backup_run_table(Worker *w, Job *j, Error *err)
         if (!copied)
             repo_stream_abort(sink.stream);
     }
-    if (!backup_release(w->conn, "coffer_copy"))
+    if (!pg_savepoint_undo(w->conn, "coffer_copy", NULL))
         w->joined = NULL; /* join again for the next job */
     if (!copied)
         return false;

@@ -24,22 +24,6 @@ static Unit *session_unit_for_schema(Backup *b, Session *s, const char *schema)
     return NULL;
 }
 
-/* Rolls back to a savepoint and releases it: what ran inside it (a COPY, a
- * read of sequences) leaves no lock behind, and an error inside it does not
- * abort the snapshot's transaction. False when the connection is unusable. */
-bool backup_release(PGconn *conn, const char *savepoint)
-{
-    char sql[96];
-    Error e;
-
-    error_clear(&e);
-    snprintf(sql, sizeof(sql), "ROLLBACK TO SAVEPOINT %s", savepoint);
-    if (!pg_command(conn, "release locks", sql, &e))
-        return false;
-    snprintf(sql, sizeof(sql), "RELEASE SAVEPOINT %s", savepoint);
-    return pg_command(conn, "release savepoint", sql, &e);
-}
-
 /* Leaves a schema out of the session's DDL dump (once); a tenant without
  * a schema of its own (NULL: a whole database) leaves nothing out. */
 static void session_exclude(Session *s, const char *schema)

@@ -77,8 +77,7 @@ static PGresult *locks_batch_query(PGconn *conn, const char *what, const char *s
         Error e2;
 
         error_clear(&e2);
-        if (!pg_command(conn, "release locks", "ROLLBACK TO SAVEPOINT coffer_batch", &e2) ||
-            !pg_command(conn, "release savepoint", "RELEASE SAVEPOINT coffer_batch", &e2))
+        if (!pg_savepoint_undo(conn, "coffer_batch", &e2))
         {
             PQclear(res);
             if (!error_is_set(err))

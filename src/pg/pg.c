@@ -200,6 +200,23 @@ bool pg_command(PGconn *conn, const char *what, const char *sql, Error *err)
     return true;
 }
 
+bool pg_savepoint_undo(PGconn *conn, const char *savepoint, Error *err)
+{
+    char sql[96];
+    Error local;
+
+    if (err == NULL)
+    {
+        error_clear(&local);
+        err = &local;
+    }
+    snprintf(sql, sizeof(sql), "ROLLBACK TO SAVEPOINT %s", savepoint);
+    if (!pg_command(conn, "release locks", sql, err))
+        return false;
+    snprintf(sql, sizeof(sql), "RELEASE SAVEPOINT %s", savepoint);
+    return pg_command(conn, "release savepoint", sql, err);
+}
+
 char *pg_quote_ident(PGconn *conn, const char *ident, Error *err)
 {
     char *q = PQescapeIdentifier(conn, ident, strlen(ident));

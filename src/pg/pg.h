@@ -47,6 +47,12 @@ PGresult *pg_query(PGconn *conn, const char *what, const char *sql, int nparams,
 /* Runs a command that returns no rows; false with err on failure. */
 bool pg_command(PGconn *conn, const char *what, const char *sql, Error *err);
 
+/* Rolls back to a savepoint (a fixed name of ours) and releases it: what
+ * ran inside it (a COPY, a batch of reads that lock) leaves no lock
+ * behind, and an error inside it does not abort the transaction. False
+ * with err (may be NULL) when the connection is unusable. */
+bool pg_savepoint_undo(PGconn *conn, const char *savepoint, Error *err);
+
 /* pg_connect with server settings added to the conninfo's own "options"
  * (e.g. "-c lock_timeout=30s"); client programs run with the connection
  * (pg_tool_run) get them too. options NULL: as pg_connect. */

@@ -213,12 +213,12 @@ static int64_t *tenancy_sizes(const Config *cfg, PGconn *conn, PGresult *res, in
     return bytes;
 }
 
-static const TenantList *tenancy_sort_list; /* for tenancy_cmp_schema, under one call */
-
-static int tenancy_cmp_schema(const void *a, const void *b)
+/* Orders indexes of a TenantList (arg) by schema, tenants without one last. */
+static int tenancy_cmp_schema(const void *a, const void *b, void *arg)
 {
-    const Tenant *x = &tenancy_sort_list->items[*(const size_t *)a];
-    const Tenant *y = &tenancy_sort_list->items[*(const size_t *)b];
+    const TenantList *list = arg;
+    const Tenant *x = &list->items[*(const size_t *)a];
+    const Tenant *y = &list->items[*(const size_t *)b];
 
     if (x->schema == NULL || y->schema == NULL)
         return (x->schema == NULL) - (y->schema == NULL);
@@ -279,8 +279,7 @@ static bool tenancy_measure_schemas(const Config *cfg, PGconn *conn, TenantList 
         if (list->items[i].schema != NULL)
             list->items[i].tables = list->items[i].bytes = 0;
     }
-    tenancy_sort_list = list;
-    qsort(order, list->count, sizeof(size_t), tenancy_cmp_schema);
+    qsort_r(order, list->count, sizeof(size_t), tenancy_cmp_schema, list);
     res = pg_query(conn, "count tables", count_sql, 0, NULL, err);
     if (res == NULL)
         goto done;

@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "config/config.h"
 #include "repo/repo.h"
+#include "restore/restore.h"
 
 enum
 {
@@ -66,7 +67,32 @@ static bool check_option(int opt, const char *arg, void *state, Error *err)
     }
 }
 
-static void check_print(const char *loc, const CheckArgs *a, const RepoCheckReport *r, bool json)
+/* What interrupted restores left: warnings, since the repository itself
+ * is fine, each naming what to do. */
+static void check_print_leftovers(json_t *leftovers, const Error *pg_err)
+{
+    size_t i;
+    json_t *l;
+
+    if (error_is_set(pg_err))
+        log_info("did not look for what interrupted restores left in PostgreSQL: %s",
+                 pg_err->message);
+    json_array_foreach (leftovers, i, l)
+    {
+        const char *db = json_string_value(json_object_get(l, "database"));
+
+        log_warning("%s \"%s\"%s%s%s: %s", json_string_value(json_object_get(l, "kind")),
+                    json_string_value(json_object_get(l, "name")), db ? " in database \"" : "",
+                    db ? db : "", db ? "\"" : "", json_string_value(json_object_get(l, "what")));
+    }
+    if (json_array_size(leftovers) > 0)
+        log_info("run \"coffer restore --recover\" to put interrupted restores right; an aside "
+                 "copy no journal names is never dropped for you: compare it with the live "
+                 "tenant, then drop it or rename it back");
+}
+
+static void check_print(const char *loc, const CheckArgs *a, const RepoCheckReport *r,
+                        json_t *leftovers, bool json)
 {
     if (json)
     {
@@ -81,6 +107,7 @@ static void check_print(const char *loc, const CheckArgs *a, const RepoCheckRepo
         char *text;
 
         json_object_set_new(o, "problems", r->problems ? json_incref(r->problems) : json_array());
+        json_object_set_new(o, "leftovers", leftovers ? json_incref(leftovers) : json_array());
         text = json_dumps(o, JSON_INDENT(2));
 
         printf("%s\n", text);
@@ -106,6 +133,9 @@ static void check_print(const char *loc, const CheckArgs *a, const RepoCheckRepo
         printf(", %" PRIu64 " pack%s of erased owners", r->destroyed_packs,
                r->destroyed_packs == 1 ? "" : "s");
     printf("\n");
+    if (json_array_size(leftovers) > 0)
+        printf("%zu leftover%s of interrupted restores (see the warnings above)\n",
+               json_array_size(leftovers), json_array_size(leftovers) == 1 ? "" : "s");
 }
 
 bool cmd_check(CmdContext *ctx, int argc, char **argv, Error *err)
@@ -123,6 +153,8 @@ bool cmd_check(CmdContext *ctx, int argc, char **argv, Error *err)
     Config *cfg = NULL;
     Repo *repo;
     RepoLock *lock;
+    json_t *leftovers;
+    Error pg_err;
     bool exit_now, ok;
     int first;
 
@@ -161,7 +193,12 @@ bool cmd_check(CmdContext *ctx, int argc, char **argv, Error *err)
     opts.read_data = a.read_data;
     opts.read_data_percent = a.percent;
     ok = repo_check(repo, &opts, &report, err);
-    check_print(repo_location(repo), &a, &report, ctx->json);
+    leftovers = ok ? restore_leftovers(cfg, repo, &pg_err, err) : NULL;
+    ok = ok && leftovers != NULL;
+    if (ok)
+        check_print_leftovers(leftovers, &pg_err);
+    check_print(repo_location(repo), &a, &report, leftovers, ctx->json);
+    json_decref(leftovers);
     json_decref(report.problems);
     repo_unlock(lock);
     repo_close(repo);

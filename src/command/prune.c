@@ -53,7 +53,7 @@ static Repo *prune_open(CmdContext *ctx, const char *name, int argc, char **argv
         return NULL;
     if (lock == NULL)
         return repo;
-    *lock = repo_lock(repo, REPO_LOCK_SHARED, name, err);
+    *lock = repo_lock(repo, REPO_LOCK_FREEING, name, err);
     if (*lock == NULL)
     {
         repo_close(repo);

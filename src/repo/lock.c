@@ -6,6 +6,13 @@
  * conflicting locks both see each other and both back off: never both
  * win. A lock left by a process that is gone from this host is broken on
  * sight; one from another host needs "coffer unlock".
+ *
+ * On a local disk the repository also keeps a reserve: a small object of
+ * zeros that exists only to be deleted. When the disk is full, a lock that
+ * frees space (prune, forget, repair) could not be written, and the tools
+ * that would make room would be locked out by the lack of it. Such a lock
+ * deletes the reserve and tries once more; its unlock puts the reserve back
+ * when there is room again.
  */
 #include <errno.h>
 #include <signal.h>
@@ -19,9 +26,13 @@
 #include "common/mem.h"
 #include "repo/repo_intern.h"
 
+#define LOCK_RESERVE_KEY "reserve"
+#define LOCK_RESERVE_SIZE (1024 * 1024)
+
 struct RepoLock
 {
     Repo *repo;
+    bool frees; /* may use the reserve, and puts it back at unlock */
     char key[96];
     CleanupHandle guard; /* removes the lock object on an interrupt */
 };
@@ -118,6 +129,42 @@ static bool lock_break(Repo *repo, const char *key, const LockInfo *li, Error *e
     return true;
 }
 
+void repo_reserve_ensure(Repo *repo)
+{
+    bool exists = true;
+    unsigned char *zeros;
+    Error err;
+
+    if ((storage_caps(repo->st) & STORAGE_CAP_LOCAL) == 0)
+        return;
+    error_clear(&err);
+    if (!storage_exists(repo->st, LOCK_RESERVE_KEY, &exists, NULL, &err) || exists)
+        return;
+    zeros = xcalloc(1, LOCK_RESERVE_SIZE);
+    if (!storage_put(repo->st, LOCK_RESERVE_KEY, zeros, LOCK_RESERVE_SIZE, &err))
+        log_debug("could not put back the space reserve: %s", err.message);
+    free(zeros);
+}
+
+/* Writes the lock object; a lock that frees space gives up the reserve to
+ * be written on a full disk. */
+static bool lock_write(RepoLock *lock, const char *text, Error *err)
+{
+    Storage *st = lock->repo->st;
+    bool exists = false;
+    Error e2;
+
+    if (storage_put(st, lock->key, text, strlen(text), err))
+        return true;
+    error_clear(&e2);
+    if (!lock->frees || !storage_exists(st, LOCK_RESERVE_KEY, &exists, NULL, &e2) || !exists ||
+        !storage_remove(st, LOCK_RESERVE_KEY, &e2))
+        return false;
+    log_info("used the repository's space reserve to take the lock (%s)", err->message);
+    error_clear(err);
+    return storage_put(st, lock->key, text, strlen(text), err);
+}
+
 RepoLock *repo_lock(Repo *repo, RepoLockMode mode, const char *command, Error *err)
 {
     RepoLock *lock = xcalloc(1, sizeof(*lock));
@@ -128,6 +175,7 @@ RepoLock *repo_lock(Repo *repo, RepoLockMode mode, const char *command, Error *e
     bool ok;
 
     lock->repo = repo;
+    lock->frees = mode != REPO_LOCK_SHARED;
     repo_random_id(id);
     snprintf(lock->key, sizeof(lock->key), "locks/%s", id);
     lock_hostname(host, sizeof(host));
@@ -137,7 +185,7 @@ RepoLock *repo_lock(Repo *repo, RepoLockMode mode, const char *command, Error *e
                     (json_int_t)getpid(), "time", now, "command", command ? command : "coffer");
     text = json_dumps(doc, JSON_INDENT(2));
     json_decref(doc);
-    ok = storage_put(repo->st, lock->key, text, strlen(text), err);
+    ok = lock_write(lock, text, err);
     free(text);
     if (!ok)
     {
@@ -219,6 +267,8 @@ void repo_unlock(RepoLock *lock)
     error_clear(&err);
     if (!storage_remove(lock->repo->st, lock->key, &err))
         log_warning("could not remove lock \"%s\": %s", lock->key, err.message);
+    if (lock->frees)
+        repo_reserve_ensure(lock->repo);
     free(lock);
 }
 

@@ -248,7 +248,10 @@ bool repo_init(Storage *st, const char *passphrase, const RepoInitOptions *opts,
     ok = repo_master_create(repo, passphrase, opts->kdf, err) &&
          storage_put(st, REPO_CONFIG_KEY, text, strlen(text), err);
     if (ok)
+    {
+        repo_reserve_ensure(repo);
         log_debug("created repository \"%s\" (id %s)", loc, repo->id);
+    }
 done:
     if (!ok)
         error_prefix(err, "could not create repository \"%s\"", loc);

@@ -130,7 +130,8 @@ bool repo_journal_remove(Repo *repo, const char *id, Error *err);
 typedef enum
 {
     REPO_LOCK_SHARED,    /* backups, restores, check */
-    REPO_LOCK_EXCLUSIVE, /* prune, unlock of others */
+    REPO_LOCK_FREEING,   /* shared, and frees space (forget): may use the reserve */
+    REPO_LOCK_EXCLUSIVE, /* prune, repair, unlock of others: may use the reserve */
 } RepoLockMode;
 
 /* Takes a lock recording host, pid, time and the command. Conflicts with an
@@ -140,6 +141,12 @@ typedef enum
  * exists on this same host is removed automatically, with a log line. */
 RepoLock *repo_lock(Repo *repo, RepoLockMode mode, const char *command, Error *err);
 void repo_unlock(RepoLock *lock);
+
+/* Puts the space reserve (1 MiB, local disks only) in place when it is
+ * missing, so that a lock that frees space can still be taken on a full
+ * disk; silent when there is no room. repo_init and the unlock of such a
+ * lock call it. */
+void repo_reserve_ensure(Repo *repo);
 
 /* Removes stale locks (all = every lock, also live ones on other hosts).
  * Returns the number removed in *removed. */

@@ -155,6 +155,20 @@ bool restore_mark_scratch(Restore *r, const char *db, Error *err)
     return pg_comment_database(r->admin, db, text, err);
 }
 
+/* Reads a scratch database's marker comment; false when it has none. */
+static bool scratch_parse(const char *comment, char who[256], int *pid, long *started)
+{
+    return sscanf(comment, SCRATCH_MARK " host=%255s pid=%d started=%ld", who, pid, started) == 3;
+}
+
+/* A process of this host that is gone, or over a day ago. */
+static bool scratch_stale(const char *host, const char *who, int pid, long started)
+{
+    bool gone = strcmp(who, host) == 0 && pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+
+    return gone || (long)time(NULL) - started >= SCRATCH_MAX_AGE;
+}
+
 /* Drops the scratch databases a killed restore left: marked by coffer,
  * and made by a process of this host that is gone, or over a day ago.
  * Another host's, or a live process's, are left alone. */
@@ -178,13 +192,10 @@ static void restore_drop_stale_scratch(Restore *r)
         char who[256] = "";
         int pid = 0;
         long started = 0;
-        bool gone;
 
-        if (sscanf(comments.names[i], SCRATCH_MARK " host=%255s pid=%d started=%ld", who, &pid,
-                   &started) != 3)
+        if (!scratch_parse(comments.names[i], who, &pid, &started))
             continue; /* not marked by coffer: not ours to drop */
-        gone = strcmp(who, host) == 0 && pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
-        if (!gone && (long)time(NULL) - started < SCRATCH_MAX_AGE)
+        if (!scratch_stale(host, who, pid, started))
             continue;
         error_clear(&err);
         if (pg_drop_database(c, names.names[i], &err))
@@ -245,4 +256,110 @@ bool restore_recover(Restore *r, size_t *recovered, Error *err)
     }
     json_decref(entries);
     return ok;
+}
+
+/* ---- leftovers, for "coffer check" ------------------------------------ */
+
+static void leftover_add(json_t *out, const char *kind, const char *db, const char *name,
+                         const char *what)
+{
+    json_array_append_new(out, json_pack("{s:s, s:s?, s:s, s:s}", "kind", kind, "database", db,
+                                         "name", name, "what", what));
+}
+
+/* The names in list that tenancy_is_aside calls aside copies. */
+static void leftovers_asides(json_t *out, const PgNameList *list, const char *db)
+{
+    for (size_t i = 0; i < list->count; i++)
+        if (tenancy_is_aside(list->names[i]))
+            leftover_add(out, db != NULL ? "aside schema" : "aside database", db, list->names[i],
+                         "a tenant renamed aside by a restore that did not finish: its rows as "
+                         "they were before it");
+}
+
+static void leftovers_scratch(json_t *out, const PgNameList *names, const PgNameList *comments)
+{
+    char host[256];
+
+    journal_host(host, sizeof(host));
+    for (size_t i = 0; i < names->count; i++)
+    {
+        char who[256] = "", what[512];
+        int pid = 0;
+        long started = 0;
+
+        if (!scratch_parse(comments->names[i], who, &pid, &started))
+            continue; /* not marked by coffer: not ours */
+        snprintf(what, sizeof(what), "a restore's scratch database (process %d on host \"%s\"%s)",
+                 pid, who, scratch_stale(host, who, pid, started) ? ", gone" : "");
+        leftover_add(out, "scratch database", NULL, names->names[i], what);
+    }
+}
+
+/* The aside copies and scratch databases the server holds. */
+static bool leftovers_server(const Config *cfg, json_t *out, Error *err)
+{
+    PgNameList names, comments;
+    PGconn *c = pg_connect(cfg->pg_conninfo, NULL, err);
+    bool ok;
+
+    if (c == NULL)
+        return false;
+    if (cfg->model == TENANCY_SCHEMA)
+    {
+        ok = pg_catalog_schemas(c, &names, err);
+        if (ok)
+        {
+            leftovers_asides(out, &names, PQdb(c));
+            pg_name_list_free(&names);
+        }
+    }
+    else
+    {
+        ok = pg_databases_like(c, "%\\_coffer\\_old\\_%", &names, &comments, err);
+        if (ok)
+        {
+            leftovers_asides(out, &names, NULL);
+            pg_name_list_free(&names);
+            pg_name_list_free(&comments);
+        }
+    }
+    if (ok && (ok = pg_databases_like(c, "coffer\\_scratch\\_%", &names, &comments, err)))
+    {
+        leftovers_scratch(out, &names, &comments);
+        pg_name_list_free(&names);
+        pg_name_list_free(&comments);
+    }
+    PQfinish(c);
+    return ok;
+}
+
+json_t *restore_leftovers(const Config *cfg, Repo *repo, Error *pg_err, Error *err)
+{
+    json_t *entries = repo_journal_list(repo, err), *out, *e;
+    size_t i;
+
+    if (entries == NULL)
+        return NULL;
+    out = json_array();
+    json_array_foreach (entries, i, e)
+    {
+        json_t *doc = json_object_get(e, "doc");
+        bool other_host;
+        char what[512];
+
+        snprintf(what, sizeof(what), "the swap journal of a restore by process %" JSON_INTEGER_FORMAT
+                 " on host \"%s\" (phase %s)%s",
+                 json_integer_value(json_object_get(doc, "pid")),
+                 json_string_value(json_object_get(doc, "host")) ?: "?",
+                 json_string_value(json_object_get(doc, "phase")) ?: "?",
+                 journal_owner_alive(doc, &other_host) ? "" : ", that process is gone");
+        leftover_add(out, "restore journal", NULL, json_string_value(json_object_get(e, "id")),
+                     what);
+    }
+    json_decref(entries);
+    error_clear(pg_err);
+    if (cfg != NULL && cfg->pg_conninfo != NULL)
+        leftovers_server(cfg, out, pg_err);
+    return out;
 }

@@ -97,4 +97,13 @@ void restore_free(Restore *r);
  * many interrupted restores were put right. */
 bool restore_recover_only(const RestorePlan *plan, Repo *repo, size_t *recovered, Error *err);
 
+/* What interrupted restores left, for "coffer check": swap journal entries
+ * in the repository, and (when cfg names a server) tenants renamed aside
+ * and scratch databases, as [{"kind", "database", "name", "what"}]. Aside
+ * copies are known by their name's suffix, not by a comment: the comment is
+ * the tenant's own and must survive the put-back. NULL with err when the
+ * journal cannot be read; a server that cannot be reached is not an error
+ * but fills pg_err (the list then holds the journal only). */
+json_t *restore_leftovers(const Config *cfg, Repo *repo, Error *pg_err, Error *err);
+
 #endif

@@ -660,6 +660,23 @@ const TenancyOps *tenancy_ops(TenancyModel model)
     return &tenancy_schema_ops;
 }
 
+bool tenancy_is_aside(const char *name)
+{
+    const char *p = strstr(name, "_coffer_old_");
+    size_t a, b;
+
+    if (p == NULL)
+        return false;
+    while (strstr(p + 1, "_coffer_old_") != NULL)
+        p = strstr(p + 1, "_coffer_old_");
+    p += strlen("_coffer_old_");
+    a = strspn(p, "0123456789");
+    if (a == 0 || p[a] != '_')
+        return false;
+    b = strspn(p + a + 1, "0123456789");
+    return b > 0 && p[a + 1 + b] == '\0';
+}
+
 /* The suffix names this process and second, so that two restores never
  * pick the same name; the name is cut on a character boundary: half a
  * UTF-8 character is not a name the server accepts. */

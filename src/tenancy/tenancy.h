@@ -122,4 +122,7 @@ const TenancyOps *tenancy_ops(TenancyModel model);
  * process and second, at most 63 bytes, cut on a UTF-8 character boundary. */
 char *tenancy_aside_name(const char *name);
 
+/* True when name has the suffix tenancy_aside_name adds. */
+bool tenancy_is_aside(const char *name);
+
 #endif

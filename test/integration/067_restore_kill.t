@@ -22,9 +22,16 @@ killed() {
     esac
     kill -9 "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
+    t_ok "kill -9 at $when: coffer check" "$COFFER" check --json
+    local report=$T_OUT
     t_ok "kill -9 at $when: restore --recover" "$COFFER" restore --recover
     t_like "$T_OUT" '^[01] interrupted restores? put right$' "  ... says how many it put right"
-    [ "${T_OUT%% *}" = 1 ] && recovered=$((recovered + 1))
+    if [ "${T_OUT%% *}" = 1 ]; then
+        recovered=$((recovered + 1))
+        t_like "$report" '"kind": "restore journal"' "  ... which check had reported as a leftover"
+    else
+        t_unlike "$report" '"kind": "restore journal"' "  ... and check had reported no journal"
+    fi
     got=$(fingerprint)
     if [ "${got%% *}" = 300000 ]; then
         t_pass "  ... the restore had committed: it was finished"
@@ -71,14 +78,33 @@ mark coffer_scratch_$$_2 "$host" $$ "$now"
 mark coffer_scratch_1_3 elsewhere 1 "$now"
 mark coffer_scratch_1_4 elsewhere 1 $((now - 2 * 86400))
 pg_psql -c 'CREATE DATABASE coffer_scratch_5_5' >/dev/null
+pg_psql -d "$DB" -c 'CREATE SCHEMA tenant_big_coffer_old_1700000000_42' >/dev/null
+t_ok "coffer check with leftovers on the server" "$COFFER" check --json
+t_is "$(jq -r '.leftovers[] | "\(.kind)|\(.database // "")|\(.name)"' <<<"$T_OUT" | LC_ALL=C sort | paste -sd' ')" \
+    "$(printf '%s\n' "aside schema|$DB|tenant_big_coffer_old_1700000000_42" "scratch database||coffer_scratch_${dead}_1" \
+        "scratch database||coffer_scratch_$$_2" "scratch database||coffer_scratch_1_3" "scratch database||coffer_scratch_1_4" |
+        LC_ALL=C sort | paste -sd' ')" "  ... lists the aside schema and the marked scratch databases, not the unmarked one"
+t_like "$(jq -r '.leftovers[] | select(.name == "coffer_scratch_'"$dead"'_1") | .what' <<<"$T_OUT")" \
+    "process $dead on host \"$host\", gone" "  ... and says whose process is gone"
+t_is "$(jq -r .ok <<<"$T_OUT")" true "  ... which are no damage to the repository"
+t_ok "coffer check in words" "$COFFER" check
+t_like "$T_ERR" "warning: aside schema \"tenant_big_coffer_old_1700000000_42\" in database \"$DB\": a tenant renamed aside" \
+    "  ... warns of the aside schema"
+t_like "$T_ERR" 'coffer restore --recover' "  ... and says what puts things right"
+t_like "$T_OUT" '5 leftovers of interrupted restores' "  ... and counts them"
 t_ok "restore --recover with scratch databases left behind" "$COFFER" restore --recover
 t_like "$T_ERR" "dropped the scratch database \"coffer_scratch_${dead}_1\"" \
     "  ... drops the one whose process is gone"
 t_is "$(pg_psql <<<"SELECT string_agg(datname, ' ' ORDER BY datname COLLATE \"C\") FROM pg_database WHERE datname LIKE 'coffer_scratch_%'")" \
     "$(printf '%s\n' coffer_scratch_$$_2 coffer_scratch_1_3 coffer_scratch_5_5 | LC_ALL=C sort | paste -sd' ')" \
     "  ... and the day-old one; a live process's, another host's and an unmarked one stay"
+t_is "$(pg_psql -d "$DB" <<<"SELECT count(*) FROM pg_namespace WHERE nspname = 'tenant_big_coffer_old_1700000000_42'")" 1 \
+    "  ... an aside schema no journal names is never dropped for the user"
 pg_psql -c "DROP DATABASE coffer_scratch_$$_2" -c 'DROP DATABASE coffer_scratch_1_3' \
     -c 'DROP DATABASE coffer_scratch_5_5' >/dev/null
+pg_psql -d "$DB" -c 'DROP SCHEMA tenant_big_coffer_old_1700000000_42' >/dev/null
+t_ok "with them gone, check lists no leftover" "$COFFER" check --json
+t_is "$(jq -c .leftovers <<<"$T_OUT")" '[]' "  ... none"
 
 # a real kill -9 while "--as" holds its scratch database
 "$COFFER" restore --tenant tenant_big --as big_scratch >/dev/null 2>&1 &

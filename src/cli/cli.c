@@ -77,18 +77,18 @@ static const CliCommand cli_commands[] = {
      "  --json          print the manifest (without chunk lists)\n",
      cmd_info},
     {"forget", "remove snapshots (their data stays until prune)",
-     "usage: coffer forget SNAPSHOT... [--repo PATH] [--json]\n"
+     "usage: coffer forget SNAPSHOT... [--repo NAME|PATH] [--json]\n"
      "\n"
      "Removes the named snapshots (ids, unique prefixes or \"latest\"). Their\n"
      "data is freed by the next \"coffer prune\".\n"
      "\n"
      "options:\n"
-     "  --repo PATH     the repository directory (overrides repository.path)\n"
+     "  --repo NAME|PATH  a repository of the configuration, or a directory\n"
      "  --json          print {\"forgotten\": [ids]}, also the ones forgotten\n"
      "                  before an error\n",
      cmd_forget},
     {"prune", "free the space that no snapshot uses",
-     "usage: coffer prune [--repo PATH] [--json]\n"
+     "usage: coffer prune [--repo NAME|PATH] [--json]\n"
      "\n"
      "Under an exclusive lock, deletes packs no snapshot references (left by\n"
      "forgotten snapshots or interrupted backups), repacks packs that are mostly\n"
@@ -154,7 +154,7 @@ static const CliCommand cli_commands[] = {
      "                  \"classes\"}\n",
      cmd_config_check},
     {"init", "create a repository",
-     "usage: coffer init [--repo PATH] [--encryption aes-256-gcm|none] [--json]\n"
+     "usage: coffer init [--repo NAME|PATH] [--encryption aes-256-gcm|none] [--json]\n"
      "\n"
      "Creates an empty repository at repository.path (or PATH): a random\n"
      "master key wrapped by a key derived from the passphrase (scrypt), and\n"
@@ -175,7 +175,7 @@ static const CliCommand cli_commands[] = {
      "            2 usage or configuration error\n",
      cmd_init},
     {"check", "verify the repository's structure (and data)",
-     "usage: coffer check [--repo PATH] [--read-data[=PERCENT]] [--rebuild-index] [--json]\n"
+     "usage: coffer check [--repo NAME|PATH] [--read-data[=PERCENT]] [--rebuild-index] [--json]\n"
      "\n"
      "Verifies that every snapshot can be read, that every chunk a snapshot\n"
      "references is in the index and in a pack that exists with the right\n"
@@ -185,7 +185,7 @@ static const CliCommand cli_commands[] = {
      "\"coffer prune\" removes them. Takes a shared lock.\n"
      "\n"
      "options:\n"
-     "  --repo PATH     the repository directory (overrides repository.path)\n"
+     "  --repo NAME|PATH  a repository of the configuration, or a directory\n"
      "  --read-data[=PERCENT]\n"
      "                  also read, decrypt and re-hash every chunk of all\n"
      "                  packs, or of a random PERCENT of them (1-100)\n"
@@ -202,7 +202,7 @@ static const CliCommand cli_commands[] = {
      "            2 usage or configuration error\n",
      cmd_check},
     {"repair index", "drop missing or truncated packs from the index",
-     "usage: coffer repair index [--repo PATH] [--json]\n"
+     "usage: coffer repair index [--repo NAME|PATH] [--json]\n"
      "\n"
      "Under an exclusive lock, lists data/ once and writes the index again\n"
      "without the packs it names that are missing or whose size is not the\n"
@@ -213,7 +213,7 @@ static const CliCommand cli_commands[] = {
      "snapshots\" for the snapshots that used the lost chunks.\n"
      "\n"
      "options:\n"
-     "  --repo PATH     the repository directory (overrides repository.path)\n"
+     "  --repo NAME|PATH  a repository of the configuration, or a directory\n"
      "  --json          print repository, packs_dropped, chunks_lost,\n"
      "                  index_objects_replaced and packs: [{pack, problem\n"
      "                  (missing, truncated, wrong size), size, found, chunks,\n"
@@ -223,7 +223,7 @@ static const CliCommand cli_commands[] = {
      "            2 usage or configuration error\n",
      cmd_repair_index},
     {"repair snapshots", "drop from snapshots the tenants whose data was lost",
-     "usage: coffer repair snapshots [--repo PATH] [--force] [--json]\n"
+     "usage: coffer repair snapshots [--repo NAME|PATH] [--force] [--json]\n"
      "\n"
      "Under an exclusive lock, finds the snapshots that use chunks which can\n"
      "no longer be read (not in the index, or only in missing or truncated\n"
@@ -234,7 +234,7 @@ static const CliCommand cli_commands[] = {
      "tenant by tenant: it is left as it is, unless --force.\n"
      "\n"
      "options:\n"
-     "  --repo PATH     the repository directory (overrides repository.path)\n"
+     "  --repo NAME|PATH  a repository of the configuration, or a directory\n"
      "  --force         forget the snapshots whose shared part lost chunks\n"
      "  --json          print repository, snapshots, rewritten, forgotten, left\n"
      "                  and lost: [{snapshot, time, tenant (null for the shared\n"
@@ -244,7 +244,7 @@ static const CliCommand cli_commands[] = {
      "            configuration error, 3 some snapshots were left as they are\n",
      cmd_repair_snapshots},
     {"unlock", "remove stale repository locks",
-     "usage: coffer unlock [--repo PATH] [--all] [--json]\n"
+     "usage: coffer unlock [--repo NAME|PATH] [--all] [--json]\n"
      "\n"
      "Removes locks whose process no longer exists on this host (any\n"
      "command that takes a lock also does this by itself). A lock held by a\n"
@@ -252,7 +252,7 @@ static const CliCommand cli_commands[] = {
      "--all once you know that process is gone.\n"
      "\n"
      "options:\n"
-     "  --repo PATH     the repository directory (overrides repository.path)\n"
+     "  --repo NAME|PATH  a repository of the configuration, or a directory\n"
      "  --all           remove every lock, also live ones and those of\n"
      "                  other hosts (make sure no coffer process runs)\n"
      "  --json          print {\"repository\", \"removed\"}\n"
@@ -267,6 +267,8 @@ static const char cli_global_usage[] =
     "global options (before or after the command):\n"
     "  --config FILE   configuration file (default: $COFFER_CONFIG, then\n"
     "                  /etc/coffer/coffer.yaml)\n"
+    "  --repo NAME|PATH  which repository: one named in repositories:, or a\n"
+    "                  directory (default: the configuration's first)\n"
     "  --verbose       more log output      --quiet   errors only\n"
     "  --help          help for the command\n";
 
@@ -320,7 +322,30 @@ static const char cli_config_help[] =
     "                  (default: $TMPDIR, else /tmp)\n"
     "  chunk_size: 1024\n"
     "                  average chunk size in KiB, a power of two (64-16384),\n"
-    "                  used by init\n";
+    "                  used by init\n"
+    "  s3:             instead of path: an S3 bucket (AWS, MinIO, Ceph RGW, GCS)\n"
+    "    endpoint: https://s3.eu-west-1.amazonaws.com   (default: AWS's for region)\n"
+    "    bucket: acme-backups\n"
+    "    prefix: prod/ the folder in the bucket (default: the bucket's root)\n"
+    "    region: eu-west-1  (default us-east-1)\n"
+    "    path_style: true   bucket in the path, not the host name (default:\n"
+    "                  true for an IP address or localhost)\n"
+    "    ca_file: /etc/coffer/ca.pem   a private CA (TLS is always verified)\n"
+    "    storage_class: STANDARD_IA\n"
+    "    access_key_id, secret_access_key, session_token: the keys (a file\n"
+    "                  with a secret must be mode 600); default: AWS_ACCESS_KEY_ID,\n"
+    "                  AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, then profile\n"
+    "                  (default $AWS_PROFILE or \"default\") of the credentials\n"
+    "                  file ($AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials)\n"
+    "    part_size: 8   MiB per part of a multipart upload (at least 5)\n"
+    "    timeout: 60    seconds a request may stall before it is tried again\n"
+    "    retries: 8     tries after the first on 5xx, 429, resets, timeouts\n"
+    "repositories:     instead of repository: several, each with a name\n"
+    "  - name: local\n"
+    "    path: /var/lib/coffer/repo\n"
+    "  - name: offsite\n"
+    "    s3: { bucket: acme-backups, prefix: prod/, region: eu-west-1 }\n"
+    "                  --repo NAME picks one; the first is the default\n";
 
 static void cli_print_overview(FILE *out)
 {

@@ -122,7 +122,7 @@ bool cmd_backup(CmdContext *ctx, int argc, char **argv, Error *err)
     }
     if (cmd_config(ctx, err) == NULL)
         goto out;
-    repo = cmd_repo_open(ctx->config, NULL, 0, err);
+    repo = cmd_repo_open(ctx, ctx->config, 0, err);
     if (repo == NULL)
         goto out;
     lock = repo_lock(repo, REPO_LOCK_SHARED, "backup", err);

@@ -18,14 +18,12 @@
 
 enum
 {
-    CHECK_OPT_REPO = CMD_OPT_FIRST_COMMAND,
-    CHECK_OPT_READ_DATA,
+    CHECK_OPT_READ_DATA = CMD_OPT_FIRST_COMMAND,
     CHECK_OPT_REBUILD_INDEX,
 };
 
 typedef struct CheckArgs
 {
-    const char *repo;
     bool read_data;
     int percent;
     bool rebuild_index;
@@ -37,9 +35,6 @@ static bool check_option(int opt, const char *arg, void *state, Error *err)
 
     switch (opt)
     {
-    case CHECK_OPT_REPO:
-        a->repo = arg;
-        return true;
     case CHECK_OPT_READ_DATA:
         a->read_data = true;
         a->percent = 100;
@@ -141,13 +136,12 @@ static void check_print(const char *loc, const CheckArgs *a, const RepoCheckRepo
 bool cmd_check(CmdContext *ctx, int argc, char **argv, Error *err)
 {
     static const struct option longopts[] = {
-        {"repo", required_argument, NULL, CHECK_OPT_REPO},
         {"read-data", optional_argument, NULL, CHECK_OPT_READ_DATA},
         {"rebuild-index", no_argument, NULL, CHECK_OPT_REBUILD_INDEX},
         CMD_COMMON_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
-    CheckArgs a = {NULL, false, 100, false};
+    CheckArgs a = {false, 100, false};
     RepoCheckOptions opts;
     RepoCheckReport report;
     Config *cfg = NULL;
@@ -163,10 +157,10 @@ bool cmd_check(CmdContext *ctx, int argc, char **argv, Error *err)
         return false;
     if (first < argc)
         return error_set(err, ERR_USAGE, "check: unexpected argument \"%s\"", argv[first]);
-    if (!cmd_repo_config(ctx, a.repo, &cfg, err))
+    if (!cmd_repo_config(ctx, &cfg, err))
         return false;
     /* tolerant: a damaged index object is one of the errors to report */
-    repo = cmd_repo_open(cfg, a.repo, REPO_OPEN_TOLERANT, err);
+    repo = cmd_repo_open(ctx, cfg, REPO_OPEN_TOLERANT, err);
     if (repo == NULL)
         return false;
     lock = repo_lock(repo, a.rebuild_index ? REPO_LOCK_EXCLUSIVE : REPO_LOCK_SHARED,

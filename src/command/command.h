@@ -18,6 +18,7 @@
 
 typedef struct Config Config;
 typedef struct Repo Repo;
+typedef struct Storage Storage;
 
 /* What every command receives: global settings and the lazily loaded config. */
 typedef struct CmdContext
@@ -26,6 +27,7 @@ typedef struct CmdContext
     bool json;               /* --json where the command supports it */
     bool yes;                /* --yes: do not ask before destructive work */
     const char *help;        /* set by --help to the command's name: its help is wanted */
+    const char *repo;        /* --repo NAME (of the configuration) or PATH, or NULL */
     Config *config;          /* loaded by cmd_config() */
 } CmdContext;
 
@@ -47,6 +49,7 @@ enum
     CMD_OPT_VERBOSE,
     CMD_OPT_QUIET,
     CMD_OPT_YES,
+    CMD_OPT_REPO,
     CMD_OPT_FIRST_COMMAND /* commands number their own long-only options from here */
 };
 
@@ -55,6 +58,7 @@ enum
         {"json", no_argument, NULL, CMD_OPT_JSON}, {"help", no_argument, NULL, CMD_OPT_HELP},      \
         {"verbose", no_argument, NULL, CMD_OPT_VERBOSE},                                           \
         {"quiet", no_argument, NULL, CMD_OPT_QUIET},                                               \
+        {"repo", required_argument, NULL, CMD_OPT_REPO},                                           \
     {                                                                                              \
         "yes", no_argument, NULL, CMD_OPT_YES                                                      \
     }
@@ -72,19 +76,25 @@ int cmd_parse(CmdContext *ctx, const char *command, int argc, char **argv, const
 
 /* ---- the repository a command works on (repo_open.c, passphrase.c) ---- */
 
-/* For commands that take --repo PATH: sets *cfg to the loaded
- * configuration, or to NULL when --repo was given and no file was named
- * (--config, $COFFER_CONFIG) nor exists at the default path, so that a
- * repository can be used without any configuration. */
-bool cmd_repo_config(CmdContext *ctx, const char *repo_override, Config **cfg, Error *err);
+/* Which repository a command works on. --repo NAME picks a repository of
+ * the configuration; --repo PATH (a name the configuration does not have,
+ * with a "/" or of an existing directory) is a directory used as it is.
+ * Sets *cfg to the loaded configuration with that repository selected
+ * (config_select_repo), or to NULL when --repo PATH was given and no file
+ * was named (--config, $COFFER_CONFIG) nor exists at the default path, so
+ * that a repository can be used without any configuration. */
+bool cmd_repo_config(CmdContext *ctx, Config **cfg, Error *err);
 
-/* Opens the repository a command works on: override_path (--repo) or else
- * cfg's repository.path (cfg may be NULL when override_path is given).
- * Reads the repository's config first and asks for a passphrase
- * (cmd_passphrase_read with cfg's passphrase_file) only when it is
- * encrypted; flags as for repo_open_ex. A missing path is ERR_USAGE with a
- * hint. Returns NULL with err set on failure. */
-Repo *cmd_repo_open(const Config *cfg, const char *override_path, unsigned flags, Error *err);
+/* Opens the storage of that repository: the --repo directory, or the
+ * selected repository's path or S3 bucket. create: make a directory. */
+Storage *cmd_storage_open(const CmdContext *ctx, const Config *cfg, bool create, Error *err);
+
+/* Opens the repository a command works on (cmd_repo_config first; cfg may
+ * be NULL with --repo PATH). Reads the repository's config first and asks
+ * for a passphrase (cmd_passphrase_read with the passphrase_file) only
+ * when it is encrypted; flags as for repo_open_ex. No repository at all is
+ * ERR_USAGE with a hint. Returns NULL with err set on failure. */
+Repo *cmd_repo_open(const CmdContext *ctx, const Config *cfg, unsigned flags, Error *err);
 
 /* Reads the passphrase for a repository: $COFFER_PASSPHRASE, else the file
  * (refused when group- or world-readable, with a hint to chmod 600), else a

@@ -19,7 +19,13 @@ void cmd_context_free(CmdContext *ctx)
 Config *cmd_config(CmdContext *ctx, Error *err)
 {
     if (ctx->config == NULL)
+    {
         ctx->config = config_load(ctx->config_path, err);
+        /* --repo NAME picks one of its repositories for every command */
+        if (ctx->config != NULL && ctx->repo != NULL &&
+            config_find_repo(ctx->config, ctx->repo) != NULL)
+            config_select_repo(ctx->config, ctx->repo, err);
+    }
     return ctx->config;
 }
 
@@ -44,6 +50,9 @@ static bool cmd_common_option(CmdContext *ctx, const char *command, int opt, boo
         return true;
     case CMD_OPT_YES:
         ctx->yes = true;
+        return true;
+    case CMD_OPT_REPO:
+        ctx->repo = optarg;
         return true;
     case CMD_OPT_HELP:
         ctx->help = command;

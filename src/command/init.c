@@ -15,13 +15,11 @@
 
 enum
 {
-    INIT_OPT_REPO = CMD_OPT_FIRST_COMMAND,
-    INIT_OPT_ENCRYPTION,
+    INIT_OPT_ENCRYPTION = CMD_OPT_FIRST_COMMAND,
 };
 
 typedef struct InitArgs
 {
-    const char *repo;
     int encryption; /* -1: from the configuration */
 } InitArgs;
 
@@ -31,9 +29,6 @@ static bool init_option(int opt, const char *arg, void *state, Error *err)
 
     switch (opt)
     {
-    case INIT_OPT_REPO:
-        a->repo = arg;
-        return true;
     case INIT_OPT_ENCRYPTION:
         if (strcmp(arg, "none") == 0)
             a->encryption = 0;
@@ -53,17 +48,16 @@ static bool init_option(int opt, const char *arg, void *state, Error *err)
 bool cmd_init(CmdContext *ctx, int argc, char **argv, Error *err)
 {
     static const struct option longopts[] = {
-        {"repo", required_argument, NULL, INIT_OPT_REPO},
         {"encryption", required_argument, NULL, INIT_OPT_ENCRYPTION},
         CMD_COMMON_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
-    InitArgs a = {NULL, -1};
+    InitArgs a = {-1};
     RepoInitOptions opts;
     Config *cfg = NULL;
     Storage *st;
     StorageList list;
-    const char *path;
+    char path[1024];
     char *pass = NULL;
     char id[65] = "";
     bool exit_now, exists = false, enc, ok;
@@ -74,14 +68,8 @@ bool cmd_init(CmdContext *ctx, int argc, char **argv, Error *err)
         return false;
     if (first < argc)
         return error_set(err, ERR_USAGE, "init: unexpected argument \"%s\"", argv[first]);
-    if (!cmd_repo_config(ctx, a.repo, &cfg, err))
+    if (!cmd_repo_config(ctx, &cfg, err))
         return false;
-    path = a.repo != NULL ? a.repo : cfg != NULL ? cfg->repo_path : NULL;
-    if (path == NULL || path[0] == '\0')
-    {
-        error_set(err, ERR_USAGE, "init: no repository given");
-        return error_hint(err, "set repository.path in coffer.yaml or pass --repo PATH");
-    }
     enc = a.encryption >= 0 ? a.encryption == 1 : cfg != NULL ? cfg->repo_encryption : true;
     memset(&opts, 0, sizeof(opts));
     opts.encryption = enc;
@@ -93,9 +81,10 @@ bool cmd_init(CmdContext *ctx, int argc, char **argv, Error *err)
         opts.chunker.max_size = cfg->repo_chunk_avg * 4;
     }
 
-    st = storage_open(path, true, err);
+    st = cmd_storage_open(ctx, cfg, true, err);
     if (st == NULL)
         return false;
+    snprintf(path, sizeof(path), "%s", storage_location(st));
     /* refuse before asking for a passphrase */
     if (!storage_exists(st, "config", &exists, NULL, err))
     {
@@ -122,7 +111,8 @@ bool cmd_init(CmdContext *ctx, int argc, char **argv, Error *err)
                      list.count > 1 ? " and other files" : "");
         storage_list_free(&list);
         storage_free(st);
-        return error_hint(err, "choose an empty or new directory for the repository");
+        return error_hint(err, "choose an empty or new directory (or S3 prefix) for the "
+                               "repository");
     }
     storage_list_free(&list);
     if (enc)

@@ -90,7 +90,7 @@ static Repo *list_open(CmdContext *ctx, Error *err)
 {
     if (cmd_config(ctx, err) == NULL)
         return NULL;
-    return cmd_repo_open(ctx->config, NULL, 0, err);
+    return cmd_repo_open(ctx, ctx->config, 0, err);
 }
 
 static void list_tags(const Manifest *m, char *out, size_t len)

@@ -14,22 +14,13 @@
 #include "config/config.h"
 #include "repo/repo.h"
 
-enum
-{
-    PRUNE_OPT_REPO = CMD_OPT_FIRST_COMMAND,
-};
-
 static bool prune_option(int opt, const char *arg, void *state, Error *err)
 {
-    (void)err;
-    if (opt != PRUNE_OPT_REPO)
-        return false;
-    *(const char **)state = arg;
-    return true;
+    (void)opt, (void)arg, (void)state, (void)err;
+    return false;
 }
 
 static const struct option prune_longopts[] = {
-    {"repo", required_argument, NULL, PRUNE_OPT_REPO},
     CMD_COMMON_LONGOPTS,
     {NULL, 0, NULL, 0},
 };
@@ -39,16 +30,15 @@ static const struct option prune_longopts[] = {
 static Repo *prune_open(CmdContext *ctx, const char *name, int argc, char **argv, RepoLock **lock,
                         int *first, Error *err)
 {
-    const char *repo_path = NULL;
     Config *cfg = NULL;
     bool exit_now;
     Repo *repo;
 
-    *first = cmd_parse(ctx, name, argc, argv, "", prune_longopts, prune_option, &repo_path,
+    *first = cmd_parse(ctx, name, argc, argv, "", prune_longopts, prune_option, NULL,
                        &exit_now, err);
-    if (*first < 0 || !cmd_repo_config(ctx, repo_path, &cfg, err))
+    if (*first < 0 || !cmd_repo_config(ctx, &cfg, err))
         return NULL;
-    repo = cmd_repo_open(cfg, repo_path, 0, err);
+    repo = cmd_repo_open(ctx, cfg, 0, err);
     if (repo == NULL)
         return NULL;
     if (lock == NULL)

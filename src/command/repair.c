@@ -16,13 +16,11 @@
 
 enum
 {
-    REPAIR_OPT_REPO = CMD_OPT_FIRST_COMMAND,
-    REPAIR_OPT_FORCE,
+    REPAIR_OPT_FORCE = CMD_OPT_FIRST_COMMAND,
 };
 
 typedef struct RepairArgs
 {
-    const char *repo;
     bool force;
 } RepairArgs;
 
@@ -30,12 +28,9 @@ static bool repair_option(int opt, const char *arg, void *state, Error *err)
 {
     RepairArgs *a = state;
 
-    (void)err;
+    (void)err, (void)arg;
     switch (opt)
     {
-    case REPAIR_OPT_REPO:
-        a->repo = arg;
-        return true;
     case REPAIR_OPT_FORCE:
         a->force = true;
         return true;
@@ -50,12 +45,10 @@ static Repo *repair_open(CmdContext *ctx, const char *name, bool with_force, int
                          RepairArgs *a, RepoLock **lock, Error *err)
 {
     static const struct option index_opts[] = {
-        {"repo", required_argument, NULL, REPAIR_OPT_REPO},
         CMD_COMMON_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
     static const struct option snapshot_opts[] = {
-        {"repo", required_argument, NULL, REPAIR_OPT_REPO},
         {"force", no_argument, NULL, REPAIR_OPT_FORCE},
         CMD_COMMON_LONGOPTS,
         {NULL, 0, NULL, 0},
@@ -74,9 +67,9 @@ static Repo *repair_open(CmdContext *ctx, const char *name, bool with_force, int
         error_set(err, ERR_USAGE, "%s: unexpected argument \"%s\"", name, argv[first]);
         return NULL;
     }
-    if (!cmd_repo_config(ctx, a->repo, &cfg, err))
+    if (!cmd_repo_config(ctx, &cfg, err))
         return NULL;
-    repo = cmd_repo_open(cfg, a->repo, 0, err);
+    repo = cmd_repo_open(ctx, cfg, 0, err);
     if (repo == NULL)
         return NULL;
     *lock = repo_lock(repo, REPO_LOCK_EXCLUSIVE, name, err);
@@ -154,7 +147,7 @@ static void repair_index_print(const char *loc, const RepoRepairReport *r, bool 
 
 bool cmd_repair_index(CmdContext *ctx, int argc, char **argv, Error *err)
 {
-    RepairArgs a = {NULL, false};
+    RepairArgs a = {false};
     RepoRepairReport r = {0};
     RepoLock *lock = NULL;
     Repo *repo = repair_open(ctx, "repair index", false, argc, argv, &a, &lock, err);
@@ -236,7 +229,7 @@ static void repair_snapshots_print(const char *loc, const ManifestRepairReport *
 
 bool cmd_repair_snapshots(CmdContext *ctx, int argc, char **argv, Error *err)
 {
-    RepairArgs a = {NULL, false};
+    RepairArgs a = {false};
     ManifestRepairReport r;
     RepoLock *lock = NULL;
     Repo *repo = repair_open(ctx, "repair snapshots", true, argc, argv, &a, &lock, err);

@@ -218,7 +218,7 @@ bool cmd_restore(CmdContext *ctx, int argc, char **argv, Error *err)
     plan.progress_arg = &printer;
     if (!plan.recover && !restore_plan_check(&plan, err))
         goto out;
-    repo = cmd_repo_open(ctx->config, NULL, 0, err);
+    repo = cmd_repo_open(ctx, ctx->config, 0, err);
     if (repo == NULL)
         goto out;
     lock = repo_lock(repo, REPO_LOCK_SHARED, "restore", err);

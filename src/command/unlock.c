@@ -13,13 +13,11 @@
 
 enum
 {
-    UNLOCK_OPT_REPO = CMD_OPT_FIRST_COMMAND,
-    UNLOCK_OPT_ALL,
+    UNLOCK_OPT_ALL = CMD_OPT_FIRST_COMMAND,
 };
 
 typedef struct UnlockArgs
 {
-    const char *repo;
     bool all;
 } UnlockArgs;
 
@@ -27,12 +25,9 @@ static bool unlock_option(int opt, const char *arg, void *state, Error *err)
 {
     UnlockArgs *a = state;
 
-    (void)err;
+    (void)err, (void)arg;
     switch (opt)
     {
-    case UNLOCK_OPT_REPO:
-        a->repo = arg;
-        return true;
     case UNLOCK_OPT_ALL:
         a->all = true;
         return true;
@@ -44,12 +39,11 @@ static bool unlock_option(int opt, const char *arg, void *state, Error *err)
 bool cmd_unlock(CmdContext *ctx, int argc, char **argv, Error *err)
 {
     static const struct option longopts[] = {
-        {"repo", required_argument, NULL, UNLOCK_OPT_REPO},
         {"all", no_argument, NULL, UNLOCK_OPT_ALL},
         CMD_COMMON_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
-    UnlockArgs a = {NULL, false};
+    UnlockArgs a = {false};
     Config *cfg = NULL;
     Repo *repo;
     bool exit_now, ok;
@@ -60,9 +54,9 @@ bool cmd_unlock(CmdContext *ctx, int argc, char **argv, Error *err)
         return false;
     if (first < argc)
         return error_set(err, ERR_USAGE, "unlock: unexpected argument \"%s\"", argv[first]);
-    if (!cmd_repo_config(ctx, a.repo, &cfg, err))
+    if (!cmd_repo_config(ctx, &cfg, err))
         return false;
-    repo = cmd_repo_open(cfg, a.repo, 0, err);
+    repo = cmd_repo_open(ctx, cfg, 0, err);
     if (repo == NULL)
         return false;
     ok = repo_unlock_stale(repo, a.all, &removed, err);

@@ -18,6 +18,14 @@ void error_clear(Error *err)
     err->message[0] = '\0';
     err->detail[0] = '\0';
     err->hint[0] = '\0';
+    err->transient = false;
+}
+
+bool error_transient(Error *err)
+{
+    if (err != NULL)
+        err->transient = true;
+    return false;
 }
 
 bool error_set(Error *err, ErrorCode code, const char *fmt, ...)

@@ -25,6 +25,7 @@ typedef struct Error
     char message[1024];
     char detail[1024];
     char hint[512];
+    bool transient; /* trying again may succeed (a network fault, a busy server) */
 } Error;
 
 /* Resets an error to "no error". */
@@ -45,6 +46,10 @@ bool error_hint(Error *err, const char *fmt, ...) __attribute__((format(printf, 
 /* Prefixes the message with context, e.g. error_prefix(err, "tenant \"%s\"", name)
  * turns "x failed" into "tenant "a": x failed". Returns false. */
 bool error_prefix(Error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Marks an error that was already set as transient: the same call may
+ * succeed if tried again later. Returns false. */
+bool error_transient(Error *err);
 
 /* True when err holds an error. */
 bool error_is_set(const Error *err);

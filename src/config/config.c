@@ -7,6 +7,8 @@
 #include "config/config.h"
 
 #include <errno.h>
+#include <stddef.h>
+#include <sys/stat.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,6 +16,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "common/buf.h"
 #include "common/mem.h"
 
 typedef struct ConfigWalk
@@ -22,6 +25,7 @@ typedef struct ConfigWalk
     yaml_document_t *doc;
     Config *cfg;
     Error *err;
+    ConfigRepo *repo; /* the repository being read */
 } ConfigWalk;
 
 static bool config_fail(ConfigWalk *w, yaml_node_t *node, const char *key, const char *fmt, ...)
@@ -227,27 +231,96 @@ static bool config_visit_classes(ConfigWalk *w, const char *full, const char *ke
     return true;
 }
 
+static bool config_bool(ConfigWalk *w, yaml_node_t *node, const char *key, int *out)
+{
+    const char *s = config_scalar(node);
+
+    if (s != NULL && (strcmp(s, "true") == 0 || strcmp(s, "yes") == 0))
+        *out = 1;
+    else if (s != NULL && (strcmp(s, "false") == 0 || strcmp(s, "no") == 0))
+        *out = 0;
+    else
+        return config_fail(w, node, key, "must be true or false");
+    return true;
+}
+
+static bool config_visit_s3(ConfigWalk *w, const char *full, const char *key, yaml_node_t *k,
+                            yaml_node_t *v)
+{
+    ConfigS3 *s3 = w->repo->s3;
+    static const struct
+    {
+        const char *key;
+        size_t offset;
+    } strings[] = {
+        {"endpoint", offsetof(ConfigS3, endpoint)},
+        {"bucket", offsetof(ConfigS3, bucket)},
+        {"prefix", offsetof(ConfigS3, prefix)},
+        {"region", offsetof(ConfigS3, region)},
+        {"ca_file", offsetof(ConfigS3, ca_file)},
+        {"storage_class", offsetof(ConfigS3, storage_class)},
+        {"access_key_id", offsetof(ConfigS3, access_key_id)},
+        {"secret_access_key", offsetof(ConfigS3, secret_access_key)},
+        {"session_token", offsetof(ConfigS3, session_token)},
+        {"profile", offsetof(ConfigS3, profile)},
+    };
+
+    for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
+        if (strcmp(key, strings[i].key) == 0)
+        {
+            if (strcmp(key, "secret_access_key") == 0 || strcmp(key, "session_token") == 0)
+                w->cfg->has_secret = true;
+            return config_string(w, v, full, (char **)((char *)s3 + strings[i].offset));
+        }
+    if (strcmp(key, "path_style") == 0)
+        return config_bool(w, v, full, &s3->path_style);
+    if (strcmp(key, "part_size") == 0)
+        return config_int(w, v, full, 5, 5120, &s3->part_size_mib);
+    if (strcmp(key, "timeout") == 0)
+        return config_int(w, v, full, 1, 3600, &s3->timeout);
+    if (strcmp(key, "retries") == 0)
+        return config_int(w, v, full, 0, 100, &s3->retries);
+    return config_unknown(w, k, full,
+                          "endpoint, bucket, prefix, region, path_style, ca_file, storage_class, "
+                          "access_key_id, secret_access_key, session_token, profile, part_size "
+                          "(MiB), timeout, retries");
+}
+
 static bool config_visit_repository(ConfigWalk *w, const char *full, const char *key,
                                     yaml_node_t *k, yaml_node_t *v)
 {
+    ConfigRepo *r = w->repo;
+
+    if (strcmp(key, "name") == 0)
+        return config_string(w, v, full, &r->name);
     if (strcmp(key, "path") == 0)
-        return config_string(w, v, full, &w->cfg->repo_path);
+        return config_string(w, v, full, &r->path);
+    if (strcmp(key, "s3") == 0)
+    {
+        if (r->s3 == NULL)
+        {
+            r->s3 = xcalloc(1, sizeof(*r->s3));
+            r->s3->path_style = -1;
+            r->s3->retries = -1;
+        }
+        return config_mapping(w, v, full, config_visit_s3);
+    }
     if (strcmp(key, "passphrase_file") == 0)
-        return config_string(w, v, full, &w->cfg->repo_passphrase_file);
+        return config_string(w, v, full, &r->passphrase_file);
     if (strcmp(key, "encryption") == 0)
     {
         const char *s = config_scalar(v);
 
         if (s != NULL && strcmp(s, "none") == 0)
-            w->cfg->repo_encryption = false;
+            r->encryption = false;
         else if (s != NULL && strcmp(s, "aes-256-gcm") == 0)
-            w->cfg->repo_encryption = true;
+            r->encryption = true;
         else
             return config_fail(w, v, full, "must be \"aes-256-gcm\" (the default) or \"none\"");
         return true;
     }
     if (strcmp(key, "compression") == 0)
-        return config_int(w, v, full, 1, 19, &w->cfg->repo_compression);
+        return config_int(w, v, full, 1, 19, &r->compression);
     if (strcmp(key, "chunk_size") == 0)
     {
         int kib = 0;
@@ -256,13 +329,79 @@ static bool config_visit_repository(ConfigWalk *w, const char *full, const char 
             return false;
         if ((kib & (kib - 1)) != 0)
             return config_fail(w, v, full, "must be a power of two (KiB), e.g. 512 or 1024");
-        w->cfg->repo_chunk_avg = (unsigned)kib * 1024;
+        r->chunk_avg = (unsigned)kib * 1024;
         return true;
     }
     if (strcmp(key, "scratch_dir") == 0)
-        return config_string(w, v, full, &w->cfg->scratch_dir);
+        return config_string(w, v, full, &r->scratch_dir);
     return config_unknown(w, k, full,
-                          "path, passphrase_file, encryption, compression, chunk_size, scratch_dir");
+                          "name, path, s3, passphrase_file, encryption, compression, chunk_size, "
+                          "scratch_dir");
+}
+
+/* Starts reading one repository (repository: or an item of repositories:). */
+static ConfigRepo *config_repo_new(ConfigWalk *w)
+{
+    ConfigRepo *r;
+
+    w->cfg->repos = xrealloc(w->cfg->repos, sizeof(ConfigRepo) * (w->cfg->n_repos + 1));
+    r = &w->cfg->repos[w->cfg->n_repos++];
+    memset(r, 0, sizeof(*r));
+    r->encryption = true;
+    r->compression = 3;
+    return r;
+}
+
+/* One repository read: a name, and a path or an s3 section, not both. */
+static bool config_repo_check(ConfigWalk *w, yaml_node_t *node, const char *key, ConfigRepo *r,
+                              bool named)
+{
+    if (r->name == NULL)
+    {
+        if (named)
+            return config_fail(w, node, key, "each repository needs a name");
+        r->name = xstrdup("default");
+    }
+    else if (!named)
+        return config_fail(w, node, key, "name is for the items of repositories:");
+    if (r->name[0] == '\0' || strcmp(r->name, "all") == 0 ||
+        r->name[strspn(r->name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")] != '\0')
+        return config_fail(w, node, key, "a repository name is letters, digits, \"_\" and \"-\" "
+                                         "(and not \"all\"), not \"%s\"",
+                           r->name);
+    for (size_t i = 0; i + 1 < w->cfg->n_repos; i++)
+        if (strcmp(w->cfg->repos[i].name, r->name) == 0)
+            return config_fail(w, node, key, "repository \"%s\" is named twice", r->name);
+    if (r->path != NULL && r->s3 != NULL)
+        return config_fail(w, node, key, "give either path or s3, not both");
+    if (r->s3 != NULL && (r->s3->bucket == NULL || r->s3->bucket[0] == '\0'))
+        return config_fail(w, node, key, "s3 needs a bucket");
+    return true;
+}
+
+static bool config_repository(ConfigWalk *w, const char *full, yaml_node_t *v, bool named)
+{
+    w->repo = config_repo_new(w);
+    return config_mapping(w, v, full, config_visit_repository) &&
+           config_repo_check(w, v, full, w->repo, named);
+}
+
+static bool config_repositories(ConfigWalk *w, const char *full, yaml_node_t *v)
+{
+    if (v->type != YAML_SEQUENCE_NODE)
+        return config_fail(w, v, full, "must be a list of repositories (name, and path or s3)");
+    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++)
+    {
+        yaml_node_t *item = yaml_document_get_node(w->doc, *it);
+        char key[64];
+
+        snprintf(key, sizeof(key), "%s[%ld]", full, (long)(it - v->data.sequence.items.start));
+        if (item->type != YAML_MAPPING_NODE)
+            return config_fail(w, item, key, "must be a mapping (name, and path or s3)");
+        if (!config_repository(w, key, item, true))
+            return false;
+    }
+    return true;
 }
 
 static bool config_visit_root(ConfigWalk *w, const char *full, const char *key, yaml_node_t *k,
@@ -274,9 +413,14 @@ static bool config_visit_root(ConfigWalk *w, const char *full, const char *key, 
         return config_mapping(w, v, full, config_visit_tenancy);
     if (strcmp(key, "classes") == 0)
         return config_mapping(w, v, full, config_visit_classes);
-    if (strcmp(key, "repository") == 0)
-        return config_mapping(w, v, full, config_visit_repository);
-    return config_unknown(w, k, full, "postgres, tenancy, classes, repository");
+    if (strcmp(key, "repository") == 0 || strcmp(key, "repositories") == 0)
+    {
+        if (w->cfg->n_repos > 0)
+            return config_fail(w, k, full, "give repository: or repositories:, once");
+        return strcmp(key, "repository") == 0 ? config_repository(w, full, v, false)
+                                               : config_repositories(w, full, v);
+    }
+    return config_unknown(w, k, full, "postgres, tenancy, classes, repository, repositories");
 }
 
 /* Rules that span keys, checked after the walk. */
@@ -385,7 +529,7 @@ Config *config_parse(const char *name, const char *text, size_t len, Error *err)
         goto done;
     if (cfg->pg_conninfo == NULL)
         cfg->pg_conninfo = xstrdup("");
-    ok = true;
+    ok = config_select_repo(cfg, NULL, err);
 done:
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
@@ -406,6 +550,24 @@ const char *config_resolve_path(const char *explicit_path)
     if (env != NULL && env[0] != '\0')
         return env;
     return CONFIG_DEFAULT_PATH;
+}
+
+/* A file that holds a secret must be readable by its owner alone. */
+static bool config_private(FILE *f, const char *path, Error *err)
+{
+    struct stat sb;
+
+    if (fstat(fileno(f), &sb) != 0)
+        return error_set(err, ERR_USAGE, "could not check configuration \"%s\": %s", path,
+                         strerror(errno));
+    if ((sb.st_mode & 077) == 0)
+        return true;
+    error_set(err, ERR_USAGE,
+              "configuration \"%s\" holds an S3 secret but can be read by others (mode %04o)",
+              path, (unsigned)(sb.st_mode & 07777));
+    return error_hint(err, "run \"chmod 600 %s\", or take the secret out of the file (use "
+                           "AWS_SECRET_ACCESS_KEY or a credentials file)",
+                      path);
 }
 
 Config *config_load(const char *explicit_path, Error *err)
@@ -449,9 +611,16 @@ Config *config_load(const char *explicit_path, Error *err)
         free(text);
         return NULL;
     }
-    fclose(f);
     cfg = config_parse(path, text ? text : "", len, err);
+    if (text != NULL)
+        mem_wipe(text, len);
     free(text);
+    if (cfg != NULL && cfg->has_secret && !config_private(f, path, err))
+    {
+        config_free(cfg);
+        cfg = NULL;
+    }
+    fclose(f);
     return cfg;
 }
 
@@ -462,6 +631,76 @@ static void config_free_list(char **list, size_t n)
     free(list);
 }
 
+static void config_s3_free(ConfigS3 *s3)
+{
+    if (s3 == NULL)
+        return;
+    free(s3->endpoint);
+    free(s3->bucket);
+    free(s3->prefix);
+    free(s3->region);
+    free(s3->ca_file);
+    free(s3->storage_class);
+    free(s3->access_key_id);
+    if (s3->secret_access_key != NULL)
+        mem_wipe(s3->secret_access_key, strlen(s3->secret_access_key));
+    free(s3->secret_access_key);
+    if (s3->session_token != NULL)
+        mem_wipe(s3->session_token, strlen(s3->session_token));
+    free(s3->session_token);
+    free(s3->profile);
+    free(s3);
+}
+
+static void config_repo_free(ConfigRepo *r)
+{
+    free(r->name);
+    free(r->path);
+    config_s3_free(r->s3);
+    free(r->passphrase_file);
+    free(r->scratch_dir);
+}
+
+const ConfigRepo *config_find_repo(const Config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->n_repos; i++)
+        if (strcmp(cfg->repos[i].name, name) == 0)
+            return &cfg->repos[i];
+    return NULL;
+}
+
+bool config_select_repo(Config *cfg, const char *name, Error *err)
+{
+    const ConfigRepo *r = NULL;
+
+    if (name != NULL && (r = config_find_repo(cfg, name)) == NULL)
+    {
+        error_set(err, ERR_USAGE, "no repository \"%s\" in \"%s\"", name, cfg->path);
+        if (cfg->n_repos > 0)
+        {
+            Buf names;
+
+            buf_init(&names);
+            for (size_t i = 0; i < cfg->n_repos; i++)
+                buf_printf(&names, "%s\"%s\"", i ? ", " : "", cfg->repos[i].name);
+            error_detail(err, "its repositories: %s", buf_cstr(&names));
+            buf_free(&names);
+        }
+        return error_hint(err, "name one of them with --repo, or give a directory's path");
+    }
+    if (r == NULL && cfg->n_repos > 0)
+        r = &cfg->repos[0];
+    cfg->repo_name = r ? r->name : NULL;
+    cfg->repo_path = r ? r->path : NULL;
+    cfg->repo_s3 = r ? r->s3 : NULL;
+    cfg->repo_passphrase_file = r ? r->passphrase_file : NULL;
+    cfg->scratch_dir = r ? r->scratch_dir : NULL;
+    cfg->repo_encryption = r ? r->encryption : true;
+    cfg->repo_compression = r ? r->compression : 3;
+    cfg->repo_chunk_avg = r ? r->chunk_avg : 0;
+    return true;
+}
+
 void config_free(Config *cfg)
 {
     if (cfg == NULL)
@@ -469,14 +708,14 @@ void config_free(Config *cfg)
     free(cfg->path);
     free(cfg->pg_conninfo);
     free(cfg->pg_bindir);
-    free(cfg->scratch_dir);
+    for (size_t i = 0; i < cfg->n_repos; i++)
+        config_repo_free(&cfg->repos[i]);
+    free(cfg->repos);
     config_free_list(cfg->shared, cfg->n_shared);
     free(cfg->column);
     free(cfg->discover_pattern);
     free(cfg->discover_query);
     config_free_list(cfg->classes, cfg->n_classes);
-    free(cfg->repo_path);
-    free(cfg->repo_passphrase_file);
     free(cfg);
 }
 

@@ -44,14 +44,59 @@ typedef struct Config
     char **classes;
     size_t n_classes;
 
-    /* repository: */
-    char *repo_path;
-    char *repo_passphrase_file;
-    char *scratch_dir; /* a restore's private temporary files; NULL: $TMPDIR, else /tmp */
+    /* repository: (the one commands use: the first, or the one --repo names) */
+    const char *repo_name;        /* "default" for the single repository: form */
+    const char *repo_path;        /* a directory, or NULL for S3 */
+    const struct ConfigS3 *repo_s3; /* an S3 bucket, or NULL */
+    const char *repo_passphrase_file;
+    const char *scratch_dir; /* a restore's private temporary files; NULL: $TMPDIR, else /tmp */
     bool repo_encryption;    /* false only with "encryption: none" */
     int repo_compression;    /* zstd level */
     unsigned repo_chunk_avg; /* 0 = default */
+
+    /* every repository, in the file's order */
+    struct ConfigRepo *repos;
+    size_t n_repos;
+    bool has_secret; /* a secret is written in the file: it must be 0600 */
 } Config;
+
+/* An S3 repository's settings (repository.s3 or repositories[].s3). */
+typedef struct ConfigS3
+{
+    char *endpoint; /* NULL: AWS for the region */
+    char *bucket;
+    char *prefix;
+    char *region;
+    char *ca_file;
+    char *storage_class;
+    char *access_key_id; /* NULL: environment or credentials file */
+    char *secret_access_key;
+    char *session_token;
+    char *profile;
+    int path_style;    /* -1: by the endpoint */
+    int part_size_mib; /* 0: default */
+    int timeout;       /* seconds; 0: default */
+    int retries;       /* -1: default */
+} ConfigS3;
+
+typedef struct ConfigRepo
+{
+    char *name;
+    char *path;   /* or */
+    ConfigS3 *s3;
+    char *passphrase_file;
+    char *scratch_dir;
+    bool encryption;
+    int compression;
+    unsigned chunk_avg;
+} ConfigRepo;
+
+/* Makes the repository called name (NULL: the first) the one commands use.
+ * False with ERR_USAGE when there is no such repository. */
+bool config_select_repo(Config *cfg, const char *name, Error *err);
+
+/* The repository called name, or NULL. */
+const ConfigRepo *config_find_repo(const Config *cfg, const char *name);
 
 /* Resolves the path to use: explicit, then $COFFER_CONFIG, then the default. */
 const char *config_resolve_path(const char *explicit_path);

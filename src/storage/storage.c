@@ -31,22 +31,18 @@ Storage *storage_new_intern(const StorageDriver *driver, void *state, const char
     return st;
 }
 
-/* The scheme that names S3 storage; anything without it is a posix path. */
-#define STORAGE_S3_SCHEME "s3://"
-
-/*
- * The one place that maps a spec to a driver, so that callers never name a
- * driver: a new backend is a new branch here and a new folder beside posix/.
- */
-Storage *storage_open(const char *spec, bool create, Error *err)
+Storage *storage_open(const char *path, bool create, Error *err)
 {
-    if (strncmp(spec, STORAGE_S3_SCHEME, strlen(STORAGE_S3_SCHEME)) == 0)
+    /* a URL is never a directory name: creating "s3:/bucket" would only
+     * hide the mistake */
+    if (strstr(path, "://") != NULL)
     {
-        error_set(err, ERR_USAGE, "storage \"%s\": S3 storage is not supported yet", spec);
-        error_hint(err, "use a local or mounted directory as the repository path");
-        return NULL;
+        error_set(err, ERR_USAGE, "repository path \"%s\" is a URL, not a directory", path);
+        return error_hint(err, "an S3 repository is set with an s3: section (endpoint, bucket, "
+                               "prefix, region), not with path:"),
+               NULL;
     }
-    return storage_posix_new(spec, create, err);
+    return storage_posix_new(path, create, err);
 }
 
 void storage_free(Storage *st)
@@ -55,6 +51,7 @@ void storage_free(Storage *st)
         return;
     if (st->driver->free != NULL)
         st->driver->free(st);
+    free(st->owned_driver);
     free(st->location);
     free(st);
 }

@@ -48,12 +48,35 @@ typedef struct StorageList
     size_t count;
 } StorageList;
 
-/* Opens the storage a spec names. "s3://bucket/prefix" is kept for the S3
- * driver (not available yet: an error that says so); anything else is a
- * posix path, rooted there. create=true makes the directory (0700) when
- * missing. Fails with a clear error when the path is a file, is not
- * writable, or (create=false) does not exist. */
-Storage *storage_open(const char *spec, bool create, Error *err);
+/* Opens a posix directory, rooted there. create=true makes the directory
+ * (0700) when missing. Fails with a clear error when the path is a file,
+ * is not writable, or (create=false) does not exist. */
+Storage *storage_open(const char *path, bool create, Error *err);
+
+/* Where an S3 repository is and how to reach it. */
+typedef struct StorageS3Options
+{
+    const char *endpoint; /* "https://s3.eu-west-1.amazonaws.com"; NULL: AWS for region */
+    const char *bucket;
+    const char *prefix;   /* NULL, "" or "prod/" (a "/" is added when missing) */
+    const char *region;   /* NULL: us-east-1 */
+    int path_style;       /* 1 path-style, 0 virtual-hosted, -1 path-style for an IP or localhost */
+    const char *ca_file;  /* a private CA, added to the system's; verification is always on */
+    const char *storage_class; /* x-amz-storage-class of new objects, or NULL */
+    const char *access_key_id; /* NULL: the environment, then the credentials file */
+    const char *secret_access_key;
+    const char *session_token;
+    const char *profile;  /* of the credentials file; NULL: $AWS_PROFILE, else "default" */
+    uint64_t part_size;   /* multipart part size; 0: 8 MiB (at least 5 MiB) */
+    unsigned timeout;     /* seconds a request may go without progress; 0: 60 */
+    int retries;          /* tries after the first on a transient fault; < 0: 8 */
+} StorageS3Options;
+
+/* Opens an S3 bucket (and prefix) as storage, wrapped in the retry policy
+ * (storage_retry_wrap). Checks at once that the bucket answers with these
+ * credentials and region, so that a wrong key, bucket, region, clock or an
+ * endpoint that is not S3 fails here with an error that says which. */
+Storage *storage_open_s3(const StorageS3Options *opts, Error *err);
 
 /* Frees the storage and its driver state. */
 void storage_free(Storage *st);

@@ -34,15 +34,37 @@ typedef struct StorageDriver
     /* Sets *exists; *size when non-NULL and the object exists. */
     bool (*exists)(Storage *st, const char *key, bool *exists, uint64_t *size, Error *err);
     void (*free)(Storage *st);
+    /* Optional, for drivers whose writes can be resumed (S3): after put_write
+     * or put_end failed with a transient error, the handle stays open and
+     * put_resume tries the failed step again (for put_end: everything left,
+     * freeing the handle on success). The retry wrapper calls it, or
+     * put_abort when it gives up. */
+    bool (*put_resume)(StorageWrite *w, Error *err);
 } StorageDriver;
 
 /* The driver constructors storage_open chooses from.
  * storage_posix_new: a local (or mounted) directory, see storage_open. */
 Storage *storage_posix_new(const char *path, bool create, Error *err);
 
+/* The S3 driver's table (storage_open_s3 builds its state). */
+extern const StorageDriver storage_s3_driver;
+
+/* The retry policy, as a wrapper around any driver: a call that fails with
+ * a transient error (err->transient) is tried again after an exponential
+ * backoff with jitter, up to retries more times; a read cut mid-stream
+ * goes on from where it stopped; a write resumes through put_resume, and
+ * one given up is aborted so that nothing half-written is visible. Takes
+ * inner over: storage_free frees both. */
+#define STORAGE_RETRY_DEFAULT 8
+Storage *storage_retry_wrap(Storage *inner, unsigned retries);
+
+/* Runs fn(arg) under st's retry policy (st from storage_retry_wrap). */
+bool storage_retry_run(Storage *st, bool (*fn)(void *arg, Error *err), void *arg, Error *err);
+
 struct Storage
 {
     const StorageDriver *driver;
+    StorageDriver *owned_driver; /* a table built for this storage (a wrapper's), or NULL */
     void *state;    /* owned by the driver, released by driver->free */
     char *location; /* printable, owned by storage.c */
 };

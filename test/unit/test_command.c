@@ -69,12 +69,13 @@ static void test_repo_open(void)
 {
     char *dir = xasprintf("%s/plain", root);
     RepoInitOptions o;
+    CmdContext ctx = {0};
     Storage *st;
     Repo *repo;
     Error err;
 
     error_clear(&err);
-    repo = cmd_repo_open(NULL, NULL, 0, &err);
+    repo = cmd_repo_open(&ctx, NULL, 0, &err);
     ok(repo == NULL, "no repository path fails");
     is_int(err.code, ERR_USAGE, "a missing path is a usage error");
     is_str(err.message, "no repository given", "missing path message");
@@ -88,7 +89,8 @@ static void test_repo_open(void)
     storage_free(st);
     unsetenv("COFFER_PASSPHRASE");
     error_clear(&err);
-    repo = cmd_repo_open(NULL, dir, 0, &err);
+    ctx.repo = dir;
+    repo = cmd_repo_open(&ctx, NULL, 0, &err);
     ok(repo != NULL, "--repo opens it with no configuration and no passphrase");
     ok(repo != NULL && !repo_encrypted(repo), "it is the unencrypted repository");
     repo_close(repo);

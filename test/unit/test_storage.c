@@ -186,7 +186,7 @@ int main(void)
     error_clear(&err);
     st = storage_open("s3://bucket/prefix", true, &err);
     ok(st == NULL, "s3:// is not opened as a posix path");
-    like(err.message, "S3 storage is not supported", "s3:// says S3 is not supported yet");
+    like(err.message, "is a URL, not a directory", "s3:// says a URL is not a directory");
     ok(!test_path_exists("s3:"), "s3:// creates no directory");
 
     path = xasprintf("%s/readonly", base);

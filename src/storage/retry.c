@@ -68,6 +68,15 @@ static bool retry_again(const Retry *rt, unsigned *attempt, const Error *err)
     return true;
 }
 
+/* A call that succeeded on another try leaves no error behind: callers
+ * that look at err afterwards must not see the fault it overcame. */
+static bool retry_done(unsigned attempt, Error *err)
+{
+    if (attempt > 0)
+        error_clear(err);
+    return true;
+}
+
 /* The failure that ended the tries: say so when there were several. */
 static bool retry_gave_up(unsigned attempt, Error *err)
 {
@@ -83,7 +92,7 @@ bool storage_retry_run(Storage *st, bool (*fn)(void *arg, Error *err), void *arg
     for (;;)
     {
         if (fn(arg, err))
-            return true;
+            return retry_done(attempt, err);
         if (!retry_again(retry_of(st), &attempt, err))
             return retry_gave_up(attempt, err);
     }
@@ -109,7 +118,7 @@ static bool retry_resume(Storage *st, StorageWrite *iw, Error *err)
         return false;
     while (retry_again(rt, &attempt, err))
         if (iw->st->driver->put_resume(iw, err))
-            return true;
+            return retry_done(attempt, err);
     return retry_gave_up(attempt, err);
 }
 
@@ -191,6 +200,7 @@ static long retry_get_read(StorageRead *r, void *buf, size_t len, Error *err)
         if (n >= 0)
         {
             rr->got += (uint64_t)n;
+            retry_done(attempt, err);
             return n;
         }
         if (!retry_again(rt, &attempt, err))

@@ -175,11 +175,6 @@ bool s3_error(const S3 *s3, const S3Response *resp, const char *what, Error *err
     char *code = s3_xml_get(xml, "Code");
     char *message = s3_xml_get(xml, "Message");
 
-    if (code == NULL && resp->status == 404)
-    {
-        error_set(err, ERR_FAILURE, "%s: not found (HTTP 404)", what);
-        return false;
-    }
     if (code == NULL)
     {
         /* an answer without an S3 error document: a proxy, a web server, or

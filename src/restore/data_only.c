@@ -20,17 +20,66 @@
 #include "common/mem.h"
 #include "restore/restore_intern.h"
 
+/* Appends ", schema.name" to the TRUNCATE statement for each partitioned
+ * table of schema, from the live catalog. */
+static bool restore_truncate_all_parents(PGconn *conn, const char *schema, Buf *sql, Error *err)
+{
+    const char *params[1] = {schema};
+    PGresult *res = pg_query(conn, "list partitioned tables",
+                             "SELECT c.relname FROM pg_catalog.pg_class c"
+                             "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+                             " WHERE c.relkind = 'p' AND n.nspname = $1 ORDER BY 1",
+                             1, params, err);
+    bool ok = res != NULL;
+
+    for (int k = 0; ok && k < PQntuples(res); k++)
+    {
+        char *q = pg_quote_qualified(conn, schema, PQgetvalue(res, k, 0), err);
+
+        if (q == NULL)
+            ok = false;
+        else
+            buf_printf(sql, ", %s", q);
+        free(q);
+    }
+    PQclear(res);
+    return ok;
+}
+
+/* Appends ", schema.name" for each partitioned table --table selected:
+ * all its partitions are selected, and a foreign key declared on it
+ * references through it. */
+static bool restore_truncate_sel_parents(PGconn *conn, Restore *r, Target *t, Buf *sql, Error *err)
+{
+    for (size_t i = 0; i < t->n_sel; i++)
+    {
+        const SelTable *o = &t->sel[i];
+        char *q;
+
+        if (!o->partitioned)
+            continue;
+        q = pg_quote_qualified(conn, r->ops->table_schema(t->schema, o->schema), o->name, err);
+        if (q == NULL)
+            return false;
+        buf_printf(sql, ", %s", q);
+        free(q);
+    }
+    return true;
+}
+
 /* --data-only --clean: empties the tables about to be loaded, in one
- * statement (foreign keys among them are fine). Without --table, the
- * partitioned tables of the schemas are named too: a foreign key declared
- * on a partitioned table is what references the loaded tables, and
- * TRUNCATE wants every referencing table in the list. */
+ * statement (foreign keys among them are fine). The partitioned tables
+ * above them are named too (all of the schemas' without --table, those
+ * --table selected with it): a foreign key declared on a partitioned table
+ * is what references the loaded tables, and TRUNCATE wants every
+ * referencing table in the list. */
 static bool restore_truncate(PGconn *conn, Restore *r, Target *t, Error *err)
 {
     size_t i;
     Buf sql;
     bool any = false, ok = true;
     json_t *schemas = json_array();
+    json_t *v;
 
     buf_init(&sql);
     buf_append_str(&sql, "TRUNCATE ");
@@ -41,15 +90,14 @@ static bool restore_truncate(PGconn *conn, Restore *r, Target *t, Error *err)
         char *q;
         bool seen = false;
         size_t k;
-        json_t *v;
 
-        if (!restore_table_selected(r, o->name))
+        if (!restore_table_selected(r, t, o->name))
             continue;
         q = pg_quote_qualified(conn, schema, o->name, err);
         if (q == NULL)
         {
             ok = false;
-            goto done;
+            break;
         }
         buf_printf(&sql, "%sONLY %s", any ? ", " : "", q);
         any = true;
@@ -59,41 +107,12 @@ static bool restore_truncate(PGconn *conn, Restore *r, Target *t, Error *err)
         if (!seen)
             json_array_append_new(schemas, json_string(schema));
     }
-    if (r->a->n_tables == 0)
-    {
-        json_t *v;
-
+    if (r->a->n_tables > 0)
+        ok = ok && restore_truncate_sel_parents(conn, r, t, &sql, err);
+    else
         json_array_foreach (schemas, i, v)
-        {
-            const char *params[1] = {json_string_value(v)};
-            PGresult *res = pg_query(conn, "list partitioned tables",
-                                     "SELECT c.relname FROM pg_catalog.pg_class c"
-                                     "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-                                     " WHERE c.relkind = 'p' AND n.nspname = $1 ORDER BY 1",
-                                     1, params, err);
-
-            if (res == NULL)
-            {
-                ok = false;
-                goto done;
-            }
-            for (int k = 0; k < PQntuples(res) && ok; k++)
-            {
-                char *q = pg_quote_qualified(conn, params[0], PQgetvalue(res, k, 0), err);
-
-                if (q == NULL)
-                    ok = false;
-                else
-                    buf_printf(&sql, ", %s", q);
-                free(q);
-            }
-            PQclear(res);
-            if (!ok)
-                goto done;
-        }
-    }
-    ok = !any || pg_command(conn, "truncate tables", buf_cstr(&sql), err);
-done:
+            ok = ok && restore_truncate_all_parents(conn, json_string_value(v), &sql, err);
+    ok = ok && (!any || pg_command(conn, "truncate tables", buf_cstr(&sql), err));
     json_decref(schemas);
     buf_free(&sql);
     return ok;
@@ -180,7 +199,7 @@ bool restore_data_only(Restore *r, Target *t, PGconn *conn, Error *err)
             seen = seen || strcmp(json_string_value(v), schema) == 0;
         if (!seen)
             json_array_append_new(schemas, json_string(schema));
-        if (!restore_table_selected(r, o->name))
+        if (!restore_table_selected(r, t, o->name))
             continue;
         res = pg_query(conn, "list triggers", triggers_sql, 2, params, err);
         if (res == NULL)

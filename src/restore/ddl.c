@@ -107,41 +107,32 @@ char *restore_fetch(Restore *r, const ManStream *stream, const char *label, Erro
 
 /* ---- putting a tenant's DDL back together ----------------------------------- */
 
-typedef struct DdlRead
-{
-    PgArchiveReader *reader;
-    PgArchivePart *part;
-} DdlRead;
-
-static bool ddl_read_entry(void *arg, const PgArchiveEntry *e, Error *err)
-{
-    (void)err;
-    pg_archive_part_add(((DdlRead *)arg)->part, e);
-    return true;
-}
-
 static bool ddl_read_feed(void *arg, const void *data, size_t len, Error *err)
 {
-    return pg_archive_feed(((DdlRead *)arg)->reader, data, len, err);
+    return pg_archive_feed(arg, data, len, err);
 }
 
-/* Reads a stored archive's entries into part (checked against the
- * manifest's hash); *h receives a copy of its header when not set yet. */
-static bool restore_read_archive(Restore *r, const ManStream *stream, const char *label,
-                                 PgArchivePart *part, PgArchiveHeader **h, Error *err)
+bool restore_read_ddl(Restore *r, const ManStream *stream, const char *label, PgArchiveEntryFn fn,
+                      void *arg, PgArchiveHeader **h, Error *err)
 {
-    DdlRead d = {NULL, part};
+    PgArchiveReader *reader = pg_archive_reader_new(0, fn, arg);
     char hash[65];
     bool ok;
 
-    d.reader = pg_archive_reader_new(0, ddl_read_entry, &d);
-    ok = repo_read_chunks(r->repo, stream->chunks, ddl_read_feed, &d, hash,
-                          err) &&
-         restore_check_hash(stream, label, hash, err) && pg_archive_finish(d.reader, err);
-    if (ok && *h == NULL)
-        *h = pg_archive_header_copy(pg_archive_reader_header(d.reader));
-    pg_archive_reader_free(d.reader);
+    ok = repo_read_chunks(r->repo, stream->chunks, ddl_read_feed, reader, hash, err) &&
+         restore_check_hash(stream, label, hash, err) && pg_archive_finish(reader, err);
+    if (ok && h != NULL && *h == NULL)
+        *h = pg_archive_header_copy(pg_archive_reader_header(reader));
+    pg_archive_reader_free(reader);
     return ok;
+}
+
+/* Collects each entry into the part arg. */
+static bool ddl_read_entry(void *arg, const PgArchiveEntry *e, Error *err)
+{
+    (void)err;
+    pg_archive_part_add(arg, e);
+    return true;
 }
 
 char *restore_fetch_ddl(Restore *r, Target *t, Error *err)
@@ -160,9 +151,8 @@ char *restore_fetch_ddl(Restore *r, Target *t, Error *err)
     shared = pg_archive_part_new();
     tenant = pg_archive_part_new();
     merged = pg_archive_part_new();
-    if (!restore_read_archive(r, t->mdb->ddl, "shared DDL", shared, &h,
-                              err) ||
-        !restore_read_archive(r, own, "tenant's DDL", tenant, &h, err))
+    if (!restore_read_ddl(r, t->mdb->ddl, "shared DDL", ddl_read_entry, shared, &h, err) ||
+        !restore_read_ddl(r, own, "tenant's DDL", ddl_read_entry, tenant, &h, err))
         goto done;
     n = pg_archive_part_count(shared);
     for (size_t i = 0; i < n; i++)

@@ -41,15 +41,15 @@ static bool restore_seq_of_tables(Restore *r, Target *t, PGconn *conn, const cha
         "   AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass"
         "   AND d.refobjid = $1::pg_catalog.regclass";
     *mine = false;
-    for (size_t i = 0; i < t->unit->n_tables; i++)
+    /* partitioned tables too: an identity column of one owns a sequence
+     * that nothing of its partitions names */
+    for (size_t i = 0; i < t->n_sel; i++)
     {
-        const ManTable *o = &t->unit->tables[i];
+        const SelTable *o = &t->sel[i];
         char *qt;
         const char *params[2];
         PGresult *res;
 
-        if (!restore_table_selected(r, o->name))
-            continue;
         qt = pg_quote_qualified(conn, r->ops->table_schema(t->schema, o->schema), o->name, err);
         if (qt == NULL)
             return false;

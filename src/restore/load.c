@@ -338,7 +338,7 @@ bool restore_tables(Restore *r, Target *t, LoadKind kind, PGconn *shared, Error 
         const ManTable *tab = &t->unit->tables[idx];
         LoadJob *j;
 
-        if (!restore_table_selected(r, tab->name))
+        if (!restore_table_selected(r, t, tab->name))
             continue;
         j = &l.jobs[l.n_jobs++];
         j->table = tab;

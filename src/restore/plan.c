@@ -22,26 +22,6 @@
 #include "manifest/manifest.h"
 #include "restore/restore_intern.h"
 
-bool restore_table_selected(Restore *r, const char *name)
-{
-    if (r->a->n_tables == 0)
-        return true;
-    for (size_t i = 0; i < r->a->n_tables; i++)
-        if (strcmp(r->a->tables[i], name) == 0)
-            return true;
-    return false;
-}
-
-/* How many of the target's tables the restore loaded (--table selects). */
-size_t restore_count_selected(Restore *r, Target *t)
-{
-    size_t n = 0;
-
-    for (size_t i = 0; i < t->unit->n_tables; i++)
-        n += restore_table_selected(r, t->unit->tables[i].name);
-    return n;
-}
-
 void restore_target_init(Restore *r, Target *t, const ManTenant *unit)
 {
     const RestorePlan *a = r->a;
@@ -57,6 +37,7 @@ void restore_target_init(Restore *r, Target *t, const ManTenant *unit)
 
 void restore_target_free(Target *t)
 {
+    restore_sel_free(t);
     free(t->other_tenant);
     free(t->db);
     free(t->schema);
@@ -106,6 +87,9 @@ static bool restore_preflight(Restore *r, Target *targets, size_t n, bool *repla
                           r->ops->object, name);
                 return error_hint(err, "restore without --data-only to create it");
             }
+            /* emptying a table that others reference fails: say so now */
+            if (a->clean && a->n_tables > 0 && !restore_check_references(r, t, err))
+                return false;
             if (a->clean)
                 *replaces = t->replaces = true;
             continue;
@@ -164,7 +148,11 @@ static Target *restore_build_targets(Restore *r, size_t *n_out, Error *err)
         for (int pass = 0; pass < 2; pass++)
             for (size_t i = 0; i < m->n_tenants; i++)
                 if (m->tenants[i].shared == (pass == 0))
+                {
                     restore_target_init(r, &targets[n++], &m->tenants[i]);
+                    if (!restore_select_tables(r, &targets[n - 1], false, err))
+                        goto fail;
+                }
         *n_out = n;
         return targets;
     }
@@ -179,22 +167,9 @@ static Target *restore_build_targets(Restore *r, size_t *n_out, Error *err)
             error_hint(err, "run \"coffer info %.12s\" to list the tenants it holds", m->id);
             goto fail;
         }
-        for (size_t t = 0; t < r->a->n_tables; t++)
-        {
-            bool found = false;
-
-            for (size_t j = 0; j < u->n_tables; j++)
-                found = found || strcmp(u->tables[j].name, r->a->tables[t]) == 0;
-            if (!found)
-            {
-                error_set(err, ERR_FAILURE, "tenant \"%s\" has no table \"%s\" in snapshot %.12s",
-                          r->a->tenants[k], r->a->tables[t], m->id);
-                error_hint(err, "run \"coffer info %.12s --tenant %s\" to list its tables", m->id,
-                           r->a->tenants[k]);
-                goto fail;
-            }
-        }
         restore_target_init(r, &targets[n++], u);
+        if (!restore_select_tables(r, &targets[n - 1], true, err))
+            goto fail;
     }
     *n_out = n;
     return targets;
@@ -281,6 +256,9 @@ bool restore_add_shared(Restore *r, Error *err)
     memmove(*targets + added, *targets + m->n_tenants, sizeof(Target) * *n);
     *n += added;
     PQfinish(c);
+    for (size_t i = 0; i < added; i++)
+        if (!restore_select_tables(r, &(*targets)[i], false, err))
+            return false;
     return true;
 }
 

@@ -14,6 +14,15 @@
 #include "restore/restore.h"
 #include "tenancy/tenancy.h"
 
+/* A table that --table selects, as backed up: one it names, or one below
+ * a partitioned table it names (select.c). */
+typedef struct SelTable
+{
+    char *schema;
+    char *name;
+    bool partitioned; /* holds no rows itself: its partitions do */
+} SelTable;
+
 /* One restore target: a tenant (or shared part) of the snapshot and where it goes. */
 typedef struct Target
 {
@@ -34,6 +43,8 @@ typedef struct Target
     bool settled;     /* put back after an interrupt: the journal no longer names it */
     bool drop_pending; /* restored, but the copy it replaced could not be dropped yet */
     char *other_tenant; /* --as onto another discovered tenant: its name */
+    SelTable *sel;      /* with --table: the tables selected, partitioned ones included */
+    size_t n_sel;
 } Target;
 
 typedef struct Restore
@@ -81,11 +92,22 @@ typedef enum
 } LoadKind;
 
 
-/* ---- plan.c ---- */
+/* ---- select.c: --table ---- */
 /* Is the table selected (--table), or are all? */
-bool restore_table_selected(Restore *r, const char *name);
+bool restore_table_selected(const Restore *r, const Target *t, const char *name);
 /* How many of the target's tables the restore loads. */
-size_t restore_count_selected(Restore *r, Target *t);
+size_t restore_count_selected(const Restore *r, const Target *t);
+/* Fills t->sel from --table: the snapshot's tables of each name, and for a
+ * partitioned table every partition below it, read from the snapshot's
+ * DDL. strict: a name that is neither fails (ERR_FAILURE, with a hint). */
+bool restore_select_tables(Restore *r, Target *t, bool strict, Error *err);
+void restore_sel_free(Target *t);
+/* --data-only --clean with --table: fails (ERR_FAILURE) when tables outside
+ * the selection have foreign keys into it in the live target, naming
+ * them and the --table options to add. Changes nothing. */
+bool restore_check_references(Restore *r, Target *t, Error *err);
+
+/* ---- plan.c ---- */
 void restore_target_init(Restore *r, Target *t, const ManTenant *unit);
 void restore_target_free(Target *t);
 /* --into-db in the schema model: creates the database when missing and
@@ -125,6 +147,11 @@ bool restore_drop_asides(Restore *r);
  * the schema model the database's shared DDL and the tenant's own put
  * back together; returns its path. */
 char *restore_fetch_ddl(Restore *r, Target *t, Error *err);
+/* Reads a stored DDL archive (checked against the manifest's hash),
+ * handing each entry to fn; *h (h may be NULL) receives a copy of its
+ * header when not set yet. */
+bool restore_read_ddl(Restore *r, const ManStream *stream, const char *label, PgArchiveEntryFn fn,
+                      void *arg, PgArchiveHeader **h, Error *err);
 /* Writes a stored stream to a private temp file; returns its path. */
 char *restore_fetch(Restore *r, const ManStream *stream, const char *label, Error *err);
 /* The archive's listing filtered to the schemas, as a -L file path. */

@@ -6,6 +6,11 @@ set -euo pipefail
 
 pkgs=(gcc make pkg-config perl libpq-dev libzstd-dev libssl-dev libjansson-dev
       libyaml-dev libcurl4-openssl-dev postgresql-15 postgresql-client-15 zstd procps)
+# The S3 server of the integration tests (test/lib/s3.sh): OpenStack Swift
+# with s3api, run from its Python modules. python3-swift holds all of them;
+# the swift-proxy/-account/-container/-object packages only add init scripts,
+# cron jobs and /etc/swift configs the tests do not use.
+pkgs+=(python3-swift curl)
 if [ "${BENCH:-0}" = 1 ]; then
     pkgs+=(pgbackrest hyperfine time)
 fi

@@ -243,19 +243,24 @@ static const CliCommand cli_commands[] = {
      "exit codes: 0 repaired (or nothing to repair), 1 failure, 2 usage or\n"
      "            configuration error, 3 some snapshots were left as they are\n",
      cmd_repair_snapshots},
-    {"unlock", "remove stale repository locks",
+    {"unlock", "show repository locks and remove stale ones",
      "usage: coffer unlock [--repo NAME|PATH] [--all] [--json]\n"
      "\n"
-     "Removes locks whose process no longer exists on this host (any\n"
-     "command that takes a lock also does this by itself). A lock held by a\n"
-     "process on another host cannot be checked from here: remove it with\n"
-     "--all once you know that process is gone.\n"
+     "Shows every lock: its mode, command, process, host, since when and when\n"
+     "its holder last refreshed it; then removes the stale ones: those whose\n"
+     "process no longer exists on this host, and those not refreshed for\n"
+     "repository.lock_stale seconds (30 minutes), whatever host took them.\n"
+     "A holder refreshes its lock every 5 minutes while it runs. Any command\n"
+     "that takes a lock also breaks stale ones by itself. --all removes the\n"
+     "rest too, once you know their processes are gone.\n"
      "\n"
      "options:\n"
      "  --repo NAME|PATH  a repository of the configuration, or a directory\n"
      "  --all           remove every lock, also live ones and those of\n"
      "                  other hosts (make sure no coffer process runs)\n"
-     "  --json          print {\"repository\", \"removed\"}\n"
+     "  --json          print {\"repository\", \"removed\", \"locks\": [{\"key\",\n"
+     "                  \"mode\", \"host\", \"pid\", \"command\", \"time\",\n"
+     "                  \"refreshed\", \"state\", \"why\"}]}\n"
      "\n"
      "exit codes: 0 ok, 1 failure, 2 usage or configuration error\n",
      cmd_unlock},
@@ -323,6 +328,9 @@ static const char cli_config_help[] =
     "  chunk_size: 1024\n"
     "                  average chunk size in KiB, a power of two (64-16384),\n"
     "                  used by init\n"
+    "  lock_stale: 1800\n"
+    "                  seconds after which a lock its holder stopped refreshing\n"
+    "                  is stale, whatever host took it (default 30 minutes)\n"
     "  s3:             instead of path: an S3 bucket (AWS, MinIO, Ceph RGW, GCS)\n"
     "    endpoint: https://s3.eu-west-1.amazonaws.com   (default: AWS's for region)\n"
     "    bucket: acme-backups\n"

@@ -112,6 +112,8 @@ Repo *cmd_repo_open(const CmdContext *ctx, const Config *cfg, unsigned flags, Er
         }
     }
     repo = repo_open_ex(st, pass, flags, err);
+    if (repo != NULL && cfg != NULL && cfg->repo_lock_stale > 0)
+        repo_set_lock_stale(repo, (unsigned)cfg->repo_lock_stale);
     if (pass != NULL)
     {
         mem_wipe(pass, strlen(pass));

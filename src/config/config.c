@@ -334,9 +334,11 @@ static bool config_visit_repository(ConfigWalk *w, const char *full, const char 
     }
     if (strcmp(key, "scratch_dir") == 0)
         return config_string(w, v, full, &r->scratch_dir);
+    if (strcmp(key, "lock_stale") == 0)
+        return config_int(w, v, full, 3, 7 * 86400, &r->lock_stale);
     return config_unknown(w, k, full,
                           "name, path, s3, passphrase_file, encryption, compression, chunk_size, "
-                          "scratch_dir");
+                          "scratch_dir, lock_stale");
 }
 
 /* Starts reading one repository (repository: or an item of repositories:). */
@@ -698,6 +700,7 @@ bool config_select_repo(Config *cfg, const char *name, Error *err)
     cfg->repo_encryption = r ? r->encryption : true;
     cfg->repo_compression = r ? r->compression : 3;
     cfg->repo_chunk_avg = r ? r->chunk_avg : 0;
+    cfg->repo_lock_stale = r ? r->lock_stale : 0;
     return true;
 }
 

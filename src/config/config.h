@@ -53,6 +53,7 @@ typedef struct Config
     bool repo_encryption;    /* false only with "encryption: none" */
     int repo_compression;    /* zstd level */
     unsigned repo_chunk_avg; /* 0 = default */
+    int repo_lock_stale;     /* seconds without a refresh before a lock is stale; 0 = default */
 
     /* every repository, in the file's order */
     struct ConfigRepo *repos;
@@ -89,6 +90,7 @@ typedef struct ConfigRepo
     bool encryption;
     int compression;
     unsigned chunk_avg;
+    int lock_stale;
 } ConfigRepo;
 
 /* Makes the repository called name (NULL: the first) the one commands use.

@@ -22,6 +22,7 @@ static Repo *repo_alloc(Storage *st)
     Repo *repo = xcalloc(1, sizeof(*repo));
 
     repo->st = st;
+    repo->lock_stale = REPO_LOCK_STALE_DEFAULT;
     pthread_mutex_init(&repo->verify_mu, NULL);
     pthread_mutex_init(&repo->mu, NULL);
     repo_table_init(&repo->entries, sizeof(RepoEntry), CODEC_ID_LEN);

@@ -148,9 +148,18 @@ void repo_unlock(RepoLock *lock);
  * lock call it. */
 void repo_reserve_ensure(Repo *repo);
 
+/* A lock is rewritten ("refreshed") while its holder runs, every third of
+ * this time (at most every 5 minutes); one not refreshed for this long
+ * counts as stale on any host, since its holder is gone or cut off. The
+ * default is 30 minutes; repo_open_ex sets it. */
+#define REPO_LOCK_STALE_DEFAULT 1800
+void repo_set_lock_stale(Repo *repo, unsigned seconds);
+
 /* Removes stale locks (all = every lock, also live ones on other hosts).
- * Returns the number removed in *removed. */
-bool repo_unlock_stale(Repo *repo, bool all, int *removed, Error *err);
+ * Returns the number removed in *removed and, when locks is not NULL, every
+ * lock seen as [{"key", "mode", "host", "pid", "command", "time",
+ * "refreshed", "age", "state": "removed" | "kept", "why"}]. */
+bool repo_unlock_stale(Repo *repo, bool all, int *removed, json_t **locks, Error *err);
 
 /* ---- writing ------------------------------------------------------------ */
 

@@ -49,7 +49,8 @@
  *   n x entry), entries as in the pack header.
  *
  * snapshots/<id> (envelope "CFRS", zstd-compressed JSON body).
- * locks/<id> (plain JSON {"mode","host","pid","time","command"}).
+ * locks/<id> (plain JSON {"mode","host","pid","time","command","refreshed"},
+ *             refreshed in seconds since 1970, rewritten while the lock is held).
  */
 #ifndef COFFER_REPO_REPO_INTERN_H
 #define COFFER_REPO_REPO_INTERN_H
@@ -164,6 +165,7 @@ struct Repo
     ChunkerParams chunker;
     uint32_t pack_size;
     unsigned flags; /* REPO_OPEN_* */
+    unsigned lock_stale; /* seconds without a refresh after which a lock is stale */
     unsigned char master_enc[CODEC_KEY_LEN];
     unsigned char master_id[CODEC_KEY_LEN];
 

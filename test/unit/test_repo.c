@@ -1097,9 +1097,9 @@ static void test_locks(void)
         ok(l1 == NULL && strstr(err.message, "elsewhere.example") != NULL,
            "a remote lock is respected");
         like(err.hint, "--all", "remote lock: hint at unlock --all");
-        ok(repo_unlock_stale(repo, false, &removed, &err) && removed == 0,
+        ok(repo_unlock_stale(repo, false, &removed, NULL, &err) && removed == 0,
            "unlock without --all keeps the remote lock");
-        ok(repo_unlock_stale(repo, true, &removed, &err) && removed == 1,
+        ok(repo_unlock_stale(repo, true, &removed, NULL, &err) && removed == 1,
            "unlock --all removes it");
         is_int(count_objects(dir, "locks/"), 0, "no locks left");
     }

@@ -11,6 +11,9 @@ pkgs=(gcc make pkg-config perl libpq-dev libzstd-dev libssl-dev libjansson-dev
 # the swift-proxy/-account/-container/-object packages only add init scripts,
 # cron jobs and /etc/swift configs the tests do not use.
 pkgs+=(python3-swift curl)
+# test tools: jq reads --json output; faketime sets a clock wrong on purpose
+# (the S3 clock-skew test)
+pkgs+=(jq faketime)
 if [ "${BENCH:-0}" = 1 ]; then
     pkgs+=(pgbackrest hyperfine time)
 fi

@@ -390,7 +390,9 @@ static void s3_sweep_one(const char *inner, void *arg)
     char *when = s3_xml_get(inner, "Initiated");
     time_t t = s3_time_parse(when);
 
-    if (key != NULL && id != NULL && t > 0 && time(NULL) - t >= (time_t)ss->max_age)
+    /* max_age 0: every upload, whatever the two clocks say */
+    if (key != NULL && id != NULL &&
+        (ss->max_age == 0 || (t > 0 && time(NULL) - t >= (time_t)ss->max_age)))
     {
         S3Param p = {"uploadId", id};
         S3Request req = {.method = "DELETE", .key = key, .raw_key = true, .params = &p,

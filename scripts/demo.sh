@@ -6,11 +6,14 @@
 # consistent snapshot, "accidentally" deletes rows in one tenant, restores
 # that tenant beside the live one to show the difference (its triggers write
 # into the copy, not the live tenant), interrupts a restore in place to show
-# that the live tenant is put back, then restores in place.
+# that the live tenant is put back, then restores in place. Last, an offsite
+# copy: a second repository in an S3 bucket on a throwaway S3 server
+# (OpenStack Swift with s3api, as in the tests; skipped if Swift is missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-. test/lib/pg.sh
+. test/lib/pg.sh # loads test/lib/tap.sh for its exit traps and $T_TMP; prints no TAP
+. test/lib/s3.sh # the throwaway S3 server; stopped on exit like PostgreSQL
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
@@ -132,6 +135,8 @@ echo "$ kill -9 $pid    # nothing in the process can run now"
 kill -9 "$pid" 2>/dev/null || true
 wait "$pid" 2>/dev/null || true
 echo "schemas left aside: $(sql "SELECT count(*) FROM pg_namespace WHERE nspname LIKE '%coffer_old%'")"
+echo "coffer check names what the killed restore left behind (warnings: the repository itself is fine)"
+run ./coffer check
 run ./coffer restore --recover
 echo "tenant_acme.invoices: $(sql "SELECT count(*) FROM tenant_acme.invoices") rows (the live tenant had $live)"
 echo "schemas left aside: $(sql "SELECT count(*) FROM pg_namespace WHERE nspname LIKE '%coffer_old%'")"
@@ -169,7 +174,13 @@ PGAPPNAME=billing-app psql -X -q -d saas \
     -c "BEGIN; LOCK TABLE tenant_globex.invoices IN ACCESS SHARE MODE; SELECT pg_sleep(6); COMMIT;" >/dev/null &
 app=$!
 sleep 1
-run ./coffer restore --tenant tenant_globex --table invoices --data-only --clean --yes || echo "(exit $?: nothing was changed)"
+printf '$ %s\n' "./coffer restore --tenant tenant_globex --table invoices --data-only --clean --yes"
+./coffer restore --tenant tenant_globex --table invoices --data-only --clean --yes &
+restore=$!
+sleep 1.5
+echo "meanwhile, coffer unlock shows who holds the repository's lock, and keeps it: its holder is alive"
+run ./coffer unlock
+wait "$restore" || echo "(exit $?: nothing was changed)"
 wait "$app"
 sed -i '/^  lock_timeout: 3$/d' "$COFFER_CONFIG"
 
@@ -181,4 +192,36 @@ run ./coffer prune
 say "verify every byte of the repository"
 run ./coffer check --read-data
 
-say "done: the server and the demo files are removed on exit"
+say "offsite: a second repository in an S3 bucket"
+if ! s3_available; then
+    echo "(skipped: OpenStack Swift, the throwaway S3 server, is not installed; scripts/install-deps.sh installs it)"
+else
+    s3_start 2>"$WORK/s3.err" || { cat "$WORK/s3.err" >&2; echo "could not start the S3 server" >&2; exit 1; }
+    s3_mb coffer-demo || { echo "could not create the bucket" >&2; exit 1; }
+    echo "a throwaway S3 server (OpenStack Swift with s3api) at $S3_ENDPOINT, bucket coffer-demo"
+    # the keys come from the environment, not from the configuration file
+    export AWS_ACCESS_KEY_ID=$S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$S3_SECRET_KEY
+    unset AWS_SESSION_TOKEN AWS_PROFILE
+    perl -0pi -e "s|^repository:\n  path: (.*)\n|repositories:\n  - name: local\n    path: \$1\n  - name: offsite\n    s3:\n      endpoint: $S3_ENDPOINT\n      bucket: coffer-demo\n      prefix: saas\n|m" "$COFFER_CONFIG"
+    grep -q '^repositories:' "$COFFER_CONFIG" || { echo "could not add the offsite repository to $COFFER_CONFIG" >&2; exit 1; }
+    echo "the configuration now lists two repositories; the first, local, is the default:"
+    sed -n '/^repositories:/,$p' "$COFFER_CONFIG"
+    echo "(the keys come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; --repo picks a repository)"
+    run ./coffer init --repo offsite
+    echo "offsite holds the active tenants; the 201 demo tenants need no second copy"
+    run ./coffer backup --repo offsite --class active
+    # (copy between repositories: added with coffer copy)
+    run ./coffer list --repo offsite
+    run ./coffer check --repo offsite --read-data
+
+    say "restore tenant_globex from offsite, beside the live one"
+    run ./coffer restore --repo offsite --tenant tenant_globex --as tenant_globex_offsite
+    if [ "$(sql "SELECT md5(string_agg(i::text, ',' ORDER BY id)) FROM tenant_globex_offsite.invoices i")" = "$globex_before" ]; then
+        echo "tenant_globex_offsite.invoices: the same rows as the live tenant (same content hash)"
+    else
+        echo "tenant_globex_offsite.invoices: DIFFERENT from the live tenant" >&2
+        exit 1
+    fi
+fi
+
+say "done: the servers and the demo files are removed on exit"

@@ -210,7 +210,9 @@ else
     run ./coffer init --repo offsite
     echo "offsite holds the active tenants; the 201 demo tenants need no second copy"
     run ./coffer backup --repo offsite --class active
-    # (copy between repositories: added with coffer copy)
+    echo "copy: the latest local snapshot's part of two tenants goes offsite, under its own id;"
+    echo "only the chunks offsite lacks are sent, and offsite stores them under its own keys"
+    run ./coffer copy --from local --to offsite --tenant tenant_acme --tenant tenant_globex
     run ./coffer list --repo offsite
     run ./coffer check --repo offsite --read-data
 

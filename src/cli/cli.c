@@ -243,6 +243,28 @@ static const CliCommand cli_commands[] = {
      "exit codes: 0 repaired (or nothing to repair), 1 failure, 2 usage or\n"
      "            configuration error, 3 some snapshots were left as they are\n",
      cmd_repair_snapshots},
+    {"copy", "copy snapshots to another repository (offsite)",
+     "usage: coffer copy --from NAME|PATH --to NAME|PATH [--snapshot ID|latest|all]\n"
+     "                   [--tenant NAME]... [--json]\n"
+     "\n"
+     "Copies snapshots from one repository into another: a local one to an S3\n"
+     "bucket for the offsite copy, or one tenant to another region. Every chunk\n"
+     "is read and checked in the source, then stored by the destination with its\n"
+     "own keys: it sends only the chunks it lacks, and computes every id itself.\n"
+     "Each repository keeps its own passphrase (repository passphrase_file).\n"
+     "A snapshot keeps its id; one already in the destination is skipped, so an\n"
+     "interrupted copy is simply run again and sends nothing twice.\n"
+     "\n"
+     "options:\n"
+     "  --from NAME|PATH  the source: a repository of the configuration, or a directory\n"
+     "  --to NAME|PATH    the destination\n"
+     "  --snapshot ID     an id, a unique prefix, latest (default) or all\n"
+     "  --tenant NAME     only this tenant's part (and the shared part); repeatable\n"
+     "  --json            print {\"copied\", \"skipped\", \"bytes\", \"bytes_added\",\n"
+     "                    \"chunks\", \"chunks_new\", \"seconds\"}\n"
+     "\n"
+     "exit codes: 0 ok, 1 failure (snapshots copied before it stand), 2 usage\n",
+     cmd_copy},
     {"unlock", "show repository locks and remove stale ones",
      "usage: coffer unlock [--repo NAME|PATH] [--all] [--json]\n"
      "\n"
@@ -412,7 +434,8 @@ static void cli_print_help(const char *command)
     fputs(cli_global_usage, stdout);
 }
 
-/* Global options before the command: --config FILE, --verbose, --quiet. */
+/* Global options before the command: --config FILE, --repo NAME|PATH,
+ * --verbose, --quiet. */
 static int cli_parse_global(CmdContext *ctx, int argc, char **argv, Error *err)
 {
     int i = 1;
@@ -429,8 +452,18 @@ static int cli_parse_global(CmdContext *ctx, int argc, char **argv, Error *err)
             i += 2;
             continue;
         }
+        if (strcmp(a, "--repo") == 0)
+        {
+            if (i + 1 >= argc)
+                return error_set(err, ERR_USAGE, "option \"--repo\" needs a value"), -1;
+            ctx->repo = argv[i + 1];
+            i += 2;
+            continue;
+        }
         if (strncmp(a, "--config=", 9) == 0)
             ctx->config_path = a + 9;
+        else if (strncmp(a, "--repo=", 7) == 0)
+            ctx->repo = a + 7;
         else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0)
             log_set_level(LOG_DEBUG);
         else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0)

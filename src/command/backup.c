@@ -12,6 +12,8 @@
 #include "common/fmt.h"
 #include "common/mem.h"
 #include "common/progress.h"
+#include "config/config.h"
+#include "copy/copy.h"
 #include "manifest/manifest.h"
 
 typedef struct BackupArgs
@@ -93,6 +95,36 @@ static void backup_print(const Manifest *m, const char *id, bool as_json)
     }
 }
 
+/* backup --repo all: the snapshot just written to the first repository
+ * goes to each other one in turn, the same database snapshot everywhere. */
+static bool backup_copy_rest(CmdContext *ctx, Repo *first, const char *id, Error *err)
+{
+    const Config *cfg = ctx->config;
+    bool ok = true;
+
+    for (size_t i = 1; ok && i < cfg->n_repos; i++)
+    {
+        const char *name = cfg->repos[i].name;
+        Repo *to = cmd_repo_open_named(ctx, name, 0, err);
+        RepoLock *lock = to != NULL ? repo_lock(to, REPO_LOCK_SHARED, "backup", err) : NULL;
+        CopyPlan plan = {id, NULL, 0, NULL, NULL};
+        CopyResult res = {0};
+
+        ok = lock != NULL && copy_run(&plan, first, to, &res, err);
+        if (ok && !ctx->json)
+            printf("snapshot %s copied to repository \"%s\" (%s): %llu of %llu chunks new\n", id,
+                   name, repo_location(to), (unsigned long long)res.chunks_new,
+                   (unsigned long long)res.chunks);
+        if (!ok)
+            error_prefix(err, "repository \"%s\"", name);
+        copy_result_free(&res);
+        repo_unlock(lock);
+        if (to != NULL)
+            repo_close(to);
+    }
+    return ok;
+}
+
 bool cmd_backup(CmdContext *ctx, int argc, char **argv, Error *err)
 {
     static const struct option longopts[] = {{"tenant", required_argument, NULL, OPT_TENANT},
@@ -109,7 +141,7 @@ bool cmd_backup(CmdContext *ctx, int argc, char **argv, Error *err)
     BackupResult res = {"", NULL, NULL};
     ProgressPrinter printer = {0};
     int first;
-    bool ok = false;
+    bool ok = false, all = false;
 
     first = cmd_parse(ctx, "backup", argc, argv, "j:", longopts, backup_option, &a, &exit_now, err);
     if (first < 0)
@@ -122,7 +154,14 @@ bool cmd_backup(CmdContext *ctx, int argc, char **argv, Error *err)
     }
     if (cmd_config(ctx, err) == NULL)
         goto out;
-    repo = cmd_repo_open(ctx, ctx->config, 0, err);
+    all = ctx->repo != NULL && strcmp(ctx->repo, "all") == 0;
+    if (all && ctx->config->n_repos == 0)
+    {
+        error_set(err, ERR_USAGE, "backup --repo all: the configuration names no repository");
+        goto out;
+    }
+    repo = all ? cmd_repo_open_named(ctx, ctx->config->repos[0].name, 0, err)
+               : cmd_repo_open(ctx, ctx->config, 0, err);
     if (repo == NULL)
         goto out;
     lock = repo_lock(repo, REPO_LOCK_SHARED, "backup", err);
@@ -149,6 +188,8 @@ bool cmd_backup(CmdContext *ctx, int argc, char **argv, Error *err)
             backup_print(m, res.id, ctx->json);
         manifest_free(m);
     }
+    if (all && res.id[0] != '\0')
+        ok = backup_copy_rest(ctx, repo, res.id, err) && ok;
 out:
     if (lock != NULL)
         repo_unlock(lock);

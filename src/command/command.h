@@ -96,6 +96,10 @@ Storage *cmd_storage_open(const CmdContext *ctx, const Config *cfg, bool create,
  * ERR_USAGE with a hint. Returns NULL with err set on failure. */
 Repo *cmd_repo_open(const CmdContext *ctx, const Config *cfg, unsigned flags, Error *err);
 
+/* Opens the repository called name in the configuration (or the directory
+ * name), whatever --repo says; the configuration's selection moves to it. */
+Repo *cmd_repo_open_named(CmdContext *ctx, const char *name, unsigned flags, Error *err);
+
 /* Reads the passphrase for a repository: $COFFER_PASSPHRASE, else the file
  * (refused when group- or world-readable, with a hint to chmod 600), else a
  * prompt on the terminal (twice when confirm). Returns a malloc'd string
@@ -109,6 +113,7 @@ bool cmd_config_check(CmdContext *ctx, int argc, char **argv, Error *err);
 bool cmd_init(CmdContext *ctx, int argc, char **argv, Error *err);
 bool cmd_check(CmdContext *ctx, int argc, char **argv, Error *err);
 bool cmd_unlock(CmdContext *ctx, int argc, char **argv, Error *err);
+bool cmd_copy(CmdContext *ctx, int argc, char **argv, Error *err);
 bool cmd_backup(CmdContext *ctx, int argc, char **argv, Error *err);
 bool cmd_restore(CmdContext *ctx, int argc, char **argv, Error *err);
 bool cmd_list(CmdContext *ctx, int argc, char **argv, Error *err);

@@ -121,3 +121,18 @@ Repo *cmd_repo_open(const CmdContext *ctx, const Config *cfg, unsigned flags, Er
     }
     return repo;
 }
+
+Repo *cmd_repo_open_named(CmdContext *ctx, const char *name, unsigned flags, Error *err)
+{
+    const char *saved = ctx->repo;
+    Config *cfg = NULL;
+    Repo *repo = NULL;
+
+    ctx->repo = name;
+    if (cmd_repo_config(ctx, &cfg, err) &&
+        (cfg == NULL || config_find_repo(cfg, name) == NULL ||
+         config_select_repo(cfg, name, err)))
+        repo = cmd_repo_open(ctx, cfg, flags, err);
+    ctx->repo = saved;
+    return repo;
+}

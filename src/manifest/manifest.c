@@ -11,7 +11,6 @@
 #include "common/mem.h"
 #include "manifest/manifest.h"
 
-#define MANIFEST_SHARED_OWNER "shared"
 
 char *manifest_owner_name(const char *tenant)
 {

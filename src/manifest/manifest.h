@@ -22,6 +22,9 @@
 #include "common/error.h"
 #include "repo/repo.h"
 
+/* The owner of the shared part: shared schemas or databases, globals. */
+#define MANIFEST_SHARED_OWNER "shared"
+
 /* The owner of a tenant's keys and part ("tenant:NAME"), malloc'd. */
 char *manifest_owner_name(const char *tenant);
 

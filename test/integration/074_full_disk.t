@@ -12,6 +12,7 @@ if [ -z "${COFFER_074_NS:-}" ] && [ "$(id -u)" -eq 0 ] && command -v unshare >/d
     COFFER_074_NS=1 exec unshare -m --propagation private bash "$0" "$@"
 fi
 . "$(dirname "$0")/../lib/pg.sh"
+. "$(dirname "$0")/../lib/config.sh"
 
 MNT="$T_TMP/small"
 mkdir -p "$MNT"
@@ -38,13 +39,7 @@ repository:
 EOF
 
 # rows that do not compress, so that each backup of them takes real space
-pg_psql -d "$DB" <<'SQL' || t_bail "cannot load tenant_noise"
-CREATE SCHEMA tenant_noise;
-CREATE TABLE tenant_noise.blobs (id integer PRIMARY KEY, payload text NOT NULL);
-INSERT INTO tenant_noise.blobs
-SELECT g, encode(sha512(g::text::bytea), 'hex') || encode(sha512((g * 7)::text::bytea), 'hex')
-FROM generate_series(1, 20000) g;
-SQL
+noise_tenant "$DB" 20000 || t_bail "cannot load tenant_noise"
 
 t_ok "init on the small disk" "$COFFER" init
 t_is "$(stat -c %s "$MNT/repo/reserve" 2>/dev/null)" 1048576 "  ... which keeps a 1 MiB space reserve"

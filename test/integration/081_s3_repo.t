@@ -9,6 +9,7 @@
 #   - prune aborts stale multipart uploads;
 #   - bad settings, each with one clear error naming the repository.
 . "$(dirname "$0")/../lib/pg.sh"
+. "$(dirname "$0")/../lib/config.sh"
 . "$(dirname "$0")/../lib/s3.sh"
 
 s3_available || t_skip_all "no S3 server here (scripts/install-deps.sh installs Swift)"
@@ -49,13 +50,7 @@ EOF
 }
 
 # rows that barely compress: a pack of them is larger than a part
-pg_psql -d "$DB" <<'SQL' || t_bail "cannot load tenant_noise"
-CREATE SCHEMA tenant_noise;
-CREATE TABLE tenant_noise.blobs (id integer PRIMARY KEY, payload text NOT NULL);
-INSERT INTO tenant_noise.blobs
-SELECT g, encode(sha512(g::text::bytea), 'hex') || encode(sha512((g * 7)::text::bytea), 'hex')
-FROM generate_series(1, 60000) g;
-SQL
+noise_tenant "$DB" 60000 || t_bail "cannot load tenant_noise"
 rows() { pg_psql -d "$DB" -c "SELECT count(*) || ' ' || md5(string_agg(b::text, ',' ORDER BY id)) FROM $1.blobs b"; }
 uploads() { s3_curl GET '/backups/?prefix=prod%2F&uploads=' | grep -o '<UploadId>' | wc -l; }
 snapshots() { "$COFFER" list --json | jq length; }

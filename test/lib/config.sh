@@ -15,3 +15,16 @@ repository:
   path: $3
 YAML
 }
+
+# noise_tenant DB ROWS: schema tenant_noise with a table of ROWS rows that
+# barely compress (256 hex characters each), for tests that need packs
+# larger than one S3 part or a disk that fills up.
+noise_tenant() {
+    pg_psql -d "$1" -v n="$2" <<'SQL'
+CREATE SCHEMA tenant_noise;
+CREATE TABLE tenant_noise.blobs (id integer PRIMARY KEY, payload text NOT NULL);
+INSERT INTO tenant_noise.blobs
+SELECT g, encode(sha512(g::text::bytea), 'hex') || encode(sha512((g * 7)::text::bytea), 'hex')
+FROM generate_series(1, :n) g;
+SQL
+}

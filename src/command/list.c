@@ -86,11 +86,14 @@ static json_t *list_strip(json_t *v)
     return json_incref(v);
 }
 
+/* --repo PATH alone needs no configuration, as for check and prune. */
 static Repo *list_open(CmdContext *ctx, Error *err)
 {
-    if (cmd_config(ctx, err) == NULL)
+    Config *cfg;
+
+    if (!cmd_repo_config(ctx, &cfg, err))
         return NULL;
-    return cmd_repo_open(ctx, ctx->config, 0, err);
+    return cmd_repo_open(ctx, cfg, 0, err);
 }
 
 static void list_tags(const Manifest *m, char *out, size_t len)

@@ -106,6 +106,15 @@ t_like "$T_ERR" 'could not write a part of object' "  ... names the failing step
 s3_proxy_set rate=0
 t_is "$(uploads)" 0 "  ... and aborts the upload"
 t_is "$(snapshots)" "$before" "  ... with no snapshot"
+s3_config "$S3_PROXY_ENDPOINT" "retries: 1"
+s3_proxy_set rate=1 faults=503,500 methods= match=
+t_exit 1 "check when every request fails" "$COFFER" check
+t_like "$T_ERR" 'repository "s3://backups/prod".*gave up after 2 tries' "  ... gives up after its tries, naming the repository"
+t_exit 1 "restore when every request fails" "$COFFER" restore --tenant tenant_noise --as noise_never
+t_like "$T_ERR" 'gave up after 2 tries' "  ... gives up too"
+t_is "$(pg_psql -d "$DB" -c "SELECT count(*) FROM pg_namespace WHERE nspname = 'noise_never'")" 0 "  ... creating nothing"
+s3_proxy_set rate=0
+s3_config "$S3_PROXY_ENDPOINT"
 t_ok "the repository is clean after the failures" "$COFFER" check
 t_like "$T_OUT" $'\n0 errors' "  ... 0 errors"
 s3_proxy_stop
@@ -118,6 +127,16 @@ t_ok "prune" "$COFFER" prune
 t_is "$(uploads)" 0 "  ... aborts it"
 t_ok "check after prune" "$COFFER" check --read-data
 t_like "$T_OUT" $'\n0 errors' "  ... clean"
+
+# ---------------------------------------------------------------- addressing
+port=${S3_ENDPOINT##*:}
+s3_config "http://localhost:$port" "path_style: false"
+t_ok "virtual-hosted addressing (the bucket in the host name)" "$COFFER" list --verbose
+t_like "$T_ERR" "opened S3 storage \"s3://backups/prod\" at http://backups.localhost:$port" "  ... addresses backups.localhost"
+t_like "$T_OUT" '[0-9]+ snapshots' "  ... and lists the same repository"
+s3_config "http://localhost:$port"
+t_ok "localhost without path_style" "$COFFER" list --verbose
+t_like "$T_ERR" "at http://localhost:$port/backups" "  ... is path-style by default"
 
 # ---------------------------------------------------------------- bad settings
 t_exit 1 "a wrong secret" env AWS_SECRET_ACCESS_KEY=wrong "$COFFER" list

@@ -182,6 +182,7 @@ bool s3_error(const S3 *s3, const S3Response *resp, const char *what, Error *err
         error_set(err, ERR_FAILURE, "%s: HTTP %ld from \"%s\", which does not answer like an S3 "
                                     "server",
                   what, resp->status, s3->base);
+        free(message);
         if (resp->status >= 500 || resp->status == 429)
             return error_transient(err);
         return error_hint(err, "check the endpoint: it must be the S3 API's address");

@@ -24,22 +24,53 @@ static char *cred_trim(char *s)
     return s;
 }
 
+/* The whole of a small file (or pipe), NUL-terminated: a line may be long
+ * (session tokens run to thousands of characters). The buffer grows by
+ * hand so that no copy of a secret is left unwiped; one wipe of *len + 1
+ * bytes clears the rest. */
+static char *cred_slurp(FILE *f, size_t *len)
+{
+    size_t cap = 4096, n = 0;
+    char *text = xmalloc(cap);
+
+    while ((n += fread(text + n, 1, cap - 1 - n, f)) == cap - 1)
+    {
+        char *bigger = xmalloc(cap * 2);
+
+        memcpy(bigger, text, n);
+        mem_wipe(text, cap);
+        free(text);
+        text = bigger;
+        cap *= 2;
+    }
+    text[n] = '\0';
+    *len = n;
+    return text;
+}
+
 /* Reads profile's keys from an INI-style credentials file. */
 static bool cred_file(const char *path, const char *profile, char **key, char **secret,
                       char **token, Error *err)
 {
     FILE *f = fopen(path, "r");
-    char line[1024];
+    char *text, *line, *next;
+    size_t len;
     bool in = false, seen = false;
 
     if (f == NULL)
         return error_set(err, ERR_USAGE, "no S3 credentials: none in the configuration or the "
                                          "environment, and no credentials file \"%s\"",
                          path);
-    while (fgets(line, sizeof(line), f) != NULL)
+    text = cred_slurp(f, &len);
+    fclose(f);
+    for (line = text; line != NULL; line = next)
     {
-        char *s = cred_trim(line), *eq;
+        char *s, *eq;
 
+        next = strchr(line, '\n');
+        if (next != NULL)
+            *next++ = '\0';
+        s = cred_trim(line);
         if (*s == '[')
         {
             char *end = strchr(s, ']');
@@ -61,8 +92,8 @@ static bool cred_file(const char *path, const char *profile, char **key, char **
         else if (strcmp(s, "aws_session_token") == 0 && *token == NULL)
             *token = xstrdup(cred_trim(eq + 1));
     }
-    mem_wipe(line, sizeof(line));
-    fclose(f);
+    mem_wipe(text, len + 1);
+    free(text);
     if (*key != NULL && *secret != NULL)
         return true;
     error_set(err, ERR_USAGE, "no S3 credentials: profile \"%s\" of \"%s\" %s", profile, path,

@@ -54,6 +54,7 @@ char *s3_url(const S3 *s3, const S3Request *req)
 {
     S3Param *sorted = NULL;
     Buf b;
+    char *url;
 
     buf_init(&b);
     buf_append_str(&b, s3->base);
@@ -79,7 +80,9 @@ char *s3_url(const S3 *s3, const S3Request *req)
         }
         free(sorted);
     }
-    return xstrdup(buf_cstr(&b));
+    url = xstrdup(buf_cstr(&b));
+    buf_free(&b);
+    return url;
 }
 
 CURL *s3_handle_get(S3 *s3)

@@ -91,15 +91,28 @@ json_t *backup_store_archive(Worker *w, RepoOwner *owner, const PgArchivePart *p
         w, &sink, pg_archive_part_write(part, h, backup_stream_write, &sink, err), err);
 }
 
+/*
+ * pg_dumpall of recent minor releases opens its script with "\restrict KEY"
+ * under a random key, so that two dumps of the same roles differ and would
+ * be stored twice. A key derived from the shared owner's keys is the same
+ * every time, and no more guessable by the server than a random one.
+ */
 bool backup_run_globals(Worker *w, Error *err)
 {
-    char *argv[] = {w->b->pg_dumpall, "--globals-only", "--no-role-passwords", NULL};
+    char key[65], restrict_opt[96];
+    char *argv[] = {w->b->pg_dumpall, "--globals-only", "--no-role-passwords", NULL, NULL};
     RepoOwner *owner = repo_owner_get(w->b->repo, "shared", true, err);
     PGconn *conn;
     json_t *g;
 
     if (owner == NULL)
         return false;
+    if (pg_tool_has_option(w->b->pg_dumpall, "--restrict-key"))
+    {
+        repo_owner_derive(owner, "pg_dumpall --restrict-key", key);
+        snprintf(restrict_opt, sizeof(restrict_opt), "--restrict-key=%.32s", key);
+        argv[3] = restrict_opt;
+    }
     conn = pg_connect(w->b->cfg->pg_conninfo, NULL, err);
     if (conn == NULL)
         return false;

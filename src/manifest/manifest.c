@@ -231,9 +231,8 @@ bool manifest_forget_tenant(Repo *repo, const char *id, const char *tenant, Erro
         if (json_is_object(st) && n > 0)
             json_object_set_new(st, "tenants", json_integer(n - 1));
     }
-    /* the header without the part first, then the part: a crash between
-     * them leaves a part no snapshot lists, which prune removes */
-    ok = repo_snapshot_write(repo, header, NULL, err) && repo_part_remove(repo, gone, err);
+    /* the part itself stays until prune: other snapshots may list it */
+    ok = repo_snapshot_write(repo, header, NULL, err);
 done:
     json_decref(gone);
     json_decref(keep);

@@ -62,8 +62,8 @@ json_t *manifest_assemble(Repo *repo, json_t *header, const ManifestSelect *sel,
 bool manifest_holds(Repo *repo, json_t *header, const char *tenant);
 
 /* Drops tenant's part from snapshot id: the header is written again without
- * it, then the part is removed ("forget tenant T in snapshot S"). Fails
- * when the snapshot holds no part of it. */
+ * it ("forget tenant T in snapshot S"); prune removes the part once no
+ * snapshot lists it. Fails when the snapshot holds no part of it. */
 bool manifest_forget_tenant(Repo *repo, const char *id, const char *tenant, Error *err);
 
 /* ---- snapshots that lost chunks (repair.c) ------------------------------- */

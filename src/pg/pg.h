@@ -103,6 +103,10 @@ bool pg_copy_in_end(PGconn *conn, const char *abort_reason, Error *err);
  * version is an error with a hint to set postgres.bin_dir. */
 char *pg_tool_find(const char *bindir, const char *name, int major, Error *err);
 
+/* Does the program at path list option (e.g. "--restrict-key") in its
+ * --help? Minor releases add options, so the major version cannot tell. */
+bool pg_tool_has_option(const char *path, const char *option);
+
 /* Runs the program with argv (argv[0] is its path) and the connection
  * settings of conn passed through the environment (PGHOST, PGPORT, PGUSER,
  * PGPASSWORD, ...), never on the command line; dbname replaces the

@@ -311,6 +311,21 @@ static int pg_tool_version(const char *path)
     return major;
 }
 
+bool pg_tool_has_option(const char *path, const char *option)
+{
+    char *argv[] = {(char *)path, "--help", NULL};
+    Buf out;
+    Error err;
+    bool has = false;
+
+    buf_init(&out);
+    error_clear(&err);
+    if (pg_tool_run(argv, NULL, NULL, pg_tool_collect, &out, &err))
+        has = strstr(buf_cstr(&out), option) != NULL;
+    buf_free(&out);
+    return has;
+}
+
 char *pg_tool_find(const char *bindir, const char *name, int major, Error *err)
 {
     char *candidates[3] = {NULL, NULL, NULL};

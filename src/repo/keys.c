@@ -587,6 +587,14 @@ const char *repo_owner_name(const RepoOwner *owner)
     return owner->name;
 }
 
+void repo_owner_derive(const RepoOwner *owner, const char *label, char out[65])
+{
+    unsigned char mac[CODEC_ID_LEN];
+
+    codec_mac(owner->id_key, label, strlen(label), mac);
+    hex_encode(mac, sizeof(mac), out);
+}
+
 RepoOwner *repo_owner_for_kid(Repo *repo, uint32_t kid, Error *err)
 {
     RepoOwner *o;

@@ -31,6 +31,7 @@ static Repo *repo_alloc(Storage *st)
     repo_table_init(&repo->kids, sizeof(RepoKid), REPO_KID_LEN);
     repo_table_init(&repo->keyinfo, sizeof(RepoKeyInfo), REPO_OWNERID_LEN);
     repo_table_init(&repo->current, sizeof(RepoCurrent), REPO_OWNERID_LEN);
+    repo_table_init(&repo->parts_seen, CODEC_ID_LEN, CODEC_ID_LEN);
     buf_init(&repo->pending);
     return repo;
 }
@@ -41,6 +42,7 @@ static void repo_release(Repo *repo)
     repo_index_free(repo);
     repo_table_free(&repo->keyinfo);
     repo_table_free(&repo->current);
+    repo_table_free(&repo->parts_seen);
     repo_owners_free(repo);
     mem_wipe(repo->master_enc, sizeof(repo->master_enc));
     mem_wipe(repo->master_id, sizeof(repo->master_id));

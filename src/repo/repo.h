@@ -100,6 +100,11 @@ const char *repo_location(const Repo *repo);
 RepoOwner *repo_owner_get(Repo *repo, const char *name, bool create, Error *err);
 const char *repo_owner_name(const RepoOwner *owner);
 
+/* A value derived from the owner's id key for label (64 hex digits): the
+ * same for the same owner and label, and unknown to whoever lacks the
+ * repository's keys. */
+void repo_owner_derive(const RepoOwner *owner, const char *label, char out[65]);
+
 /* Deletes the owner's keys. Afterwards reading any chunk of that owner fails
  * with a clear error ("keys of owner ... were destroyed"). */
 bool repo_owner_destroy(Repo *repo, const char *name, Error *err);
@@ -310,16 +315,17 @@ bool repo_snapshot_resolve(Repo *repo, const char *id, char full[65], Error *err
  * included, is readable only with that tenant's keys, and destroying them
  * leaves nothing of it readable. */
 
-/* Writes doc as a part of owner; *ref_out receives its reference (new). */
+/* Writes doc as a part of owner; *ref_out receives its reference (new).
+ * The part's id is keyed by the owner's id key over its content: the same
+ * part again (a tenant that did not change) is not written twice, and
+ * snapshots share it. Parts are removed only by prune (repo_parts_sweep),
+ * once no snapshot lists them. */
 bool repo_part_write(Repo *repo, RepoOwner *owner, json_t *doc, json_t **ref_out, Error *err);
 
 /* Loads the part a reference names (a new reference). Errors name the part
  * ("snapshot part \"parts/ID\" is missing", "... authentication failed");
  * *destroyed (when not NULL) tells that its owner's keys were destroyed. */
 json_t *repo_part_load(Repo *repo, json_t *ref, bool *destroyed, Error *err);
-
-/* Removes a part object (its snapshot must no longer list it). */
-bool repo_part_remove(Repo *repo, json_t *ref, Error *err);
 
 /* Is the referenced part owner_name's? Decided from the keyed owner id in
  * the reference, without reading the part. */

@@ -184,6 +184,8 @@ struct Repo
     uint64_t index_errors; /* index objects that failed to load (tolerant mode) */
     char **index_failed;   /* their keys, and below the errors, for repo_check */
     char **index_failed_msg;
+    RepoTable parts_seen; /* ids (raw, 32 bytes) of the part objects known to exist */
+    bool parts_listed;    /* parts_seen was filled from a listing of parts/ */
     Buf pending; /* pack records of committed packs not yet in an index object */
     uint32_t pending_packs;
 

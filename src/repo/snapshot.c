@@ -368,26 +368,14 @@ json_t *repo_snapshot_load(Repo *repo, const char *id, Error *err)
 bool repo_snapshot_forget(Repo *repo, const char *id, Error *err)
 {
     char full[65], key[96];
-    json_t *doc, *ref;
-    size_t i;
-    Error e2;
 
     if (!repo_snapshot_resolve(repo, id, full, err))
         return false;
     snprintf(key, sizeof(key), SNAP_PREFIX "%s", full);
-    error_clear(&e2);
-    doc = repo_snapshot_load_id(repo, full, &e2);
+    /* its parts stay: another snapshot may list the same part (a tenant
+     * that did not change); prune removes those no snapshot lists */
     if (!storage_remove(repo->st, key, err))
-    {
-        json_decref(doc);
         return false;
-    }
-    /* the header went first: a crash from here leaves parts no snapshot
-     * lists, which prune removes; a damaged header's parts too */
-    json_array_foreach (json_object_get(doc, "parts"), i, ref)
-        if (!repo_part_remove(repo, ref, &e2))
-            error_clear(&e2);
-    json_decref(doc);
     log_debug("forgot snapshot %s", full);
     return true;
 }
@@ -430,18 +418,93 @@ static bool part_id_ok(const char *id)
     return id != NULL && snap_is_hex(id, 64, 64);
 }
 
-bool repo_part_write(Repo *repo, RepoOwner *owner, json_t *doc, json_t **ref_out, Error *err)
+/* Fills parts_seen from one listing of parts/, the first time; the caller
+ * holds repo->mu. */
+static bool part_seen_load(Repo *repo, Error *err)
 {
-    char id[65], key[96];
-    char *text;
+    StorageList list;
+
+    if (repo->parts_listed)
+        return true;
+    if (!storage_list(repo->st, PART_PREFIX, &list, err))
+        return false;
+    for (size_t i = 0; i < list.count; i++)
+    {
+        unsigned char raw[CODEC_ID_LEN];
+        const char *id = list.items[i].key + strlen(PART_PREFIX);
+
+        if (part_id_ok(id) && hex_decode(id, raw, sizeof(raw)) == 0 &&
+            repo_table_find(&repo->parts_seen, raw) == REPO_NONE)
+            repo_table_add(&repo->parts_seen, raw);
+    }
+    storage_list_free(&list);
+    repo->parts_listed = true;
+    return true;
+}
+
+/* Is part id (raw) known to exist? Notes it as existing when add. */
+static bool part_seen(Repo *repo, const unsigned char raw[CODEC_ID_LEN], bool add, bool *seen,
+                      Error *err)
+{
     bool ok;
 
-    repo_random_id(id);
-    snprintf(key, sizeof(key), PART_PREFIX "%s", id);
-    text = json_dumps(doc, JSON_COMPACT);
+    pthread_mutex_lock(&repo->mu);
+    ok = part_seen_load(repo, err);
+    *seen = ok && repo_table_find(&repo->parts_seen, raw) != REPO_NONE;
+    if (ok && add && !*seen)
+        repo_table_add(&repo->parts_seen, raw);
+    pthread_mutex_unlock(&repo->mu);
+    return ok;
+}
+
+/* Does the part object under key hold exactly text? A part is reused only
+ * after it was read back whole: one damaged since it was written is
+ * written again instead of being listed by one more snapshot. */
+static bool part_same(Repo *repo, RepoOwner *owner, const char *key, const char *text)
+{
+    Buf body;
+    Error e;
+    bool same;
+
+    buf_init(&body);
+    error_clear(&e);
+    same = repo_object_get_sealed(repo, key, "CFRP", "snapshot part", owner->data_key, &body,
+                                  &e) &&
+           body.len == strlen(text) && memcmp(body.data, text, body.len) == 0;
+    if (!same)
+        log_debug("snapshot part \"%s\" is written again: %s", key,
+                  error_is_set(&e) ? e.message : "it holds something else");
+    buf_free(&body);
+    return same;
+}
+
+/*
+ * A part's id is keyed by its owner's id key over its text, so a tenant
+ * that did not change since the last backup has the same part again: it is
+ * not written twice, and a run of unchanged tenants adds no object at all.
+ * Parts are shared by snapshots that way (each reuse reads the part back
+ * first); only prune removes them, once no snapshot lists them.
+ */
+bool repo_part_write(Repo *repo, RepoOwner *owner, json_t *doc, json_t **ref_out, Error *err)
+{
+    unsigned char raw[CODEC_ID_LEN];
+    char id[65], key[96];
+    char *text;
+    bool ok, seen = false;
+
+    text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
     if (text == NULL)
         return error_set(err, ERR_FAILURE, "could not encode a snapshot part");
-    ok = repo_object_put_sealed(repo, key, "CFRP", text, strlen(text), true, owner->data_key, err);
+    codec_mac(owner->id_key, text, strlen(text), raw);
+    hex_encode(raw, sizeof(raw), id);
+    snprintf(key, sizeof(key), PART_PREFIX "%s", id);
+    ok = part_seen(repo, raw, false, &seen, err);
+    if (ok && seen && !part_same(repo, owner, key, text))
+        seen = false; /* damaged, or gone since: written again */
+    if (ok && !seen)
+        ok = repo_object_put_sealed(repo, key, "CFRP", text, strlen(text), true, owner->data_key,
+                                    err) &&
+             part_seen(repo, raw, true, &seen, err);
     free(text);
     if (!ok)
         return error_prefix(err, "could not write snapshot part \"%s\"", key);
@@ -491,17 +554,6 @@ json_t *repo_part_load(Repo *repo, json_t *ref, bool *destroyed, Error *err)
         return NULL;
     }
     return doc;
-}
-
-bool repo_part_remove(Repo *repo, json_t *ref, Error *err)
-{
-    const char *id = json_string_value(json_object_get(ref, "id"));
-    char key[96];
-
-    if (!part_id_ok(id))
-        return true;
-    snprintf(key, sizeof(key), PART_PREFIX "%s", id);
-    return storage_remove(repo->st, key, err);
 }
 
 bool repo_part_of(Repo *repo, json_t *ref, const char *owner_name)
@@ -576,5 +628,11 @@ bool repo_parts_sweep(Repo *repo, uint64_t *removed, Error *err)
     }
     storage_list_free(&list);
     json_decref(snaps);
+    /* what this process knew of parts/ may name some just removed */
+    pthread_mutex_lock(&repo->mu);
+    repo_table_free(&repo->parts_seen);
+    repo_table_init(&repo->parts_seen, CODEC_ID_LEN, CODEC_ID_LEN);
+    repo->parts_listed = false;
+    pthread_mutex_unlock(&repo->mu);
     return !error_is_set(err);
 }

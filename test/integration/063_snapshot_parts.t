@@ -64,6 +64,11 @@ t_like "$T_ERR" "snapshot part \"$globex\" is missing" "  ... saying it is missi
 # a fresh snapshot for the rest
 t_ok "a new backup" "$COFFER" backup --json
 snap2=$(jq -r .id <<<"$T_OUT")
+t_ok "  ... whose tenant_acme part is sound" \
+    "$COFFER" restore --tenant tenant_acme --snapshot "$snap2" --as acme_again
+t_is "$(count $DB acme_again)" 10 "  ... so tenant_acme restores from it"
+t_ok "  ... as does tenant_globex" "$COFFER" restore --tenant tenant_globex --snapshot "$snap2" --as globex_again
+t_is "$(count $DB globex_again)" 16 "  ... with its rows"
 t_ok "forget the damaged snapshot" "$COFFER" forget "$snap"
 t_ok "prune" "$COFFER" prune
 check_clean "(a) the repository is clean again"

@@ -38,6 +38,7 @@ done
 s1=${snaps[0]} s2=${snaps[1]} s3=${snaps[2]}
 t_is "$(ls "$REPO/snapshots" | wc -l)" 3 "three snapshot headers"
 nparts=$(find "$REPO/parts" -type f | wc -l)
+t_is "$nparts" 9 "three backups of unchanged tenants share their nine parts"
 
 # (a) the middle snapshot's header is damaged
 flip_middle "$REPO/snapshots/$s2"
@@ -70,12 +71,25 @@ t_like "$T_OUT" "forgot snapshot $s2" "  ... says so"
 t_is "$(ls "$REPO/snapshots" | sort | tr '\n' ' ')" "$(printf '%s\n' "$s1" "$s3" | sort | tr '\n' ' ')" \
     "  ... and only its header is gone"
 t_ok "(a) prune then works" "$COFFER" prune
-t_is "$(find "$REPO/parts" -type f | wc -l)" "$((nparts / 3 * 2))" \
-    "  ... and removes the parts the damaged header listed"
+t_is "$(find "$REPO/parts" -type f | wc -l)" "$nparts" \
+    "  ... and keeps the parts the other snapshots list too"
 t_ok "(a) check is clean" "$COFFER" check --json
 t_is "$(jq .errors <<<"$T_OUT")" 0 "  ... with no errors"
 t_ok "(a) list no longer warns" "$COFFER" list
 t_is "$T_ERR|$(tail -n 1 <<<"$T_OUT")" "|2 snapshots" "  ... and shows both snapshots"
+
+# (a') a part both snapshots share is damaged: the next backup of the
+# unchanged tenant reads it back, finds it damaged and writes it again,
+# which heals every snapshot that lists it
+t_ok "(a') a backup (the restores above changed the database's DDL)" "$COFFER" backup
+before=$(find "$REPO/parts" -type f -newer "$REPO/snapshots/$s3" | sort)
+t_is "$(wc -l <<<"$before")" 9 "  ... wrote nine parts"
+flip_middle "$(head -1 <<<"$before")"
+t_exit 1 "(a') check finds the damaged part" "$COFFER" check
+t_ok "(a') another backup of the unchanged tenants" "$COFFER" backup
+t_is "$(find "$REPO/parts" -type f | wc -l)" "$(($(wc -l <<<"$before") + nparts))" "  ... adds no part"
+t_ok "(a') check is clean again: the part was written again" "$COFFER" check --json
+t_is "$(jq .errors <<<"$T_OUT")" 0 "  ... with no errors"
 
 # (b) a damaged owner key object, in a repository of its own. A tenant
 # backed up once whose snapshot was then forgotten keeps its keys, and its

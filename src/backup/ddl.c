@@ -33,7 +33,6 @@ typedef struct DdlSplit
     size_t n;
     PgArchivePart *rest; /* NULL: entries of no tenant are not kept */
     size_t dropped;      /* ... and counted */
-    int max_id;          /* the largest dump id read */
     Backup *b;
 } DdlSplit;
 
@@ -43,8 +42,6 @@ static bool ddl_split_entry(void *arg, const PgArchiveEntry *e, Error *err)
     size_t which = 0;
 
     (void)err;
-    if (e->dump_id > d->max_id)
-        d->max_id = e->dump_id;
     if (pg_archive_entry_is_setup(e))
     {
         for (size_t i = 0; i < d->n; i++)
@@ -160,9 +157,8 @@ static char **ddl_shared_excludes(Backup *b, Session *s, size_t *n_out)
     return names;
 }
 
-/* Dumps the shared part of a database of tenant schemas; *max_id receives
- * the largest dump id of its archive. */
-static json_t *ddl_dump_shared(Worker *w, Session *s, RepoOwner *owner, int *max_id, Error *err)
+/* Dumps the shared part of a database of tenant schemas. */
+static json_t *ddl_dump_shared(Worker *w, Session *s, RepoOwner *owner, Error *err)
 {
     DdlSplit d;
     size_t n, argc;
@@ -179,7 +175,6 @@ static json_t *ddl_dump_shared(Worker *w, Session *s, RepoOwner *owner, int *max
         ddl = ddl_store(w, owner, d.rest, pg_archive_reader_header(d.reader), err);
     else
         error_prefix(err, "schema dump");
-    *max_id = d.max_id;
     ddl_split_free(&d);
     argv_free(argv, argc);
     free(names);
@@ -275,14 +270,13 @@ typedef struct DdlShared
 {
     RepoOwner *owner;
     json_t *ddl;
-    int max_id;
 } DdlShared;
 
 static bool ddl_attempt_shared(Worker *w, Session *s, void *arg, Error *err)
 {
     DdlShared *sh = arg;
 
-    sh->ddl = ddl_dump_shared(w, s, sh->owner, &sh->max_id, err);
+    sh->ddl = ddl_dump_shared(w, s, sh->owner, err);
     return sh->ddl != NULL;
 }
 
@@ -410,7 +404,7 @@ static bool ddl_attempt_whole(Worker *w, Session *s, void *arg, Error *err)
 bool backup_run_ddl(Worker *w, Session *s, Error *err)
 {
     RepoOwner *owner = repo_owner_get(w->b->repo, s->ddl_owner, true, err);
-    DdlShared sh = {owner, NULL, 0};
+    DdlShared sh = {owner, NULL};
 
     if (owner == NULL)
         return false;
@@ -431,5 +425,8 @@ bool backup_run_ddl(Worker *w, Session *s, Error *err)
     if (!ddl_with_retries(w, s, ddl_attempt_shared, &sh, err))
         return false;
     json_object_set_new(s->doc, "ddl", sh.ddl);
-    return ddl_dump_tenants(w, s, sh.max_id + 1, err);
+    /* a tenant's part is numbered from 1 whatever the shared dump holds,
+     * so that its archive, and so its part, stays the same while the
+     * tenant does; a restore numbers it after the shared dump's ids */
+    return ddl_dump_tenants(w, s, 1, err);
 }

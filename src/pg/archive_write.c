@@ -249,6 +249,13 @@ static int ar_cmp_idmap(const void *a, const void *b)
     return (x->from > y->from) - (x->from < y->from);
 }
 
+static int ar_cmp_int(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+
+    return (x > y) - (x < y);
+}
+
 int pg_archive_part_renumber(PgArchivePart *p, int first_id)
 {
     ArIdMap *map = xcalloc(p->n + 1, sizeof(ArIdMap));
@@ -275,6 +282,10 @@ int pg_archive_part_renumber(PgArchivePart *p, int first_id)
                 e->deps[kept++] = m->to;
         }
         e->n_deps = kept;
+        /* pg_dump lists them in an order its own numbering decides: in
+         * ours, so that the same objects give the same archive */
+        if (kept > 1)
+            qsort(e->deps, kept, sizeof(e->deps[0]), ar_cmp_int);
     }
     free(map);
     return first_id + (int)p->n;

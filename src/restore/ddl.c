@@ -143,6 +143,7 @@ char *restore_fetch_ddl(Restore *r, Target *t, Error *err)
     char *path = NULL;
     FileSink f = {-1, NULL};
     size_t n;
+    int max_id = 0;
 
     if (own == NULL)
         return restore_fetch(r, t->mdb->ddl, "ddl", err);
@@ -156,7 +157,14 @@ char *restore_fetch_ddl(Restore *r, Target *t, Error *err)
         goto done;
     n = pg_archive_part_count(shared);
     for (size_t i = 0; i < n; i++)
-        pg_archive_part_add(merged, pg_archive_part_entry(shared, i));
+    {
+        const PgArchiveEntry *e = pg_archive_part_entry(shared, i);
+
+        pg_archive_part_add(merged, e);
+        max_id = e->dump_id > max_id ? e->dump_id : max_id;
+    }
+    /* the tenant's part is numbered on its own: after the shared ids */
+    pg_archive_part_renumber(tenant, max_id + 1);
     for (size_t i = 0; i < pg_archive_part_count(tenant); i++)
     {
         const PgArchiveEntry *e = pg_archive_part_entry(tenant, i);

@@ -81,13 +81,13 @@ t_is "$T_ERR|$(tail -n 1 <<<"$T_OUT")" "|2 snapshots" "  ... and shows both snap
 # (a') a part both snapshots share is damaged: the next backup of the
 # unchanged tenant reads it back, finds it damaged and writes it again,
 # which heals every snapshot that lists it
-t_ok "(a') a backup (the restores above changed the database's DDL)" "$COFFER" backup
-before=$(find "$REPO/parts" -type f -newer "$REPO/snapshots/$s3" | sort)
-t_is "$(wc -l <<<"$before")" 9 "  ... wrote nine parts"
-flip_middle "$(head -1 <<<"$before")"
-t_exit 1 "(a') check finds the damaged part" "$COFFER" check
-t_ok "(a') another backup of the unchanged tenants" "$COFFER" backup
-t_is "$(find "$REPO/parts" -type f | wc -l)" "$(($(wc -l <<<"$before") + nparts))" "  ... adds no part"
+TOOL="$REPO_ROOT/build/bench/repo_tool"
+acme=$("$TOOL" part "$REPO" "$s3" tenant_acme)
+t_like "$acme" '^parts/[0-9a-f]{64}$' "(a') tenant_acme's part, which all snapshots share"
+flip_middle "$REPO/$acme"
+t_exit 1 "(a') check finds it damaged" "$COFFER" check
+t_ok "(a') a backup of the unchanged tenant" "$COFFER" backup --tenant tenant_acme --json
+t_is "$("$TOOL" part "$REPO" "$(jq -r .id <<<"$T_OUT")" tenant_acme)" "$acme" "  ... lists the same part"
 t_ok "(a') check is clean again: the part was written again" "$COFFER" check --json
 t_is "$(jq .errors <<<"$T_OUT")" 0 "  ... with no errors"
 
@@ -115,4 +115,22 @@ t_exit 1 "(b) plain check reports the damaged key" "$COFFER" check
 t_like "$T_ERR" "owner key \"keys/$gone_key\": authentication failed" "  ... naming the key object"
 t_like "$T_ERR" "HINT: copy the damaged owner key named above back from a copy of the repository" \
     "  ... and the hint says what to do"
+# (e) a tenant's part depends on its own objects alone: a new tenant and a
+# new schema elsewhere in the database leave the other tenants' parts as
+# they were
+REPO="$T_TMP/repo_e"
+sed -i "s|path: .*|path: $REPO|" "$COFFER_CONFIG"
+t_ok "(e) init a third repository" "$COFFER" init
+t_ok "(e) a backup" "$COFFER" backup
+before=$(find "$REPO/parts" -type f | wc -l)
+pg_psql -d "$DB" >/dev/null <<'SQL' || t_bail "cannot add schemas"
+CREATE SCHEMA tenant_newcomer;
+CREATE TABLE tenant_newcomer.orders (id int PRIMARY KEY);
+CREATE SCHEMA reporting;
+CREATE TABLE reporting.daily (day date PRIMARY KEY);
+SQL
+t_ok "(e) a backup after a new tenant and a new schema" "$COFFER" backup
+t_is "$(($(find "$REPO/parts" -type f | wc -l) - before))" 2 "  ... writes two parts: the new tenant's and the shared one"
+t_ok "(e) an existing tenant restores from it" "$COFFER" restore --tenant tenant_globex --as globex_e
+t_is "$(pg_psql -d "$DB" -c 'SELECT count(*) FROM globex_e.orders')" 16 "  ... with its rows"
 t_done

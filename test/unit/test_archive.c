@@ -540,8 +540,9 @@ static void test_renumber(void)
     ok(e->dump_id == 101 && e->n_deps == 1 && e->deps[0] == 100,
        "the second is 101, depending on 100 (was 9 on 5)");
     e = pg_archive_part_entry(p, 2);
-    ok(e->dump_id == 102 && e->n_deps == 2 && e->deps[0] == 101 && e->deps[1] == 100,
-       "the third keeps its dependencies inside the part, renumbered, and drops the one outside");
+    ok(e->dump_id == 102 && e->n_deps == 2 && e->deps[0] == 100 && e->deps[1] == 101,
+       "the third keeps its dependencies inside the part, renumbered and in order, and drops the "
+       "one outside");
     is_int(deps_c[1], 3, "the entry added is a copy: the caller's dependencies are untouched");
     pg_archive_part_free(p);
 }

@@ -229,22 +229,21 @@ void repo_reserve_ensure(Repo *repo)
     free(zeros);
 }
 
-/* Writes the lock object the first time; a lock that frees space gives up
- * the reserve to be written on a full disk. */
+/* Writes the lock object the first time. A lock that frees space gives up
+ * the reserve first: on a full disk, the lock and the first objects its
+ * command writes (a new index before the packs it replaces can go) need
+ * that room; the unlock puts it back once there is room again. */
 static bool lock_write(RepoLock *lock, Error *err)
 {
     Storage *st = lock->repo->st;
     bool exists = false;
     Error e2;
 
-    if (lock_put(lock, err))
-        return true;
     error_clear(&e2);
-    if (!lock->frees || !storage_exists(st, LOCK_RESERVE_KEY, &exists, NULL, &e2) || !exists ||
-        !storage_remove(st, LOCK_RESERVE_KEY, &e2))
-        return false;
-    log_info("used the repository's space reserve to take the lock (%s)", err->message);
-    error_clear(err);
+    if (lock->frees && (storage_caps(st) & STORAGE_CAP_LOCAL) != 0 &&
+        storage_exists(st, LOCK_RESERVE_KEY, &exists, NULL, &e2) && exists &&
+        storage_remove(st, LOCK_RESERVE_KEY, &e2))
+        log_debug("gave up the repository's space reserve until the unlock");
     return lock_put(lock, err);
 }
 

@@ -201,7 +201,10 @@ static bool prune_repack(Repo *repo, const uint8_t *action, const uint32_t *firs
 }
 
 /* The prune itself, with the exclusive lock held and a fresh index. */
-static bool prune_locked(Repo *repo, RepoPruneStats *stats, Error *err)
+/* One pass of prune. Without repack, packs worth repacking are kept and
+ * *more says a second pass (with repack) is wanted: deleting first frees
+ * the space repacking needs, which matters on a full disk. */
+static bool prune_locked(Repo *repo, RepoPruneStats *stats, bool repack, bool *more, Error *err)
 {
     RepoTable listed;
     StorageList list;
@@ -275,17 +278,22 @@ static bool prune_locked(Repo *repo, RepoPruneStats *stats, Error *err)
             goto done;
         }
         if (live_bytes[p] * 2 < rp->size)
-            action[p] = PRUNE_REPACK;
+        {
+            action[p] = repack ? PRUNE_REPACK : PRUNE_KEEP;
+            *more = *more || !repack;
+        }
     }
-    rewrite = dead_entries > 0 || repo->n_index_names > 1 || repo->index_dups > 0;
+    /* a second pass rewrites the index anyway: this one only when it deletes */
+    rewrite = !*more && (dead_entries > 0 || repo->n_index_names > 1 || repo->index_dups > 0);
     for (uint32_t i = 0; i < listed.count; i++)
         rewrite = rewrite || !((PruneListed *)repo_table_at(&listed, i))->indexed;
     for (uint32_t p = 0; p < np; p++)
         rewrite = rewrite || action[p] != PRUNE_KEEP;
     if (!rewrite)
     {
-        log_info("nothing to prune: %" PRIu64 " snapshots, %" PRIu32 " packs, all in use", nsnap,
-                 np);
+        if (!*more)
+            log_info("nothing to prune: %" PRIu64 " snapshots, %" PRIu32 " packs, all in use",
+                     nsnap, np);
         ok = true;
         goto done;
     }
@@ -358,7 +366,7 @@ static bool prune_locked(Repo *repo, RepoPruneStats *stats, Error *err)
         stats->packs_deleted++;
         repo_crash_point("prune-pack-delete");
     }
-    stats->bytes_freed = freed > new_bytes ? freed - new_bytes : 0;
+    stats->bytes_freed += freed > new_bytes ? freed - new_bytes : 0;
     log_debug("pruned repository \"%s\": %" PRIu64 " packs deleted, %" PRIu64 " repacked, %" PRIu64
              " bytes freed",
              storage_location(repo->st), stats->packs_deleted, stats->packs_repacked,
@@ -412,7 +420,7 @@ bool repo_prune(Repo *repo, RepoPruneStats *stats, Error *err)
     RepoPruneStats local;
     RepoLock *lock;
     unsigned saved = repo->flags;
-    bool ok;
+    bool ok, more = false;
 
     if (stats == NULL)
         stats = &local;
@@ -423,8 +431,13 @@ bool repo_prune(Repo *repo, RepoPruneStats *stats, Error *err)
     /* decide on a fresh, complete index: a damaged index object must stop
      * prune, or its packs would look unreferenced */
     repo->flags &= ~(unsigned)REPO_OPEN_TOLERANT;
-    ok = repo_index_load(repo, err) && prune_locked(repo, stats, err) &&
-         prune_sweep(repo, stats, err);
+    ok = repo_index_load(repo, err) && prune_locked(repo, stats, false, &more, err);
+    if (ok && more)
+    {
+        more = false;
+        ok = repo_index_load(repo, err) && prune_locked(repo, stats, true, &more, err);
+    }
+    ok = ok && prune_sweep(repo, stats, err);
     if (ok)
         ok = repo_index_load(repo, err);
     repo->flags = saved;

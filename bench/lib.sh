@@ -1,6 +1,7 @@
 # bench/lib.sh - the benchmark's throwaway PostgreSQL 15, and small helpers.
 #
 # Sourced by bench/run.sh (and usable by hand: `source bench/lib.sh; bench_pg_start`).
+# The s3 set's S3 server is the tests' too (test/lib/s3.sh, see bench_s3_start).
 # The server comes from the tests' harness, test/lib/pg.sh (pg_start/pg_stop:
 # data, unix socket and log in /tmp/coffer-pg.XXXXXX, listening on the socket
 # only, run as the postgres OS user when we are root, always stopped at exit,
@@ -28,6 +29,8 @@
 BENCH_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=../test/lib/pg.sh
 . "$BENCH_LIB_DIR/../test/lib/pg.sh"
+# shellcheck source=../test/lib/s3.sh
+. "$BENCH_LIB_DIR/../test/lib/s3.sh"
 
 BENCH_PG_BINDIR=${PG_BINDIR:-/usr/lib/postgresql/${PG_MAJOR:-15}/bin}
 BENCH_TMP=      # the server's temp dir ($PG_TMP): work files go there too
@@ -136,4 +139,61 @@ bench_calc() { awk "BEGIN { printf \"%.4f\", $* }"; }
 bench_human_bytes()
 {
     awk -v b="$1" 'BEGIN { split("B KiB MiB GiB TiB", u); i=1; while (b >= 1024 && i < 5) { b /= 1024; i++ } printf (i==1 ? "%d %s" : "%.1f %s"), b, u[i] }'
+}
+
+# --- S3 ---------------------------------------------------------------------
+
+# bench_s3_start: the s3 set's object store, test/lib/s3.sh's throwaway
+# OpenStack Swift with s3api (four processes on 127.0.0.1, one worker each,
+# its data in a temp dir, stopped at exit), the bucket BENCH_S3_BUCKET, and
+# the counting proxy in front of it with no faults (rate=0): S3_ENDPOINT goes
+# to Swift directly, S3_PROXY_ENDPOINT through the proxy, whose counters
+# bench_s3_stats reads. Exports the keys Coffer reads (AWS_ACCESS_KEY_ID,
+# AWS_SECRET_ACCESS_KEY). Returns 2 when Swift is not installed, 1 when it
+# does not start.
+BENCH_S3_BUCKET=bench
+bench_s3_start()
+{
+    s3_available || return 2
+    [ "${BENCH_KEEP:-0}" = 1 ] && export S3_KEEP=1
+    s3_start || return 1
+    s3_mb "$BENCH_S3_BUCKET" || return 1
+    s3_proxy_start rate=0 || return 1
+    export AWS_ACCESS_KEY_ID=$S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$S3_SECRET_KEY
+    unset AWS_SESSION_TOKEN AWS_PROFILE
+    bench_log "S3: Swift with s3api at $S3_ENDPOINT, bucket $BENCH_S3_BUCKET, counting proxy at $S3_PROXY_ENDPOINT"
+}
+
+bench_s3_stop() { s3_stop; }
+
+# bench_s3_stats [--reset]: the proxy's counters as KEY=VALUE lines (requests,
+# requests.METHOD, req_body_bytes.METHOD, resp_body_bytes.METHOD, status.CODE).
+bench_s3_stats() { s3_proxy_stats "$@"; }
+
+# bench_s3_keys PREFIX: the keys under PREFIX/ in the bucket, counted by their
+# first path element below the prefix ("data 4003", "config 1", ...), sorted.
+bench_s3_keys()
+{
+    local keys
+    keys=$(s3_ls "$BENCH_S3_BUCKET" "$1/") || return 1
+    printf '%s\n' "$keys" | awk -F/ 'NF > 1 { n[$2]++ } END { for (k in n) print k, n[k] }' | sort
+}
+
+# bench_s3_cpu: the CPU seconds (user + system) used so far by Swift's
+# processes (every process of the four servers' sessions: each server runs
+# its worker as a child): on a small machine the server competes with
+# PostgreSQL and Coffer for the same cores.
+bench_s3_cpu()
+{
+    local s pid sids=''
+    for s in proxy account container object; do
+        pid=$(cat "$S3_TMP/run/$s.pid" 2>/dev/null) || continue
+        sids+="${sids:+,}$pid"
+    done
+    # /proc/PID/stat after "(comm) ": state ppid pgrp session ... utime(12) stime(13) cutime(14) cstime(15)
+    # (cat goes on past a process that ended meanwhile; awk would stop there)
+    { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v sids="$sids" -v hz="$(getconf CLK_TCK)" '
+        BEGIN { n = split(sids, a, ","); for (i = 1; i <= n; i++) s[a[i]] = 1 }
+        { sub(/^.*\) /, ""); if ($4 in s) t += $12 + $13 + $14 + $15 }
+        END { printf "%.2f", t / hz }'
 }

@@ -8,15 +8,24 @@
 #
 # Environment:
 #   BENCH_SCALE=1.0          data size factor of the skewed and dbs sets (0.05: quick run)
-#   BENCH_SETS="skewed tiny dbs"  which sets to run; "huge" (10,000 tiny tenants
+#   BENCH_SETS="skewed tiny dbs s3"  which sets to run; "huge" (10,000 tiny tenants
 #                            and one tenant of the same bytes) is opt-in:
-#                            BENCH_SETS="skewed tiny dbs huge"
-#   BENCH_TINY_TENANTS=2000  tenants of the tiny set; BENCH_HUGE_TENANTS=10000 of the huge one
+#                            BENCH_SETS="skewed tiny dbs s3 huge"
+#   BENCH_TINY_TENANTS=2000  tenants of the tiny set (and of the s3 set's);
+#                            BENCH_HUGE_TENANTS=10000 of the huge one
+#   BENCH_S3_SCALE           size factor of the s3 set's skewed data (default
+#                            0.4 x BENCH_SCALE); BENCH_S3_PART_SIZE its
+#                            part_size in MiB (default: Coffer's, 8)
 #   BENCH_CHEAP_SECONDS=60   a method whose first run takes less is run 3 times
 #                            (median reported); a longer one runs once
 #   BENCH_TINY_SAMPLE=100    schemas of the tiny set timed by the per-schema loop
 #   BENCH_KEEP=1             keep the temp dir (server data, dumps, repos) at exit
 #   COFFER=./coffer          the binary under test; COFFER_PASSPHRASE its passphrase
+#
+# The s3 set runs Coffer against a bucket of the tests' S3 server (OpenStack
+# Swift with s3api on this machine, test/lib/s3.sh, started here and stopped
+# at its end) and against a directory; a counting proxy in front of Swift
+# gives the requests and bytes sent. Without Swift its rows say "not available".
 #
 # Coffer is called only through the coffer_* functions below: when its commands
 # change, those are the only lines to adjust. If "coffer help backup" fails, the
@@ -34,7 +43,7 @@ cd "$ROOT"
 source bench/lib.sh
 
 export BENCH_SCALE=${BENCH_SCALE:-1.0}
-SETS=${BENCH_SETS:-skewed tiny dbs}
+SETS=${BENCH_SETS:-skewed tiny dbs s3}
 JOBS=2
 CHEAP_SECONDS=${BENCH_CHEAP_SECONDS:-60}
 TINY_SAMPLE=${BENCH_TINY_SAMPLE:-100}
@@ -118,6 +127,46 @@ unavailable()   # KEY SET LABEL WHY
     result_new "$1" "$2" "$3"
     R_STATUS[$1]="not available"
     note "$1" "$4"
+}
+
+# run_timed KEY RUN [ARGS...]: one more timed run of RUN for a key made by
+# result_new, for runs that alternate between keys (A B A B) or need their own
+# preparation; measure does the rest. The log is build/bench/logs/KEY.N.log;
+# the time is added to R_RUNS[KEY] and LAST_SECS, the median updated. A
+# failure marks the key failed and returns 1.
+LAST_SECS=
+run_timed()
+{
+    local key=$1 run=$2 secs n
+    shift 2
+    [ "${R_STATUS[$key]}" = ok ] || return 1
+    case $run in
+        coffer_*) [ "$BENCH_LOCKS" = "$STOCK_LOCKS" ] ||
+            bench_die "${R_LABEL[$key]}: Coffer would run with max_locks_per_transaction = $BENCH_LOCKS (call locks_stock first)" ;;
+    esac
+    R_LOCKS[$key]=$BENCH_LOCKS
+    n=$(( $(wc -w <<<"${R_RUNS[$key]:-}") + 1 ))
+    RUN_KEY=$key
+    if ! bench_time secs "$run" "$@" >"$LOGS/$key.$n.log" 2>&1; then
+        R_STATUS[$key]=failed
+        bench_log "${R_LABEL[$key]}: FAILED after $secs s, see $LOGS/$key.$n.log"
+        tail -5 "$LOGS/$key.$n.log" >&2
+        return 1
+    fi
+    LAST_SECS=$secs
+    R_RUNS[$key]="${R_RUNS[$key]:+${R_RUNS[$key]} }$secs"
+    # shellcheck disable=SC2086
+    R_MEDIAN[$key]=$(bench_median ${R_RUNS[$key]})
+    bench_log "${R_LABEL[$key]}: run $n: $secs s"
+}
+
+# prep_failed KEY WHAT LOG: an untimed step before KEY's run failed.
+prep_failed()
+{
+    R_STATUS[$1]=failed
+    note "$1" "$2 failed, see $3"
+    bench_log "${R_LABEL[$1]}: $2 failed, see $3"
+    tail -5 "$3" >&2
 }
 
 nothing() { :; }
@@ -225,10 +274,14 @@ coffer_has()   # COMMAND: true when "coffer help COMMAND" succeeds
     [ -x "$COFFER" ] && "$COFFER" help "$1" >/dev/null 2>&1
 }
 
-# coffer_config NAME DB MODEL: writes $BENCH_TMP/coffer/NAME.yaml, prints its path.
+# coffer_config NAME DB MODEL [REPOSITORY]: writes $BENCH_TMP/coffer/NAME.yaml,
+# prints its path. REPOSITORY: the repository section (YAML); by default a
+# directory, $BENCH_TMP/coffer/repo-NAME.
 coffer_config()
 {
     local name=$1 db=$2 model=$3 dir=$BENCH_TMP/coffer
+    local repo=${4:-"repository:
+  path: \"$dir/repo-$name\""}
     mkdir -p "$dir"
     local shared pattern
     if [ "$model" = schema ]; then
@@ -245,13 +298,56 @@ tenancy:
   shared: $shared
   discover:
     pattern: "$pattern"
-repository:
-  path: "$dir/repo-$name"
+$repo
 EOF
+    chmod 600 "$dir/$name.yaml"
     echo "$dir/$name.yaml"
 }
 
 coffer_repo() { awk -F'"' '/^  path:/ { print $2 }' "$1"; }
+
+# coffer_config_s3 NAME DB ENDPOINT PREFIX: a configuration (schema model)
+# whose repository is PREFIX in the bucket BENCH_S3_BUCKET at ENDPOINT. The
+# keys come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (bench_s3_start);
+# part_size is Coffer's default (8 MiB) unless BENCH_S3_PART_SIZE is set.
+coffer_config_s3()
+{
+    coffer_config "$1" "$2" schema "repository:
+  s3: {endpoint: \"$3\", bucket: $BENCH_S3_BUCKET, prefix: \"$4\"${BENCH_S3_PART_SIZE:+, part_size: $BENCH_S3_PART_SIZE}}"
+}
+
+# coffer_config_copy NAME DB ENDPOINT PREFIX: two repositories, "local" (the
+# directory $BENCH_TMP/coffer/repo-NAME) and "offsite" (PREFIX in the bucket
+# at ENDPOINT), both with the passphrase COFFER_PASSPHRASE.
+coffer_config_copy()
+{
+    coffer_config "$1" "$2" schema "repositories:
+  - name: local
+    path: \"$BENCH_TMP/coffer/repo-$1\"
+  - name: offsite
+    s3: {endpoint: \"$3\", bucket: $BENCH_S3_BUCKET, prefix: \"$4\"${BENCH_S3_PART_SIZE:+, part_size: $BENCH_S3_PART_SIZE}}"
+}
+
+coffer_init() { "$COFFER" --config "$1" ${2:+--repo "$2"} init; }   # CONFIG [REPO]
+
+# A backup whose JSON summary (bytes_read, bytes_added, ...) goes to OUT.
+coffer_backup_json()   # CONFIG OUT [REPO]
+{
+    coffer_run --config "$1" ${3:+--repo "$3"} backup -j "$JOBS" --json >"$2"
+}
+
+# coffer copy of the latest snapshot; its JSON summary (bytes, bytes_added,
+# chunks, chunks_new) goes to OUT.
+coffer_copy_json()   # CONFIG FROM TO OUT
+{
+    coffer_run --config "$1" copy --from "$2" --to "$3" --json >"$4"
+}
+
+# coffer_restore_one with its JSON summary (rows, bytes) to OUT.
+coffer_restore_json()   # CONFIG TENANT TARGET_DB OUT
+{
+    coffer_run --config "$1" restore --tenant "$2" --into-db "$3" --yes -j "$JOBS" --json >"$4"
+}
 
 # Runs coffer under /usr/bin/time, keeping the peak RSS (KiB) of RUN_KEY's runs.
 coffer_run()
@@ -837,6 +933,310 @@ run_huge()
     [ "${BENCH_KEEP:-0}" = 1 ] || { dropdb bench_huge; dropdb bench_one; }
 }
 
+# ---------------------------------------------------------------------------
+# The s3 set: Coffer into a bucket of a local S3 server (bench_s3_start:
+# OpenStack Swift with s3api on this machine, and a counting proxy) against
+# Coffer into a directory, on the skewed set's data made at S3_SCALE and on
+# the tiny set.
+
+# json_top KEY FILE: a number at the top level of a JSON summary ("  KEY": N).
+json_top() { sed -n "s/^  \"$1\": \([0-9.]*\),\{0,1\}\$/\1/p" "$2" | head -1; }
+
+# stat_of KEY FILE: one counter of a saved bench_s3_stats output (0 if absent).
+stat_of() { awk -F= -v k="$1" '$1 == k { v = $2 } END { print v + 0 }' "$2"; }
+
+# s3_requests KEY PER_BYTES WHAT: the proxy's counters since its last reset
+# (saved to build/bench/logs/KEY.proxy.log) as the requests of KEY's run: by
+# method, and per GB (10^9 bytes) of PER_BYTES, which WHAT names. Sets
+# S3_REQ[KEY] (a line for the summary), S3_PERGB[KEY] (all requests per GB),
+# S3_SENT[KEY] (request body bytes of PUT and POST) and adds to R_EXTRA[KEY].
+declare -A S3_REQ S3_PERGB S3_SENT S3_OBJ S3_OBJ_LINE
+s3_requests()
+{
+    local key=$1 bytes=$2 what=$3 log=$LOGS/$1.proxy.log m c total sent recv json='' pergb='' line='' p
+    if ! bench_s3_stats >"$log" 2>&1; then
+        note "$key" "the proxy's counters could not be read, see $log"
+        return 0
+    fi
+    total=$(stat_of requests "$log")
+    sent=$(( $(stat_of req_body_bytes.PUT "$log") + $(stat_of req_body_bytes.POST "$log") ))
+    recv=$(stat_of resp_body_bytes "$log")
+    [[ "$bytes" =~ ^[0-9]+$ ]] || bytes=0
+    for m in GET PUT POST HEAD DELETE; do
+        c=$(stat_of "requests.$m" "$log")
+        json+="${json:+, }\"$m\": $c"
+        if [ "$bytes" -gt 0 ]; then
+            p=$(awk -v c="$c" -v b="$bytes" 'BEGIN { printf "%.0f", c * 1e9 / b }')
+            pergb+="${pergb:+, }\"$m\": $p"
+            [ "$c" = 0 ] || line+="${line:+, }$m $c ($p/GB)"
+        else
+            [ "$c" = 0 ] || line+="${line:+, }$m $c"
+        fi
+    done
+    S3_SENT[$key]=$sent
+    if [ "$bytes" -gt 0 ]; then
+        S3_PERGB[$key]=$(awk -v c="$total" -v b="$bytes" 'BEGIN { printf "%.0f", c * 1e9 / b }')
+        pergb="{\"all\": ${S3_PERGB[$key]}, $pergb}"
+    else
+        pergb=null
+    fi
+    S3_REQ[$key]="$total requests${S3_PERGB[$key]:+ = ${S3_PERGB[$key]} per GB of $what ($(bench_human_bytes "$bytes"))}: $line;"
+    S3_REQ[$key]+=" $(bench_human_bytes "$sent") sent in request bodies, $(bench_human_bytes "$recv") received"
+    R_EXTRA[$key]="${R_EXTRA[$key]:+${R_EXTRA[$key]}, }\"requests\": {\"all\": $total, $json}, \"requests_per_gb\": $pergb,"
+    R_EXTRA[$key]+=" \"per_gb_of\": $(json_str "$what"), \"per_gb_bytes\": $bytes, \"req_body_bytes_put_post\": $sent, \"resp_body_bytes\": $recv"
+    bench_log "${R_LABEL[$key]}: ${S3_REQ[$key]}"
+}
+
+# s3_objects KEY PREFIX BEFORE: the objects under PREFIX/ now, less those of
+# BEFORE (a bench_s3_keys output saved before the run), by first path element
+# (data, parts, index, snapshots, keys; anything else as "other"). Sets
+# S3_OBJ[KEY] (the number of new objects), S3_OBJ_LINE[KEY] and adds to R_EXTRA[KEY].
+s3_objects()
+{
+    local key=$1 prefix=$2 before=$3 after=$LOGS/$1.keys.log out
+    if ! bench_s3_keys "$prefix" >"$after" 2>&1; then
+        note "$key" "the bucket could not be listed, see $after"
+        return 0
+    fi
+    # "NAME N" lines: after minus before, in a fixed order
+    out=$(awk 'NR == FNR { b[$1] = $2; next }
+        { k = ($1 ~ /^(data|parts|index|snapshots|keys)$/) ? $1 : "other"; n[k] += $2 - b[$1]; b[$1] = 0 }
+        END { split("data parts index snapshots keys other", o, " ")
+              for (i = 1; i <= 6; i++) { k = o[i]; print k, n[k] + 0; t += n[k] }
+              print "total", t }' "$before" "$after")
+    S3_OBJ[$key]=$(awk '$1 == "total" { print $2 }' <<<"$out")
+    S3_OBJ_LINE[$key]=$(awk '$1 != "total" && $2 != 0 { printf "%s%s/ %d", (n++ ? ", " : ""), $1, $2 }' <<<"$out")
+    S3_OBJ_LINE[$key]=${S3_OBJ_LINE[$key]//other\/ /other }
+    R_EXTRA[$key]="${R_EXTRA[$key]:+${R_EXTRA[$key]}, }\"objects_written\": ${S3_OBJ[$key]}, \"objects_by_prefix\": {$(awk '$1 != "total" { printf "%s\"%s\": %d", (n++ ? ", " : ""), $1, $2 }' <<<"$out")}"
+    bench_log "${R_LABEL[$key]}: ${S3_OBJ[$key]} objects written (${S3_OBJ_LINE[$key]})"
+}
+
+S3_SCALE=${BENCH_S3_SCALE:-$(awk -v s="$BENCH_SCALE" 'BEGIN { printf "%g", s * 0.4 }')}
+S3_KEYS=(coffer_s3_posix_full coffer_s3_full coffer_s3_posix_again coffer_s3_again coffer_s3_proxied
+    coffer_s3_posix_restore coffer_s3_restore coffer_s3_restore_proxied coffer_s3_copy_full coffer_s3_copy_incr
+    coffer_s3_tiny coffer_s3_tiny_posix)
+declare -A S3_LABEL
+s3_labels()   # TENANT N_TINY
+{
+    S3_LABEL=(
+        [coffer_s3_posix_full]="coffer backup -j $JOBS (first) into a directory"
+        [coffer_s3_full]="coffer backup -j $JOBS (first) into S3"
+        [coffer_s3_posix_again]="coffer backup -j $JOBS (again, nothing changed) into a directory"
+        [coffer_s3_again]="coffer backup -j $JOBS (again, nothing changed) into S3"
+        [coffer_s3_proxied]="coffer backup -j $JOBS (first) into S3 (proxy)"
+        [coffer_s3_posix_restore]="coffer restore: $1 (largest) from a directory"
+        [coffer_s3_restore]="coffer restore: $1 (largest) from S3"
+        [coffer_s3_restore_proxied]="coffer restore: $1 (largest) from S3 (proxy)"
+        [coffer_s3_copy_full]="coffer copy: first snapshot, directory to S3 (proxy)"
+        [coffer_s3_copy_incr]="coffer copy: snapshot after churn, directory to S3 (proxy)"
+        [coffer_s3_tiny]="coffer backup -j $JOBS (first): tiny set, $2 tenants, into S3 (proxy)"
+        [coffer_s3_tiny_posix]="coffer backup -j $JOBS (first): tiny set, $2 tenants, into a directory"
+    )
+}
+
+run_s3()
+{
+    local db=bench_schema work=$BENCH_TMP/s3 secs rc=0 k i rounds=3 tenant why
+    local cfg_posix cfg_s3='' cfg_px cfg_copy cfg_ts cfg_tp c0 c1
+    local -a cpu=()
+    mkdir -p "$work"
+    locks_stock
+    s3_labels "the largest tenant" "${BENCH_TINY_TENANTS:-2000}"
+    if ! coffer_has backup; then
+        for k in "${S3_KEYS[@]}"; do unavailable "$k" s3 "${S3_LABEL[$k]}" "coffer backup: not available"; done
+        return 0
+    fi
+    bench_time secs bench_s3_start >"$LOGS/s3_start.log" 2>&1 || rc=$?
+    if [ "$rc" != 0 ]; then
+        why="the S3 server did not start, see $LOGS/s3_start.log"
+        [ "$rc" != 2 ] || why="no S3 server: OpenStack Swift is not installed (scripts/install-deps.sh installs it)"
+        bench_log "s3: $why"
+        for k in "${S3_KEYS[@]}"; do unavailable "$k" s3 "${S3_LABEL[$k]}" "$why"; done
+        bench_s3_stop >/dev/null 2>&1 || true
+        return 0
+    fi
+    SETINFO[s3_start_s]=$secs
+    SETINFO[s3_scale]=$S3_SCALE
+    SETINFO[s3_part_size_mib]=${BENCH_S3_PART_SIZE:-8}
+    bench_log "s3: Swift started in $secs s; the skewed data at scale $S3_SCALE"
+    BENCH_SCALE=$S3_SCALE bench_time secs bench/gen.sh skewed
+    SETINFO[s3_gen_s]=$secs
+    SETINFO[s3_db_bytes]=$(psql -X -At -d $db -c "SELECT pg_database_size(current_database())")
+    SETINFO[s3_tenants]=$(psql -X -At -d $db -c "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'tenant\_%'")
+    tenant=$(tenant_by_size $db 0)
+    SETINFO[s3_restore_tenant]=$tenant
+    s3_labels "$tenant" "${BENCH_TINY_TENANTS:-2000}"
+    for k in "${S3_KEYS[@]}"; do result_new "$k" s3 "${S3_LABEL[$k]}"; done
+
+    cfg_posix=$(coffer_config s3_posix $db schema)
+    cfg_px=$(coffer_config_s3 s3_proxied $db "$S3_PROXY_ENDPOINT" proxied)
+    cfg_copy=$(coffer_config_copy s3_copy $db "$S3_PROXY_ENDPOINT" copy)
+
+    # The local repository of the copy, and a warm-up: one untimed first
+    # backup (the first read of data just made is slower than the next ones).
+    if coffer_init "$cfg_copy" local >"$LOGS/s3_local.log" 2>&1 &&
+        coffer_init "$cfg_copy" offsite >>"$LOGS/s3_local.log" 2>&1 &&
+        coffer_backup_json "$cfg_copy" "$work/local1.json" local 2>>"$LOGS/s3_local.log"; then
+        SETINFO[s3_bytes_read]=$(json_top bytes_read "$work/local1.json")
+        SETINFO[s3_bytes_added]=$(json_top bytes_added "$work/local1.json")
+        bench_log "s3: $(bench_human_bytes "${SETINFO[s3_bytes_read]}") read by a backup of $db, $(bench_human_bytes "${SETINFO[s3_bytes_added]}") stored"
+    else
+        prep_failed coffer_s3_copy_full "the first backup into the local repository" "$LOGS/s3_local.log"
+        R_STATUS[coffer_s3_copy_incr]=failed
+    fi
+
+    # 1. First backups into fresh repositories, and again with nothing
+    # changed, A B A B: a directory, then a new prefix of the bucket (Swift
+    # directly, not through the proxy).
+    for (( i = 1; i <= rounds; i++ )); do
+        if ! coffer_fresh_repo "$cfg_posix" >"$LOGS/coffer_s3_posix_full.prep.$i.log" 2>&1; then
+            prep_failed coffer_s3_posix_full "coffer init" "$LOGS/coffer_s3_posix_full.prep.$i.log"
+            break
+        fi
+        run_timed coffer_s3_posix_full coffer_backup_full "$cfg_posix" || break
+        R_BYTES[coffer_s3_posix_full]=$(dir_bytes "$(coffer_repo "$cfg_posix")")
+        run_timed coffer_s3_posix_again coffer_backup_again "$cfg_posix" || true
+        cfg_s3=$(coffer_config_s3 "s3_full_$i" $db "$S3_ENDPOINT" "full-$i")
+        if ! coffer_init "$cfg_s3" >"$LOGS/coffer_s3_full.prep.$i.log" 2>&1; then
+            prep_failed coffer_s3_full "coffer init" "$LOGS/coffer_s3_full.prep.$i.log"
+            cfg_s3=''
+            break
+        fi
+        c0=$(bench_s3_cpu || true)
+        run_timed coffer_s3_full coffer_backup_full "$cfg_s3" || { cfg_s3=''; break; }
+        c1=$(bench_s3_cpu || true)
+        cpu+=("$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.2f", b - a }')")
+        run_timed coffer_s3_again coffer_backup_again "$cfg_s3" || true
+        if [ "$i" = 1 ] && ! awk -v s="$LAST_SECS" -v c="$CHEAP_SECONDS" 'BEGIN { exit !(s < c) }'; then
+            rounds=1
+        fi
+    done
+    for k in coffer_s3_posix_full coffer_s3_full coffer_s3_posix_again coffer_s3_again; do
+        note "$k" "A B A B: each round a directory (first, again), then S3 (first, again); each first backup into a fresh repository"
+    done
+    if [ ${#cpu[@]} -gt 0 ]; then
+        SETINFO[s3_swift_cpu_s]=$(bench_median "${cpu[@]}")
+        R_EXTRA[coffer_s3_full]="\"swift_cpu_s\": [$(IFS=,; echo "${cpu[*]}")]"
+        note coffer_s3_full "Swift's processes used ${cpu[*]} CPU-s during these runs"
+    fi
+
+    # 4a. The requests of a first backup into S3, counted by the proxy
+    local before=$work/keys.before
+    if coffer_init "$cfg_px" >"$LOGS/coffer_s3_proxied.prep.log" 2>&1 &&
+        bench_s3_keys proxied >"$before" 2>>"$LOGS/coffer_s3_proxied.prep.log" &&
+        bench_s3_stats --reset >/dev/null 2>>"$LOGS/coffer_s3_proxied.prep.log"; then
+        if run_timed coffer_s3_proxied coffer_backup_json "$cfg_px" "$work/proxied.json"; then
+            SETINFO[s3_proxied_bytes_read]=$(json_top bytes_read "$work/proxied.json")
+            s3_requests coffer_s3_proxied "${SETINFO[s3_proxied_bytes_read]}" "data read (bytes_read)"
+            s3_objects coffer_s3_proxied proxied "$before"
+            R_BYTES[coffer_s3_proxied]=${S3_SENT[coffer_s3_proxied]:-}
+            note coffer_s3_proxied "bytes = request bodies sent (PUT, POST)"
+        fi
+    else
+        prep_failed coffer_s3_proxied "coffer init or the listing of the bucket" "$LOGS/coffer_s3_proxied.prep.log"
+    fi
+
+    # Restore of the largest tenant into a database that does not exist (Coffer
+    # creates it and restores central too), A B A B: from the directory of the
+    # last round, from its S3 twin; then once more from S3 through the proxy.
+    local rdone=0
+    if [ "${R_STATUS[coffer_s3_posix_full]}" = ok ] && [ -n "$cfg_s3" ] && coffer_has restore; then
+        for (( i = 1; i <= rounds; i++ )); do
+            dropdb --if-exists bench_restore
+            run_timed coffer_s3_posix_restore coffer_restore_one "$cfg_posix" "$tenant" bench_restore || true
+            restore_check coffer_s3_posix_restore $db "$tenant"
+            dropdb --if-exists bench_restore
+            run_timed coffer_s3_restore coffer_restore_one "$cfg_s3" "$tenant" bench_restore || true
+            restore_check coffer_s3_restore $db "$tenant"
+        done
+        rdone=1
+    else
+        R_STATUS[coffer_s3_posix_restore]="not available" R_STATUS[coffer_s3_restore]="not available"
+        note coffer_s3_restore "no backup to restore from, or coffer restore is not available"
+    fi
+    if [ "${R_STATUS[coffer_s3_proxied]}" = ok ] && [ "$rdone" = 1 ]; then
+        dropdb --if-exists bench_restore
+        bench_s3_stats --reset >/dev/null || true
+        if run_timed coffer_s3_restore_proxied coffer_restore_json "$cfg_px" "$tenant" bench_restore "$work/restore.json"; then
+            restore_check coffer_s3_restore_proxied $db "$tenant"
+            SETINFO[s3_restore_bytes]=$(json_top bytes "$work/restore.json")
+            s3_requests coffer_s3_restore_proxied "${SETINFO[s3_restore_bytes]}" "data restored (bytes, central's included)"
+        fi
+    else
+        R_STATUS[coffer_s3_restore_proxied]="not available"
+    fi
+    dropdb --if-exists bench_restore
+
+    # 2. coffer copy: the first snapshot of the local repository to S3, a day
+    # of churn, a second backup, its copy: the bytes sent against its new chunks
+    if [ "${R_STATUS[coffer_s3_copy_full]}" = ok ] && coffer_has copy; then
+        bench_s3_stats --reset >/dev/null || true
+        if run_timed coffer_s3_copy_full coffer_copy_json "$cfg_copy" local offsite "$work/copy1.json"; then
+            SETINFO[s3_copy_full_added]=$(json_top bytes_added "$work/copy1.json")
+            s3_requests coffer_s3_copy_full "$(json_top bytes "$work/copy1.json")" "snapshot data (bytes)"
+            R_BYTES[coffer_s3_copy_full]=${S3_SENT[coffer_s3_copy_full]:-}
+            note coffer_s3_copy_full "bytes = request bodies sent (PUT, POST); the copy's new chunks: ${SETINFO[s3_copy_full_added]} bytes"
+        fi
+    else
+        R_STATUS[coffer_s3_copy_full]="not available"
+    fi
+    BENCH_SCALE=$S3_SCALE bench_time secs bench/gen.sh churn
+    SETINFO[s3_churn_s]=$secs
+    if [ "${R_STATUS[coffer_s3_copy_full]}" = ok ]; then
+        if coffer_backup_json "$cfg_copy" "$work/local2.json" local 2>"$LOGS/coffer_s3_copy_incr.prep.log"; then
+            bench_s3_stats --reset >/dev/null || true
+            if run_timed coffer_s3_copy_incr coffer_copy_json "$cfg_copy" local offsite "$work/copy2.json"; then
+                SETINFO[s3_copy_incr_added]=$(json_top bytes_added "$work/copy2.json")
+                SETINFO[s3_copy_incr_chunks_new]=$(json_top chunks_new "$work/copy2.json")
+                s3_requests coffer_s3_copy_incr "$(json_top bytes "$work/copy2.json")" "snapshot data (bytes)"
+                R_BYTES[coffer_s3_copy_incr]=${S3_SENT[coffer_s3_copy_incr]:-}
+                note coffer_s3_copy_incr "bytes = request bodies sent (PUT, POST); the copy's new chunks: ${SETINFO[s3_copy_incr_added]} bytes in ${SETINFO[s3_copy_incr_chunks_new]} chunks"
+            fi
+        else
+            prep_failed coffer_s3_copy_incr "the backup after churn" "$LOGS/coffer_s3_copy_incr.prep.log"
+        fi
+    else
+        R_STATUS[coffer_s3_copy_incr]="not available"
+    fi
+    [ "${BENCH_KEEP:-0}" = 1 ] || dropdb $db
+
+    # 3. The tiny set into S3 (through the proxy): objects and requests per
+    # tenant; then into a directory
+    bench_time secs bench/gen.sh tiny
+    SETINFO[s3_tiny_gen_s]=$secs
+    SETINFO[s3_tiny_tenants]=$(psql -X -At -d bench_tiny -c "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'tenant\_%'")
+    cfg_ts=$(coffer_config_s3 s3_tiny bench_tiny "$S3_PROXY_ENDPOINT" tiny)
+    cfg_tp=$(coffer_config s3_tiny_posix bench_tiny schema)
+    before=$work/tiny.keys.before
+    if coffer_init "$cfg_ts" >"$LOGS/coffer_s3_tiny.prep.log" 2>&1 &&
+        bench_s3_keys tiny >"$before" 2>>"$LOGS/coffer_s3_tiny.prep.log" &&
+        bench_s3_stats --reset >/dev/null 2>>"$LOGS/coffer_s3_tiny.prep.log"; then
+        if run_timed coffer_s3_tiny coffer_backup_json "$cfg_ts" "$work/tiny.json"; then
+            SETINFO[s3_tiny_bytes_read]=$(json_top bytes_read "$work/tiny.json")
+            s3_requests coffer_s3_tiny "${SETINFO[s3_tiny_bytes_read]}" "data read (bytes_read)"
+            s3_objects coffer_s3_tiny tiny "$before"
+            R_BYTES[coffer_s3_tiny]=${S3_SENT[coffer_s3_tiny]:-}
+            note coffer_s3_tiny "bytes = request bodies sent (PUT, POST); one run"
+        fi
+    else
+        prep_failed coffer_s3_tiny "coffer init or the listing of the bucket" "$LOGS/coffer_s3_tiny.prep.log"
+    fi
+    if coffer_fresh_repo "$cfg_tp" >"$LOGS/coffer_s3_tiny_posix.prep.log" 2>&1; then
+        run_timed coffer_s3_tiny_posix coffer_backup_full "$cfg_tp" || true
+        R_BYTES[coffer_s3_tiny_posix]=$(dir_bytes "$(coffer_repo "$cfg_tp")")
+        note coffer_s3_tiny_posix "one run, after the one into S3"
+    else
+        prep_failed coffer_s3_tiny_posix "coffer init" "$LOGS/coffer_s3_tiny_posix.prep.log"
+    fi
+    [ "${BENCH_KEEP:-0}" = 1 ] || dropdb bench_tiny
+
+    for k in "${S3_KEYS[@]}"; do
+        if [ "${R_STATUS[$k]}" = ok ] && [ -z "${R_RUNS[$k]:-}" ]; then R_STATUS[$k]="not run"; fi
+    done
+    rm -rf "$work" "$BENCH_TMP"/coffer/repo-s3_*
+    bench_s3_stop >/dev/null 2>&1 || true
+}
+
 # Repository micro-benchmarks (bench/codec_bench.c, bench/repo_tool.c, written
 # separately): run if built, their output included as it is.
 declare -A MICRO
@@ -908,6 +1308,15 @@ evaluate()
             "huge: restore a tenant from $hn vs 1-tenant snapshot|coffer_restore_huge|coffer_restore_huge1|1.5"
         )
     fi
+    if [ -n "${SETINFO[s3_tenants]:-}" ]; then
+        TARGETS+=(
+            "s3: first backup, S3 vs directory|coffer_s3_full|coffer_s3_posix_full|1.3"
+            "s3: backup again, unchanged, S3 vs directory|coffer_s3_again|coffer_s3_posix_again|1.3"
+            "(info) s3: restore the largest tenant, S3 vs directory|coffer_s3_restore|coffer_s3_posix_restore|"
+            "(info) s3: tiny set backup, S3 (proxy) vs directory|coffer_s3_tiny|coffer_s3_tiny_posix|"
+            "(info) s3: first backup, through the proxy vs not|coffer_s3_proxied|coffer_s3_full|"
+        )
+    fi
     for t in "${TARGETS[@]}"; do
         IFS='|' read -r name c a lim <<<"$t"
         T_RATIO[$name]= T_STATUS[$name]=n/a
@@ -957,6 +1366,7 @@ evaluate()
             judge "$name" 128
         done
     fi
+    [ -z "${SETINFO[s3_tenants]:-}" ] || evaluate_s3
     # relation locks held during a first backup (rss_split) against Coffer's budget
     local set
     for k in coffer_tiny coffer_huge; do
@@ -970,6 +1380,37 @@ evaluate()
 }
 
 has_median() { [ "${R_STATUS[$1]:-}" = ok ] && [ -n "${R_MEDIAN[$1]:-}" ]; }
+
+# The s3 set's figures that are not times: bytes sent by the copy after churn
+# against its new chunks (~1.0, judged <= 1.1), objects written per tenant of
+# the tiny set (<= 0.1), and requests per GB (information).
+s3_target()   # NAME KEY LIMIT VALUE
+{
+    TARGETS+=("$1|$2||$3")
+    T_RATIO[$1]=$4 T_STATUS[$1]=n/a
+    judge "$1" "$3"
+}
+evaluate_s3()
+{
+    local v=
+    if has_median coffer_s3_copy_incr && [ -n "${S3_SENT[coffer_s3_copy_incr]:-}" ] && [ "${SETINFO[s3_copy_incr_added]:-0}" -gt 0 ]; then
+        v=$(awk -v s="${S3_SENT[coffer_s3_copy_incr]}" -v a="${SETINFO[s3_copy_incr_added]}" 'BEGIN { printf "%.3f", s / a }')
+    fi
+    s3_target "s3: bytes sent by a copy after churn vs new chunks" coffer_s3_copy_incr 1.1 "$v"
+    v=
+    if has_median coffer_s3_copy_full && [ -n "${S3_SENT[coffer_s3_copy_full]:-}" ] && [ "${SETINFO[s3_copy_full_added]:-0}" -gt 0 ]; then
+        v=$(awk -v s="${S3_SENT[coffer_s3_copy_full]}" -v a="${SETINFO[s3_copy_full_added]}" 'BEGIN { printf "%.3f", s / a }')
+    fi
+    s3_target "(info) s3: bytes sent by the first copy vs new chunks" coffer_s3_copy_full "" "$v"
+    v=
+    if has_median coffer_s3_tiny && [ -n "${S3_OBJ[coffer_s3_tiny]:-}" ] && [ "${SETINFO[s3_tiny_tenants]:-0}" -gt 0 ]; then
+        v=$(awk -v o="${S3_OBJ[coffer_s3_tiny]}" -v n="${SETINFO[s3_tiny_tenants]}" 'BEGIN { printf "%.2f", o / n }')
+    fi
+    s3_target "s3: objects written per tenant, tiny set" coffer_s3_tiny 0.1 "$v"
+    s3_target "(info) s3: requests per GB read, first backup" coffer_s3_proxied "" "${S3_PERGB[coffer_s3_proxied]:-}"
+    s3_target "(info) s3: requests per GB restored, one tenant" coffer_s3_restore_proxied "" "${S3_PERGB[coffer_s3_restore_proxied]:-}"
+    s3_target "(info) s3: requests per GB read, tiny set backup" coffer_s3_tiny "" "${S3_PERGB[coffer_s3_tiny]:-}"
+}
 
 judge()   # NAME LIMIT (empty: no target, informational)
 {
@@ -989,6 +1430,9 @@ print_report()
     [ -z "${SETINFO[dbs_databases]:-}" ] || echo "  dbs:    ${SETINFO[dbs_databases]} databases + bench_master, $(bench_human_bytes "${SETINFO[dbs_bytes]}") on disk, generated in ${SETINFO[dbs_gen_s]} s"
     [ -z "${SETINFO[huge_tenants]:-}" ] || echo "  huge:   ${SETINFO[huge_tenants]} tenant schemas, ${SETINFO[huge_tables]} tables, about $(bench_human_bytes "${SETINFO[huge_copy_bytes]}") COPY text, $(bench_human_bytes "${SETINFO[huge_db_bytes]}") on disk;" \
         "bench_one: 1 tenant, 8 tables, $(bench_human_bytes "${SETINFO[one_copy_bytes]}") COPY text, $(bench_human_bytes "${SETINFO[one_db_bytes]}") on disk; generated in ${SETINFO[huge_gen_s]} s"
+    [ -z "${SETINFO[s3_tenants]:-}" ] || echo "  s3:     the skewed data at scale ${SETINFO[s3_scale]} (${SETINFO[s3_tenants]} tenants, $(bench_human_bytes "${SETINFO[s3_db_bytes]}") on disk," \
+        "$(bench_human_bytes "${SETINFO[s3_bytes_read]:-0}") read by a backup) generated in ${SETINFO[s3_gen_s]} s, the tiny set (${SETINFO[s3_tiny_tenants]:-?} tenants) in ${SETINFO[s3_tiny_gen_s]:-?} s;" \
+        "Swift with s3api on this machine, started in ${SETINFO[s3_start_s]} s; part_size ${SETINFO[s3_part_size_mib]} MiB"
     if [ -n "${SETINFO[locks_raised_runs]:-}" ]; then
         echo "  max_locks_per_transaction: the stock $STOCK_LOCKS for every run but ${SETINFO[locks_raised_runs]} ($RAISED_LOCKS, see the notes);" \
             "${SETINFO[locks_restarts]} server restarts to switch"
@@ -1016,6 +1460,7 @@ print_report()
         printf '%-55s %10s %8s  %s\n' "$name" "${T_RATIO[$name]:--}" "${lim:+<= $lim}" "${T_STATUS[$name]}"
     done
     print_steps
+    print_s3
     if [ -n "${RSS_COFFER[coffer_tiny]:-}${RSS_PGDUMP[coffer_tiny]:-}" ]; then
         echo
         echo "Peak RSS, tiny set, coffer backup -j $JOBS: the coffer process $(kib_mib "${RSS_COFFER[coffer_tiny]:-}")," \
@@ -1040,7 +1485,7 @@ print_report()
         fi
         echo "  ${R_SET[$lk]}: at most ${LOCKS_MAX[$lk]}, Coffer's budget ${LOCKS_BUDGET[$lk]}"
     done
-    if [ ${#MICRO[@]} -gt 0 ]; then
+    if [ -n "${MICRO[*]-}" ]; then
         echo
         for k in "${!MICRO[@]}"; do
             echo "== micro-benchmark: $k"
@@ -1049,6 +1494,29 @@ print_report()
     fi
     echo
     echo "results: $RESULTS   logs: $LOGS/"
+}
+
+# The s3 set's counts: requests by method (per GB), objects by prefix, bytes sent.
+print_s3()
+{
+    [ -n "${SETINFO[s3_tenants]:-}" ] || return 0
+    local k
+    echo
+    echo "S3 (Swift with s3api on this machine; requests and bodies counted by the proxy, GB = 10^9 bytes):"
+    for k in coffer_s3_proxied coffer_s3_restore_proxied coffer_s3_copy_full coffer_s3_copy_incr coffer_s3_tiny; do
+        [ -n "${S3_REQ[$k]:-}" ] || continue
+        echo "  ${R_LABEL[$k]}:"
+        echo "    ${S3_REQ[$k]}"
+        [ -z "${S3_OBJ[$k]:-}" ] || echo "    objects written: ${S3_OBJ[$k]} (${S3_OBJ_LINE[$k]})"
+    done
+    if [ -n "${SETINFO[s3_copy_incr_added]:-}" ] && [ -n "${S3_SENT[coffer_s3_copy_incr]:-}" ]; then
+        echo "  copy after churn: ${S3_SENT[coffer_s3_copy_incr]} bytes sent for ${SETINFO[s3_copy_incr_added]} bytes of new chunks" \
+            "(${SETINFO[s3_copy_incr_chunks_new]:-?} chunks); the first copy: ${S3_SENT[coffer_s3_copy_full]:-?} for ${SETINFO[s3_copy_full_added]:-?}"
+    fi
+    if [ -n "${SETINFO[s3_swift_cpu_s]:-}" ] && has_median coffer_s3_full; then
+        echo "  Swift's own CPU time during a first backup into S3: ${SETINFO[s3_swift_cpu_s]} s (median) for a median run of" \
+            "${R_MEDIAN[coffer_s3_full]} s, on the $(nproc) cores PostgreSQL and Coffer use too"
+    fi
 }
 
 kib_mib() { if [ -n "$1" ]; then awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; else echo "?"; fi; }
@@ -1155,7 +1623,8 @@ main()
             tiny) run_tiny ;;
             dbs) run_dbs ;;
             huge) run_huge ;;
-            *) bench_die "unknown set \"$s\" in BENCH_SETS (skewed, tiny, dbs, huge)" ;;
+            s3) run_s3 ;;
+            *) bench_die "unknown set \"$s\" in BENCH_SETS (skewed, tiny, dbs, s3, huge)" ;;
         esac
     done
     local k raised=

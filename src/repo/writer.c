@@ -281,11 +281,47 @@ static void repo_read_range_error(Repo *repo, const char *pk, const char *cs, co
     }
 }
 
-/* Reads, opens and checks one chunk from the place e and p name. Errors
- * name the chunk and the pack. */
-static bool repo_read_one(Repo *repo, const unsigned char id[32], const RepoEntry *e,
-                          const RepoPack *p, Buf *plain, Buf *tmp,
-                          unsigned char digest[CODEC_DIGEST_LEN], Error *err)
+/* A range of one pack read ahead: the chunks a stream lists one after
+ * another usually sit one after another in the same pack, and one ranged
+ * read for several of them saves a request each on object storage. */
+#define REPO_READ_AHEAD (4u * 1024 * 1024)
+
+typedef struct ReadAhead
+{
+    char pk[80];
+    uint64_t start;
+    uint64_t len;
+    unsigned char *data;
+} ReadAhead;
+
+/* How far the chunks after position i of chunks continue e in the same
+ * pack, within REPO_READ_AHEAD: the end of the range to read. */
+static uint64_t repo_read_span(Repo *repo, json_t *chunks, size_t i, const RepoEntry *e,
+                               const RepoPack *p)
+{
+    uint64_t start = e->offset, end = (uint64_t)e->offset + e->length;
+
+    for (size_t j = i + 1; j < json_array_size(chunks); j++)
+    {
+        const char *hex = json_string_value(json_array_get(chunks, j));
+        unsigned char id[32];
+        RepoEntry n;
+        RepoPack q;
+
+        if (hex == NULL || strlen(hex) != 64 || hex_decode(hex, id, 32) != 0 ||
+            !repo_index_lookup(repo, id, &n, &q) || memcmp(q.id, p->id, sizeof(q.id)) != 0 ||
+            n.offset != end || end + n.length - start > REPO_READ_AHEAD)
+            break;
+        end += n.length;
+    }
+    return end;
+}
+
+/* Reads, opens and checks one chunk from the place e and p name, through
+ * the read-ahead range when it holds the chunk (ra may be NULL). */
+static bool repo_read_one(Repo *repo, json_t *chunks, size_t i, const unsigned char id[32],
+                          const RepoEntry *e, const RepoPack *p, ReadAhead *ra, Buf *plain,
+                          Buf *tmp, unsigned char digest[CODEC_DIGEST_LEN], Error *err)
 {
     unsigned char *blob = NULL;
     char pk[80], cs[20];
@@ -297,14 +333,43 @@ static bool repo_read_one(Repo *repo, const unsigned char id[32], const RepoEntr
     owner = repo_owner_for_kid(repo, p->kid, err);
     if (owner == NULL)
         return error_prefix(err, "chunk \"%s\" in pack \"%s\"", cs, pk);
-    if (!storage_get_range(repo->st, pk, e->offset, e->length, &blob, err))
+    if (ra != NULL && !(strcmp(ra->pk, pk) == 0 && e->offset >= ra->start &&
+                        (uint64_t)e->offset + e->length <= ra->start + ra->len))
+    {
+        uint64_t end = repo_read_span(repo, chunks, i, e, p);
+
+        free(ra->data);
+        ra->data = NULL;
+        ra->pk[0] = '\0';
+        /* a range that fails (a truncated pack) is read again as this chunk
+         * alone, so that the error names the first chunk really missing */
+        ok = storage_get_range(repo->st, pk, e->offset, end - e->offset, &ra->data, err);
+        if (!ok && end > (uint64_t)e->offset + e->length)
+        {
+            error_clear(err);
+            end = (uint64_t)e->offset + e->length;
+            ok = storage_get_range(repo->st, pk, e->offset, e->length, &ra->data, err);
+        }
+        if (!ok)
+        {
+            repo_read_range_error(repo, pk, cs, e, err);
+            return false;
+        }
+        snprintf(ra->pk, sizeof(ra->pk), "%s", pk);
+        ra->start = e->offset;
+        ra->len = end - e->offset;
+    }
+    if (ra != NULL)
+        blob = ra->data + (e->offset - ra->start);
+    else if (!storage_get_range(repo->st, pk, e->offset, e->length, &blob, err))
     {
         repo_read_range_error(repo, pk, cs, e, err);
         return false;
     }
     ok = repo_blob_open(repo, owner, id, e->flags, e->raw_length, blob, e->length, plain, tmp,
                         digest, err);
-    free(blob);
+    if (ra == NULL)
+        free(blob);
     if (!ok)
     {
         error_prefix(err, "pack \"%s\": chunk \"%s\" at offset %" PRIu32, pk, cs, e->offset);
@@ -321,6 +386,7 @@ bool repo_read_chunks(Repo *repo, json_t *chunks, SinkFn fn, void *arg, char has
     json_t *v;
     bool ok = true;
     CodecHash *content;
+    ReadAhead ra = {"", 0, 0, NULL};
 
     if (!json_is_array(chunks))
         return error_set(err, ERR_FAILURE, "chunk list is not an array");
@@ -351,14 +417,14 @@ bool repo_read_chunks(Repo *repo, json_t *chunks, SinkFn fn, void *arg, char has
             error_hint(err, "run \"coffer check\" to list damaged objects");
             break;
         }
-        ok = repo_read_one(repo, id, &e, &p, &plain, &tmp, digest, err);
+        ok = repo_read_one(repo, chunks, i, id, &e, &p, &ra, &plain, &tmp, digest, err);
         /* a backup that found this pack lost stored the chunk again */
         if (!ok && repo_index_lookup_alt(repo, id, &e, &p))
         {
             Error e2;
 
             error_clear(&e2);
-            ok = repo_read_one(repo, id, &e, &p, &plain, &tmp, digest, &e2);
+            ok = repo_read_one(repo, chunks, i, id, &e, &p, NULL, &plain, &tmp, digest, &e2);
             if (ok)
                 error_clear(err);
         }
@@ -375,6 +441,7 @@ bool repo_read_chunks(Repo *repo, json_t *chunks, SinkFn fn, void *arg, char has
         mem_wipe(plain.data, plain.cap);
     buf_free(&plain);
     buf_free(&tmp);
+    free(ra.data);
     if (ok && hash != NULL)
         codec_hash_final(content, hash);
     else

@@ -33,7 +33,8 @@ static const CliCommand cli_commands[] = {
      "            3 some tenants could not be inspected (warnings printed)\n",
      cmd_tenants},
     {"backup", "back up every tenant from one consistent snapshot",
-     "usage: coffer backup [--tenant NAME]... [--class CLASS] [--tag TAG]... [-j N] [--json]\n"
+     "usage: coffer backup [--tenant NAME]... [--class CLASS] [--tag TAG]... [-j N]\n"
+     "                     [--repo NAME|PATH|all] [--json]\n"
      "\n"
      "Backs up the discovered tenants (or the ones named), every shared schema or\n"
      "database, and the globals (roles without passwords, tablespaces). All data\n"
@@ -47,6 +48,8 @@ static const CliCommand cli_commands[] = {
      "  --class CLASS   only tenants of this class\n"
      "  --tag TAG       label the snapshot (repeatable), e.g. --tag pre-deploy\n"
      "  -j, --jobs N    parallel workers (default 2)\n"
+     "  --repo all      back up into the configuration's first repository, then\n"
+     "                  copy the snapshot to each other one (coffer help copy)\n"
      "  --json          print a summary: id, tenants, tables, rows, bytes_read,\n"
      "                  bytes_added, seconds, failed\n"
      "\n"

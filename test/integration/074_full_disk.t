@@ -26,17 +26,7 @@ load_fixture schema_model || t_bail "cannot load schema_model"
 DB=saas_schema
 export COFFER_PASSPHRASE=full-disk-test
 export COFFER_CONFIG="$T_TMP/coffer.yaml"
-cat >"$COFFER_CONFIG" <<EOF
-postgres:
-  conninfo: "host=$PGHOST port=$PGPORT dbname=$DB user=postgres"
-tenancy:
-  model: schema
-  shared: [central, parametros, public]
-  discover:
-    pattern: "tenant_%"
-repository:
-  path: $MNT/repo
-EOF
+schema_model_config "$COFFER_CONFIG" "$DB" "$MNT/repo"
 
 # rows that do not compress, so that each backup of them takes real space
 noise_tenant "$DB" 20000 || t_bail "cannot load tenant_noise"

@@ -28,14 +28,9 @@ export COFFER_CONFIG="$T_TMP/coffer.yaml"
 s3_config() {
     local endpoint=$1 line
     shift
-    cat >"$COFFER_CONFIG" <<EOF
-postgres:
-  conninfo: "host=$PGHOST port=$PGPORT dbname=$DB user=postgres"
-tenancy:
-  model: schema
-  shared: [central, parametros, public]
-  discover:
-    pattern: "tenant_%"
+    schema_model_config "$COFFER_CONFIG" "$DB" unused
+    sed -i '/^repository:/,$d' "$COFFER_CONFIG"
+    cat >>"$COFFER_CONFIG" <<EOF
 repository:
   s3:
     endpoint: $endpoint

@@ -221,7 +221,7 @@ static bool copy_part(Copy *c, json_t *ref, json_t **ref_out, Error *err)
 static bool copy_snapshot(Copy *c, const char *id, Error *err)
 {
     json_t *header = repo_snapshot_load(c->from, id, err);
-    json_t *refs = json_array(), *ref, *skipped = NULL;
+    json_t *refs = json_array(), *ref, *parts, *skipped = NULL;
     char key[96], done_id[65];
     bool exists = false, ok = header != NULL;
     size_t i;
@@ -238,7 +238,9 @@ static bool copy_snapshot(Copy *c, const char *id, Error *err)
     c->snap_bytes = c->res->bytes;
     c->snap_added = 0;
     c->tenants = c->tables = c->rows = c->bytes = 0;
-    json_array_foreach (ok && !exists ? json_object_get(header, "parts") : NULL, i, ref)
+    /* nothing to read when the snapshot is there already or left out */
+    parts = ok && !exists ? json_object_get(header, "parts") : NULL;
+    json_array_foreach (parts, i, ref)
     {
         json_t *out;
 

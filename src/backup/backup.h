@@ -25,7 +25,9 @@ typedef struct BackupPlan
     const char *const *tenants; /* names; none = every tenant */
     size_t n_tenants;
     const char *class;  /* only tenants of this class, or NULL */
+    bool shared_only;   /* no tenant: the shared parts and globals alone */
     const json_t *tags; /* array of strings, or NULL */
+    const char *pin_until; /* RFC 3339: expire keeps the snapshot until then; or NULL */
     int jobs;           /* workers, 1..64 */
     ProgressFn progress; /* or NULL */
     void *progress_arg;

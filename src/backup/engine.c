@@ -52,7 +52,7 @@ static bool backup_select(Backup *b, TenantList *list, const BackupPlan *a, Erro
 
         if (!t->shared)
         {
-            take = a->n_tenants == 0;
+            take = a->n_tenants == 0 && !a->shared_only;
             for (size_t k = 0; k < a->n_tenants; k++)
                 if (strcmp(a->tenants[k], t->name) == 0)
                     take = true;
@@ -69,7 +69,7 @@ static bool backup_select(Backup *b, TenantList *list, const BackupPlan *a, Erro
         u->matviews = json_array();
     }
     for (size_t i = 0; i < b->n_units; i++)
-        if (!b->units[i].tenant->shared)
+        if (!b->units[i].tenant->shared || a->shared_only)
             return true;
     if (a->class != NULL)
         error_set(err, ERR_FAILURE, "nothing to back up: no tenant of class \"%s\"%s", a->class,
@@ -173,6 +173,8 @@ static json_t *backup_manifest(Backup *b, const BackupPlan *a, double seconds, c
     json_object_set_new(doc, "server_version", json_string(b->server_version));
     json_object_set_new(doc, "server_major", json_integer(b->major));
     json_object_set_new(doc, "tags", a->tags ? json_deep_copy(a->tags) : json_array());
+    if (a->pin_until != NULL)
+        json_object_set_new(doc, "pin_until", json_string(a->pin_until));
     json_object_set_new(doc, "globals", json_incref(b->globals));
     for (size_t i = 0; i < b->n_sessions; i++)
         if (!b->sessions[i].failed && b->sessions[i].doc != NULL && !b->sessions[i].doc_written)
@@ -391,7 +393,7 @@ bool backup_run(const BackupPlan *a, Repo *repo, BackupResult *res, Error *err)
         else if (!b.units[i].tenant->shared)
             ntenants++;
     }
-    if (ntenants == 0)
+    if (ntenants == 0 && !(a->shared_only && nfailed == 0))
     {
         error_set(err, ERR_FAILURE, "backup failed for every tenant; no snapshot was written");
         error_hint(err, "see the errors above");

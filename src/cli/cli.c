@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "common/cleanup.h"
+#include "common/clock.h"
 #include "common/log.h"
 
 #define COFFER_VERSION "0.1.0"
@@ -33,8 +34,8 @@ static const CliCommand cli_commands[] = {
      "            3 some tenants could not be inspected (warnings printed)\n",
      cmd_tenants},
     {"backup", "back up every tenant from one consistent snapshot",
-     "usage: coffer backup [--tenant NAME]... [--class CLASS] [--tag TAG]... [-j N]\n"
-     "                     [--repo NAME|PATH|all] [--json]\n"
+     "usage: coffer backup [--tenant NAME]... [--class CLASS] [--tag TAG]... [--pin DURATION]\n"
+     "                     [-j N] [--repo NAME|PATH|all] [--json]\n"
      "\n"
      "Backs up the discovered tenants (or the ones named), every shared schema or\n"
      "database, and the globals (roles without passwords, tablespaces). All data\n"
@@ -47,6 +48,7 @@ static const CliCommand cli_commands[] = {
      "  --tenant NAME   back up this tenant (repeat for more); default: all\n"
      "  --class CLASS   only tenants of this class\n"
      "  --tag TAG       label the snapshot (repeatable), e.g. --tag pre-deploy\n"
+     "  --pin 14d       keep it 14 days whatever retention says (or --pin DATE)\n"
      "  -j, --jobs N    parallel workers (default 2)\n"
      "  --repo all      back up into the configuration's first repository, then\n"
      "                  copy the snapshot to each other one (coffer help copy)\n"
@@ -104,8 +106,84 @@ static const CliCommand cli_commands[] = {
      "  --json          print packs_deleted, packs_repacked, bytes_freed,\n"
      "                  index_rewritten, temp_files_removed\n",
      cmd_prune},
+    {"expire", "drop the snapshots each tenant class no longer keeps",
+     "usage: coffer expire [--dry-run] [--tenant NAME]... [--allow-empty] [--offline]\n"
+     "                     [--yes] [--json]\n"
+     "\n"
+     "Applies retention per tenant. Each tenant keeps the snapshots its class's\n"
+     "keep: rules select (restic's forget rules, in UTC):\n"
+     "  last: N        the newest N snapshots\n"
+     "  hourly: N      the newest snapshot of each of the newest N hours that have one\n"
+     "  daily, weekly (ISO weeks), monthly, yearly: the same per period\n"
+     "  within: 30d    every snapshot up to 30 days older than the newest\n"
+     "A snapshot pinned (coffer pin, backup --pin) stays until its pin ends. A\n"
+     "tenant loses its part of the other snapshots; a snapshot left with no part\n"
+     "is forgotten. The shared part stays wherever a tenant stays, else follows\n"
+     "tenancy.shared_class. A tenant discovery no longer finds follows the class\n"
+     "\"deleted\", counted from when it was last seen. A class without keep:\n"
+     "keeps everything. A tenant's last snapshot is never dropped without\n"
+     "--allow-empty. \"coffer prune\" then frees the space.\n"
+     "\n"
+     "options:\n"
+     "  --dry-run       list each snapshot per tenant: keep (and which rule) or drop\n"
+     "  --tenant NAME   only this tenant's parts (repeatable)\n"
+     "  --allow-empty   a tenant may lose its last snapshot (archival deletion)\n"
+     "  --offline       no discovery: every tenant counts as live\n"
+     "  --yes           do not ask when more than half of the snapshots would go\n"
+     "  --json          print the verdicts: owners[] with snapshots[] {id, time,\n"
+     "                  keep, why}, and the totals\n"
+     "\n"
+     "exit codes: 0 ok, 1 failure, 2 usage, an undefined class, or a clock that\n"
+     "            went backwards (nothing was changed)\n",
+     cmd_expire},
+    {"run", "back up what is due, expire and prune (what a timer calls)",
+     "usage: coffer run [--dry-run] [-j N] [--json]\n"
+     "\n"
+     "The one command cron or a systemd timer calls every few minutes (coffer\n"
+     "schedule prints the units). Each class's every: and at: (UTC) cut time into\n"
+     "periods; a tenant is due when its newest snapshot is older than the start\n"
+     "of the current period, or it has none. Every tenant due is backed up\n"
+     "together, from one database snapshot; a tenant whose backup failed stays\n"
+     "due and is tried again on the next run. Then retention is applied (coffer\n"
+     "help expire) and, at most once per run.prune_every (default 1d), coffer\n"
+     "prune runs. When nothing is due, it does nothing. Two runs never overlap:\n"
+     "the second exits at once.\n"
+     "\n"
+     "options:\n"
+     "  --dry-run       say what is due and why, and change nothing\n"
+     "  -j, --jobs N    parallel backup workers (default 2)\n"
+     "  --json          print {now, owners: [{tenant, class, due, last, next, why}],\n"
+     "                  backup, expire, prune}\n"
+     "\n"
+     "COFFER_NOW (RFC 3339) replaces the clock, for tests and drills.\n"
+     "\n"
+     "exit codes: 0 ok, 1 failure, 2 configuration (an undefined class) or a\n"
+     "            clock that went backwards, 3 some tenants failed (due again)\n",
+     cmd_run},
+    {"schedule", "print the crontab line or systemd units that call coffer run",
+     "usage: coffer schedule --crontab | --systemd\n"
+     "\n"
+     "Prints what to install so that \"coffer run\" is called every 5 minutes,\n"
+     "with this binary and configuration: a line for /etc/cron.d, or a service\n"
+     "and a timer (Persistent=true: a run missed while the machine was off\n"
+     "happens at boot). The classes decide what each run backs up.\n",
+     cmd_schedule},
+    {"pin", "keep a snapshot until a date, whatever retention says",
+     "usage: coffer pin SNAPSHOT (--for DURATION | --until DATE) [--json]\n"
+     "\n"
+     "Pins a snapshot (an id, a unique prefix or \"latest\"): coffer expire keeps\n"
+     "it, every tenant in it, until the pin ends. For a backup before a deploy:\n"
+     "coffer backup --tag pre-deploy-v42 --pin 14d does both at once.\n"
+     "\n"
+     "options:\n"
+     "  --for 14d       from now (s, m, h, d, w, y)\n"
+     "  --until DATE    2027-01-31 or 2027-01-31T12:00:00Z\n",
+     cmd_pin},
+    {"unpin", "let a pinned snapshot follow retention again",
+     "usage: coffer unpin SNAPSHOT [--json]\n",
+     cmd_unpin},
     {"restore", "bring one tenant back: in place, beside the live one, or elsewhere",
-     "usage: coffer restore --tenant NAME [--snapshot ID|latest]\n"
+     "usage: coffer restore --tenant NAME [--snapshot ID|latest | --tag TAG]\n"
      "                      [--as NEWNAME | --into-db DBNAME] [--table NAME]...\n"
      "                      [--data-only | --schema-only] [--clean] [--yes] [-j N] [--json]\n"
      "       coffer restore --all [--into-db DBNAME] [--clean --yes] [-j N] [--json]\n"
@@ -135,6 +213,8 @@ static const CliCommand cli_commands[] = {
      "options:\n"
      "  --snapshot ID   snapshot id or unique prefix; default: the newest snapshot\n"
      "                  holding the tenant (safety backups are only used by id)\n"
+     "  --tag TAG       the newest snapshot with this tag holding the tenant, e.g.\n"
+     "                  --tag pre-deploy-v42 to roll back a deploy\n"
      "  --table NAME    only this table's data (repeatable)\n"
      "  --data-only     load data into existing tables (with --clean: emptied first)\n"
      "  --schema-only   only the DDL\n"
@@ -497,7 +577,7 @@ int cli_main(int argc, char **argv)
 
     error_clear(&err);
     /* before any thread exists, so that every thread inherits the mask */
-    if (!cleanup_signals_install(&err))
+    if (!cleanup_signals_install(&err) || !clock_init(&err))
     {
         error_print(&err);
         return err.code;

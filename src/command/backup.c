@@ -9,6 +9,7 @@
 
 #include "backup/backup.h"
 #include "command/command.h"
+#include "common/clock.h"
 #include "common/fmt.h"
 #include "common/mem.h"
 #include "common/progress.h"
@@ -22,6 +23,7 @@ typedef struct BackupArgs
     size_t n_tenants;
     const char *class;
     json_t *tags;
+    const char *pin;
     int jobs;
 } BackupArgs;
 
@@ -30,6 +32,7 @@ enum
     OPT_TENANT = CMD_OPT_FIRST_COMMAND,
     OPT_CLASS,
     OPT_TAG,
+    OPT_PIN,
 };
 
 static bool backup_option(int opt, const char *arg, void *state, Error *err)
@@ -47,6 +50,9 @@ static bool backup_option(int opt, const char *arg, void *state, Error *err)
         return true;
     case OPT_TAG:
         json_array_append_new(a->tags, json_string(arg));
+        return true;
+    case OPT_PIN:
+        a->pin = arg;
         return true;
     case 'j':
         a->jobs = atoi(arg);
@@ -130,10 +136,13 @@ bool cmd_backup(CmdContext *ctx, int argc, char **argv, Error *err)
     static const struct option longopts[] = {{"tenant", required_argument, NULL, OPT_TENANT},
                                              {"class", required_argument, NULL, OPT_CLASS},
                                              {"tag", required_argument, NULL, OPT_TAG},
+                                             {"pin", required_argument, NULL, OPT_PIN},
                                              {"jobs", required_argument, NULL, 'j'},
                                              CMD_COMMON_LONGOPTS,
                                              {NULL, 0, NULL, 0}};
-    BackupArgs a = {NULL, 0, NULL, json_array(), 2};
+    BackupArgs a = {NULL, 0, NULL, json_array(), NULL, 2};
+    char pin_until[32];
+    int64_t pin_secs;
     bool exit_now;
     Repo *repo = NULL;
     RepoLock *lock = NULL;
@@ -150,6 +159,14 @@ bool cmd_backup(CmdContext *ctx, int argc, char **argv, Error *err)
     {
         error_set(err, ERR_USAGE, "backup: unexpected argument \"%s\"", argv[first]);
         error_hint(err, "name tenants with --tenant NAME");
+        goto out;
+    }
+    /* --pin 14d, or --pin 2027-01-31 */
+    if (a.pin != NULL &&
+        !cmd_pin_until(clock_parse_duration(a.pin, &pin_secs) ? NULL : a.pin,
+                       clock_parse_duration(a.pin, &pin_secs) ? a.pin : NULL, pin_until, err))
+    {
+        error_prefix(err, "backup --pin");
         goto out;
     }
     if (cmd_config(ctx, err) == NULL)
@@ -173,6 +190,7 @@ bool cmd_backup(CmdContext *ctx, int argc, char **argv, Error *err)
     plan.n_tenants = a.n_tenants;
     plan.class = a.class;
     plan.tags = a.tags;
+    plan.pin_until = a.pin != NULL ? pin_until : NULL;
     plan.jobs = a.jobs;
     plan.progress = progress_print;
     plan.progress_arg = &printer;

@@ -12,13 +12,17 @@
 #define COFFER_COMMAND_COMMAND_H
 
 #include <getopt.h>
+#include <jansson.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "common/error.h"
 
 typedef struct Config Config;
 typedef struct Repo Repo;
 typedef struct Storage Storage;
+typedef struct RetentionState RetentionState;
+typedef struct TenantList TenantList;
 
 /* What every command receives: global settings and the lazily loaded config. */
 typedef struct CmdContext
@@ -106,6 +110,34 @@ Repo *cmd_repo_open_named(CmdContext *ctx, const char *name, unsigned flags, Err
  * (caller wipes and frees) or NULL with err set. */
 char *cmd_passphrase_read(const char *passphrase_file, bool confirm, Error *err);
 
+/* Asks before destructive work: true at once with --yes; else, on a
+ * terminal, show(tty, arg) prints what would change and "question [y/N]"
+ * is asked. Without a terminal: ERR_USAGE "<why> needs confirmation" and
+ * a hint to pass --yes. A "no" is ERR_FAILURE "<name> cancelled; nothing
+ * was changed". */
+typedef void (*CmdShowFn)(FILE *tty, const void *arg);
+bool cmd_confirm(const CmdContext *ctx, const char *name, const char *why, CmdShowFn show,
+                 const void *arg, const char *question, Error *err);
+
+/* Retention under the caller's lock (expire.c), for coffer expire and
+ * coffer run: decides, asks when more than half of the snapshots would
+ * go, applies, prints (or adds "expire" to out with --json). live is what
+ * discovery found now (NULL: every tenant counts as live). */
+typedef struct CmdExpireOpts
+{
+    bool dry_run;
+    bool allow_empty;
+    bool verbose; /* every snapshot with its verdict, also without dry_run */
+    const char *const *tenants;
+    size_t n_tenants;
+} CmdExpireOpts;
+bool cmd_expire_with(CmdContext *ctx, Repo *repo, const TenantList *live, RetentionState *st,
+                     const CmdExpireOpts *o, json_t *out, Error *err);
+
+/* The end of a pin (pin.c): --until DATE or --for DURATION (from now) as
+ * RFC 3339 into out; ERR_USAGE for both, bad forms, or a date past. */
+bool cmd_pin_until(const char *until, const char *dur, char out[32], Error *err);
+
 /* ---- run functions: parse, plan, call an engine, print ------------------ */
 
 bool cmd_tenants(CmdContext *ctx, int argc, char **argv, Error *err);
@@ -120,6 +152,11 @@ bool cmd_list(CmdContext *ctx, int argc, char **argv, Error *err);
 bool cmd_info(CmdContext *ctx, int argc, char **argv, Error *err);
 bool cmd_forget(CmdContext *ctx, int argc, char **argv, Error *err);
 bool cmd_prune(CmdContext *ctx, int argc, char **argv, Error *err);
+bool cmd_expire(CmdContext *ctx, int argc, char **argv, Error *err);
+bool cmd_run(CmdContext *ctx, int argc, char **argv, Error *err);
+bool cmd_schedule(CmdContext *ctx, int argc, char **argv, Error *err);
+bool cmd_pin(CmdContext *ctx, int argc, char **argv, Error *err);
+bool cmd_unpin(CmdContext *ctx, int argc, char **argv, Error *err);
 bool cmd_repair_index(CmdContext *ctx, int argc, char **argv, Error *err);
 bool cmd_repair_snapshots(CmdContext *ctx, int argc, char **argv, Error *err);
 

@@ -25,7 +25,7 @@ bool cmd_config_check(CmdContext *ctx, int argc, char **argv, Error *err)
         for (size_t i = 0; i < cfg->n_shared; i++)
             json_array_append_new(shared, json_string(cfg->shared[i]));
         for (size_t i = 0; i < cfg->n_classes; i++)
-            json_array_append_new(classes, json_string(cfg->classes[i]));
+            json_array_append_new(classes, json_string(cfg->classes[i].name));
         o = json_pack("{s:s, s:b, s:s, s:o, s:o}", "path", cfg->path, "valid", 1, "model",
                       config_model_name(cfg->model), "shared", shared, "classes", classes);
         json_dumpf(o, stdout, JSON_INDENT(2));

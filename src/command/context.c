@@ -4,6 +4,7 @@
  * table in cli; --help only records that help is wanted, and cli prints it.
  */
 #include <stdio.h>
+#include <unistd.h>
 
 #include "command/command.h"
 #include "common/log.h"
@@ -107,4 +108,32 @@ int cmd_parse(CmdContext *ctx, const char *command, int argc, char **argv, const
         }
     }
     return optind;
+}
+
+bool cmd_confirm(const CmdContext *ctx, const char *name, const char *why, CmdShowFn show,
+                 const void *arg, const char *question, Error *err)
+{
+    FILE *tty;
+    char answer[16] = "";
+
+    if (ctx->yes)
+        return true;
+    if (!isatty(STDIN_FILENO))
+    {
+        error_set(err, ERR_USAGE, "%s needs confirmation", why);
+        return error_hint(err, "pass --yes when not running on a terminal");
+    }
+    tty = fopen("/dev/tty", "r+");
+    if (tty == NULL)
+        return error_set(err, ERR_USAGE, "cannot ask for confirmation: no terminal; pass --yes");
+    if (show != NULL)
+        show(tty, arg);
+    fprintf(tty, "%s [y/N] ", question);
+    fflush(tty);
+    if (fgets(answer, sizeof(answer), tty) == NULL)
+        answer[0] = '\0';
+    fclose(tty);
+    if (answer[0] != 'y' && answer[0] != 'Y')
+        return error_set(err, ERR_FAILURE, "%s cancelled; nothing was changed", name);
+    return true;
 }

@@ -162,6 +162,8 @@ bool cmd_list(CmdContext *ctx, int argc, char **argv, Error *err)
                         "bytes_added", (json_int_t)h->stats.bytes_added);
         for (size_t k = 0; k < h->n_tags; k++)
             json_array_append_new(json_object_get(row, "tags"), json_string(h->tags[k]));
+        json_object_set_new(row, "pin_until",
+                            h->pin_until ? json_string(h->pin_until) : json_null());
         if (u != NULL)
             json_object_set_new(row, "tenant",
                                 json_pack("{s:s, s:I, s:I, s:I}", "name", a.tenant, "tables",

@@ -21,6 +21,7 @@ enum
     OPT_TENANT = CMD_OPT_FIRST_COMMAND,
     OPT_ALL,
     OPT_SNAPSHOT,
+    OPT_TAG,
     OPT_AS,
     OPT_INTO_DB,
     OPT_TABLE,
@@ -45,6 +46,9 @@ static bool restore_option(int opt, const char *arg, void *state, Error *err)
         return true;
     case OPT_SNAPSHOT:
         a->snapshot = arg;
+        return true;
+    case OPT_TAG:
+        a->tag = arg;
         return true;
     case OPT_AS:
         a->as = arg;
@@ -77,11 +81,26 @@ static bool restore_option(int opt, const char *arg, void *state, Error *err)
     return false;
 }
 
+/* What a --clean restore replaces, on the terminal that confirms it. */
+static void restore_show(FILE *tty, const void *arg)
+{
+    const RestoreResult *res = arg;
+
+    fprintf(tty, "This replaces:\n");
+    for (size_t i = 0; i < res->n_targets; i++)
+    {
+        const RestoreTargetInfo *t = &res->targets[i];
+        char name[256], db[256];
+
+        fmt_printable(t->schema ? t->schema : t->db, name, sizeof(name));
+        fmt_printable(t->db, db, sizeof(db));
+        fprintf(tty, "  %s \"%s\"%s%s\n", t->schema ? "schema" : "database", name,
+                t->schema ? " in database " : "", t->schema ? db : "");
+    }
+}
+
 static bool restore_confirm(CmdContext *ctx, const RestoreResult *res, Error *err)
 {
-    FILE *tty;
-    char answer[16] = "";
-
     for (size_t i = 0; i < res->n_targets; i++)
     {
         const RestoreTargetInfo *t = &res->targets[i];
@@ -105,35 +124,8 @@ static bool restore_confirm(CmdContext *ctx, const RestoreResult *res, Error *er
         log_warning("restoring \"%s\" replaces tenant \"%s\"; it is in the safety backup", name,
                     other);
     }
-    if (ctx->yes)
-        return true;
-    if (!isatty(STDIN_FILENO))
-    {
-        error_set(err, ERR_USAGE, "restore --clean replaces live data and needs confirmation");
-        return error_hint(err, "pass --yes when not running on a terminal");
-    }
-    tty = fopen("/dev/tty", "r+");
-    if (tty == NULL)
-        return error_set(err, ERR_USAGE, "cannot ask for confirmation: no terminal; pass --yes");
-    fprintf(tty, "This replaces:\n");
-    for (size_t i = 0; i < res->n_targets; i++)
-    {
-        const RestoreTargetInfo *t = &res->targets[i];
-        char name[256], db[256];
-
-        fmt_printable(t->schema ? t->schema : t->db, name, sizeof(name));
-        fmt_printable(t->db, db, sizeof(db));
-        fprintf(tty, "  %s \"%s\"%s%s\n", t->schema ? "schema" : "database", name,
-                t->schema ? " in database " : "", t->schema ? db : "");
-    }
-    fprintf(tty, "A safety backup is taken first. Continue? [y/N] ");
-    fflush(tty);
-    if (fgets(answer, sizeof(answer), tty) == NULL)
-        answer[0] = '\0';
-    fclose(tty);
-    if (answer[0] != 'y' && answer[0] != 'Y')
-        return error_set(err, ERR_FAILURE, "restore cancelled; nothing was changed");
-    return true;
+    return cmd_confirm(ctx, "restore", "restore --clean replaces live data and", restore_show,
+                       res, "A safety backup is taken first. Continue?", err);
 }
 
 /* What stands: the targets restored and verified, and the safety backup. */
@@ -178,6 +170,7 @@ bool cmd_restore(CmdContext *ctx, int argc, char **argv, Error *err)
     static const struct option longopts[] = {{"tenant", required_argument, NULL, OPT_TENANT},
                                              {"all", no_argument, NULL, OPT_ALL},
                                              {"snapshot", required_argument, NULL, OPT_SNAPSHOT},
+                                             {"tag", required_argument, NULL, OPT_TAG},
                                              {"as", required_argument, NULL, OPT_AS},
                                              {"into-db", required_argument, NULL, OPT_INTO_DB},
                                              {"table", required_argument, NULL, OPT_TABLE},
@@ -209,6 +202,11 @@ bool cmd_restore(CmdContext *ctx, int argc, char **argv, Error *err)
     {
         error_set(err, ERR_USAGE, "restore: unexpected argument \"%s\"", argv[first]);
         error_hint(err, "name the tenant with --tenant NAME");
+        goto out;
+    }
+    if (plan.tag != NULL && strcmp(plan.snapshot, "latest") != 0)
+    {
+        error_set(err, ERR_USAGE, "restore: give --snapshot or --tag, not both");
         goto out;
     }
     if (cmd_config(ctx, err) == NULL)

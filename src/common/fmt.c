@@ -1,6 +1,7 @@
 /*
  * fmt.c - human-readable sizes, durations and terminal-safe names.
  */
+#include "common/clock.h"
 #include "common/fmt.h"
 
 #include <stdio.h>
@@ -65,7 +66,7 @@ void fmt_utc_now(char out[40])
     struct tm tm;
     char base[32];
 
-    gettimeofday(&tv, NULL);
+    clock_now_tv(&tv);
     gmtime_r(&tv.tv_sec, &tm);
     strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(out, 40, "%s.%06ldZ", base, (long)tv.tv_usec);

@@ -18,20 +18,9 @@
 
 #include "common/buf.h"
 #include "common/mem.h"
+#include "config/config_intern.h"
 
-typedef struct ConfigWalk
-{
-    const char *name; /* file name for messages */
-    yaml_document_t *doc;
-    Config *cfg;
-    Error *err;
-    ConfigRepo *repo; /* the repository being read */
-} ConfigWalk;
-
-static bool config_fail(ConfigWalk *w, yaml_node_t *node, const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static bool config_fail(ConfigWalk *w, yaml_node_t *node, const char *key, const char *fmt, ...)
+bool config_fail(ConfigWalk *w, yaml_node_t *node, const char *key, const char *fmt, ...)
 {
     char what[512];
     va_list ap;
@@ -44,14 +33,14 @@ static bool config_fail(ConfigWalk *w, yaml_node_t *node, const char *key, const
     return error_hint(w->err, "fix the file, then run \"coffer config check\"");
 }
 
-static const char *config_scalar(yaml_node_t *node)
+const char *config_scalar(yaml_node_t *node)
 {
     return node != NULL && node->type == YAML_SCALAR_NODE ? (const char *)node->data.scalar.value
                                                           : NULL;
 }
 
 /* A plain null ("~", "null", empty) scalar. */
-static bool config_is_null(yaml_node_t *node)
+bool config_is_null(yaml_node_t *node)
 {
     const char *s = config_scalar(node);
 
@@ -59,7 +48,7 @@ static bool config_is_null(yaml_node_t *node)
            (s[0] == '\0' || strcmp(s, "~") == 0 || strcmp(s, "null") == 0);
 }
 
-static bool config_string(ConfigWalk *w, yaml_node_t *node, const char *key, char **out)
+bool config_string(ConfigWalk *w, yaml_node_t *node, const char *key, char **out)
 {
     const char *s = config_scalar(node);
 
@@ -70,7 +59,7 @@ static bool config_string(ConfigWalk *w, yaml_node_t *node, const char *key, cha
     return true;
 }
 
-static bool config_int(ConfigWalk *w, yaml_node_t *node, const char *key, long min, long max,
+bool config_int(ConfigWalk *w, yaml_node_t *node, const char *key, long min, long max,
                        int *out)
 {
     const char *s = config_scalar(node);
@@ -115,12 +104,7 @@ static bool config_string_list(ConfigWalk *w, yaml_node_t *node, const char *key
     return true;
 }
 
-/* Calls visit(w, keyname, value) for each pair of a mapping, or fails when
- * node is not a mapping. A null node is an empty mapping. */
-typedef bool (*ConfigVisit)(ConfigWalk *w, const char *section, const char *key,
-                            yaml_node_t *keynode, yaml_node_t *value);
-
-static bool config_mapping(ConfigWalk *w, yaml_node_t *node, const char *section, ConfigVisit visit)
+bool config_mapping(ConfigWalk *w, yaml_node_t *node, const char *section, ConfigVisit visit)
 {
     yaml_node_pair_t *pair;
 
@@ -144,7 +128,7 @@ static bool config_mapping(ConfigWalk *w, yaml_node_t *node, const char *section
     return true;
 }
 
-static bool config_unknown(ConfigWalk *w, yaml_node_t *k, const char *full, const char *known)
+bool config_unknown(ConfigWalk *w, yaml_node_t *k, const char *full, const char *known)
 {
     config_fail(w, k, full, "unknown key");
     return error_detail(w->err, "known keys here: %s", known);
@@ -206,29 +190,9 @@ static bool config_visit_tenancy(ConfigWalk *w, const char *full, const char *ke
         return config_string(w, v, full, &w->cfg->column);
     if (strcmp(key, "discover") == 0)
         return config_mapping(w, v, full, config_visit_discover);
-    return config_unknown(w, k, full, "model, shared, column, discover");
-}
-
-static bool config_visit_class_body(ConfigWalk *w, const char *full, const char *key,
-                                    yaml_node_t *k, yaml_node_t *v)
-{
-    (void)key;
-    (void)v;
-    return config_unknown(w, k, full, "(none yet; use {})");
-}
-
-static bool config_visit_classes(ConfigWalk *w, const char *full, const char *key, yaml_node_t *k,
-                                 yaml_node_t *v)
-{
-    (void)k;
-    for (size_t i = 0; i < w->cfg->n_classes; i++)
-        if (strcmp(w->cfg->classes[i], key) == 0)
-            return config_fail(w, k, full, "class defined twice");
-    if (!config_mapping(w, v, full, config_visit_class_body))
-        return false;
-    w->cfg->classes = xrealloc(w->cfg->classes, sizeof(char *) * (w->cfg->n_classes + 1));
-    w->cfg->classes[w->cfg->n_classes++] = xstrdup(key);
-    return true;
+    if (strcmp(key, "shared_class") == 0)
+        return config_string(w, v, full, &w->cfg->shared_class);
+    return config_unknown(w, k, full, "model, shared, column, discover, shared_class");
 }
 
 static bool config_bool(ConfigWalk *w, yaml_node_t *node, const char *key, int *out)
@@ -415,6 +379,8 @@ static bool config_visit_root(ConfigWalk *w, const char *full, const char *key, 
         return config_mapping(w, v, full, config_visit_tenancy);
     if (strcmp(key, "classes") == 0)
         return config_mapping(w, v, full, config_visit_classes);
+    if (strcmp(key, "run") == 0)
+        return config_mapping(w, v, full, config_visit_run);
     if (strcmp(key, "repository") == 0 || strcmp(key, "repositories") == 0)
     {
         if (w->cfg->n_repos > 0)
@@ -422,7 +388,7 @@ static bool config_visit_root(ConfigWalk *w, const char *full, const char *key, 
         return strcmp(key, "repository") == 0 ? config_repository(w, full, v, false)
                                                : config_repositories(w, full, v);
     }
-    return config_unknown(w, k, full, "postgres, tenancy, classes, repository, repositories");
+    return config_unknown(w, k, full, "postgres, tenancy, classes, run, repository, repositories");
 }
 
 /* Rules that span keys, checked after the walk. */
@@ -451,7 +417,7 @@ static bool config_validate(ConfigWalk *w, yaml_node_t *root)
     }
     if (c->model != TENANCY_ROW && c->discover_pattern != NULL && c->discover_pattern[0] == '\0')
         return config_fail(w, root, "tenancy.discover.pattern", "must not be empty");
-    return true;
+    return config_classes_validate(w, root);
 }
 
 Config *config_parse(const char *name, const char *text, size_t len, Error *err)
@@ -718,7 +684,7 @@ void config_free(Config *cfg)
     free(cfg->column);
     free(cfg->discover_pattern);
     free(cfg->discover_query);
-    config_free_list(cfg->classes, cfg->n_classes);
+    config_classes_free(cfg);
     free(cfg);
 }
 
@@ -734,14 +700,4 @@ const char *config_model_name(TenancyModel model)
         return "row";
     }
     return "?";
-}
-
-bool config_has_class(const Config *cfg, const char *name)
-{
-    if (strcmp(name, "default") == 0)
-        return true;
-    for (size_t i = 0; i < cfg->n_classes; i++)
-        if (strcmp(cfg->classes[i], name) == 0)
-            return true;
-    return false;
 }

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/error.h"
 
@@ -40,9 +41,11 @@ typedef struct Config
     char *discover_pattern; /* LIKE pattern */
     char *discover_query;   /* or a query */
 
-    /* classes: */
-    char **classes;
+    /* classes: and run: */
+    struct ConfigClass *classes;
     size_t n_classes;
+    char *shared_class;  /* tenancy.shared_class: the class of the shared part, or NULL */
+    int64_t prune_every; /* run.prune_every: seconds between prunes of coffer run */
 
     /* repository: (the one commands use: the first, or the one --repo names) */
     const char *repo_name;        /* "default" for the single repository: form */
@@ -113,7 +116,50 @@ void config_free(Config *cfg);
 
 const char *config_model_name(TenancyModel model);
 
+/* ---- classes (classes.c) ------------------------------------------------
+ *
+ * A class says how often its tenants are backed up and which of their
+ * snapshots are kept:
+ *
+ *   classes:
+ *     active: { every: 1d, at: "02:00", keep: { daily: 7, weekly: 4, monthly: 12 } }
+ *     deleted: { keep: { within: 730d } }
+ *
+ * "deleted" is the policy of tenants that discovery no longer finds. */
+
+/* The finest schedule coffer run honours: the timer coffer schedule
+ * prints runs it every five minutes. */
+#define CONFIG_RUN_GRANULARITY 300
+
+/* Which snapshots a class keeps, with restic's forget semantics: the last
+ * N; the newest snapshot of each of the last N hours, days, ISO weeks,
+ * months, years (UTC) that have one; every snapshot within a duration of
+ * the newest. 0 means the rule is not used. */
+typedef struct ConfigKeep
+{
+    int last, hourly, daily, weekly, monthly, yearly;
+    int64_t within; /* seconds */
+} ConfigKeep;
+
+typedef struct ConfigClass
+{
+    char *name;
+    int64_t every; /* seconds between backups; 0: coffer run does not back it up */
+    int64_t at;    /* with every of a day or more: seconds after midnight UTC; -1: none */
+    bool has_keep; /* false: every snapshot is kept */
+    ConfigKeep keep;
+} ConfigClass;
+
 /* True when name is one of the configured classes (or "default"). */
 bool config_has_class(const Config *cfg, const char *name);
+
+/* The class defined as name, or NULL. */
+const ConfigClass *config_find_class(const Config *cfg, const char *name);
+
+/* The class a tenant of class name follows: its own, else "default" when
+ * that is defined; NULL with ERR_USAGE (naming the tenant, when given)
+ * otherwise. */
+const ConfigClass *config_class_for(const Config *cfg, const char *name, const char *tenant,
+                                    Error *err);
 
 #endif

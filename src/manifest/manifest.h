@@ -255,6 +255,7 @@ typedef struct Manifest
     int server_major;
     char **tags;
     size_t n_tags;
+    char *pin_until; /* RFC 3339: kept by expire until then; NULL: not pinned */
     ManStats stats;
     ManStream *globals; /* roles and tablespaces; NULL when the shared part is unreadable */
     ManDatabase *databases;

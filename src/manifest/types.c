@@ -443,6 +443,7 @@ static bool man_parse_doc(json_t *doc, const char *ctx, Manifest *m, Error *err)
         !man_get_str(doc, "time", false, ctx, &m->time, err) ||
         !man_get_str(doc, "kind", false, ctx, &m->kind, err) ||
         !man_get_str(doc, "host", false, ctx, &m->host, err) ||
+        !man_get_str(doc, "pin_until", true, ctx, &m->pin_until, err) ||
         !man_get_str(doc, "model", false, ctx, &m->model, err) ||
         !man_get_str(doc, "server_version", false, ctx, &m->server_version, err) ||
         !man_get_int(doc, "server_major", ctx, &m->server_major, err) ||
@@ -603,6 +604,7 @@ void manifest_free(Manifest *m)
     free(m->time);
     free(m->kind);
     free(m->host);
+    free(m->pin_until);
     free(m->model);
     free(m->server_version);
     free(m);

@@ -144,6 +144,8 @@ json_t *manifest_to_json(const Manifest *m)
     json_object_set_new(doc, "server_version", man_json_str(m->server_version));
     json_object_set_new(doc, "server_major", json_integer(m->server_major));
     json_object_set_new(doc, "tags", man_json_strings(m->tags, m->n_tags));
+    if (m->pin_until != NULL)
+        json_object_set_new(doc, "pin_until", json_string(m->pin_until));
     json_object_set_new(doc, "stats",
                         json_pack("{s:I, s:I, s:I, s:I, s:I, s:f}", "tenants",
                                   (json_int_t)m->stats.tenants, "tables",

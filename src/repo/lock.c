@@ -117,6 +117,7 @@ static void lock_remove_on_exit(void *arg)
 typedef struct LockInfo
 {
     bool exclusive;
+    bool solo;
     char host[256];
     long pid;
     char time[64];
@@ -168,6 +169,7 @@ static bool lock_read(Repo *repo, const char *key, LockInfo *li, bool *gone, Err
         return error_set(err, ERR_FAILURE, "lock \"%s\" is damaged", key);
     }
     li->exclusive = strcmp(mode, "exclusive") == 0;
+    li->solo = json_is_true(json_object_get(doc, "solo"));
     snprintf(li->host, sizeof(li->host), "%s", host);
     li->pid = (long)json_integer_value(json_object_get(doc, "pid"));
     snprintf(li->time, sizeof(li->time), "%s", time ? time : "?");
@@ -267,7 +269,7 @@ RepoLock *repo_lock(Repo *repo, RepoLockMode mode, const char *command, Error *e
     StorageList list;
 
     lock->repo = repo;
-    lock->frees = mode != REPO_LOCK_SHARED;
+    lock->frees = mode == REPO_LOCK_FREEING || mode == REPO_LOCK_EXCLUSIVE;
     pthread_mutex_init(&lock->mu, NULL);
     pthread_cond_init(&lock->wake, NULL);
     repo_random_id(id);
@@ -278,6 +280,8 @@ RepoLock *repo_lock(Repo *repo, RepoLockMode mode, const char *command, Error *e
                           mode == REPO_LOCK_EXCLUSIVE ? "exclusive" : "shared", "host", host,
                           "pid", (json_int_t)getpid(), "time", now, "command",
                           command ? command : "coffer");
+    if (mode == REPO_LOCK_SOLO)
+        json_object_set_new(lock->doc, "solo", json_true());
     if (!lock_write(lock, err))
     {
         error_prefix(err, "could not lock repository \"%s\"", storage_location(repo->st));
@@ -312,6 +316,15 @@ RepoLock *repo_lock(Repo *repo, RepoLockMode mode, const char *command, Error *e
                 goto fail;
             }
             continue;
+        }
+        if (mode == REPO_LOCK_SOLO && li.solo && command != NULL &&
+            strcmp(li.command, command) == 0)
+        {
+            error_set(err, ERR_FAILURE, "another coffer %s is running: process %ld on %s since %s",
+                      command, li.pid, li.host, li.time);
+            error_hint(err, "one runs at a time; this one did nothing");
+            storage_list_free(&list);
+            goto fail;
         }
         if (mode == REPO_LOCK_EXCLUSIVE || li.exclusive)
         {

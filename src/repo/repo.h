@@ -137,6 +137,8 @@ typedef enum
     REPO_LOCK_SHARED,    /* backups, restores, check */
     REPO_LOCK_FREEING,   /* shared, and frees space (forget): may use the reserve */
     REPO_LOCK_EXCLUSIVE, /* prune, repair, unlock of others: may use the reserve */
+    REPO_LOCK_SOLO,      /* shared, but one at a time per command (coffer run): conflicts
+                          * with another live solo lock of the same command */
 } RepoLockMode;
 
 /* Takes a lock recording host, pid, time and the command. Conflicts with an
@@ -331,6 +333,18 @@ json_t *repo_part_load(Repo *repo, json_t *ref, bool *destroyed, Error *err);
  * the reference, without reading the part. */
 bool repo_part_of(Repo *repo, json_t *ref, const char *owner_name);
 
+/* An owner's keyed id as hex (REPO_OWNER_HEX bytes with the NUL): what
+ * part references carry instead of the owner's name. */
+#define REPO_OWNER_HEX 33
+void repo_owner_id(Repo *repo, const char *owner_name, char out[REPO_OWNER_HEX]);
+
+/* The owner id a part reference carries; false for a malformed one. */
+bool repo_part_owner(json_t *ref, char out[REPO_OWNER_HEX]);
+
+/* The ids of every snapshot object, unordered, without reading any (a new
+ * array of strings). */
+json_t *repo_snapshot_ids(Repo *repo, Error *err);
+
 /* The owner's key id ("<ownerid>-<generation>"), as part references hold it. */
 const char *repo_owner_kid(const RepoOwner *owner);
 
@@ -338,6 +352,18 @@ const char *repo_owner_kid(const RepoOwner *owner);
  * stays until prune). A damaged snapshot is removed without being read;
  * the parts it listed are then left for prune to remove. */
 bool repo_snapshot_forget(Repo *repo, const char *id, Error *err);
+
+/* ---- state (state.c) ------------------------------------------------------
+ *
+ * Small documents a command keeps between runs under state/<name>, sealed
+ * with the master key. They cache what the snapshots say, so a lost or
+ * damaged one is never an error: repo_state_load then returns an empty
+ * object (with a warning for a damaged one), and the caller rebuilds it. */
+
+/* The document (a new reference), or an empty object; NULL only when the
+ * storage cannot be asked. */
+json_t *repo_state_load(Repo *repo, const char *name, Error *err);
+bool repo_state_write(Repo *repo, const char *name, json_t *doc, Error *err);
 
 /* ---- integrity and cleanup ---------------------------------------------- */
 

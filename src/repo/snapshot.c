@@ -565,6 +565,41 @@ bool repo_part_of(Repo *repo, json_t *ref, const char *owner_name)
     return ks != NULL && strncmp(ks, want, 2 * REPO_OWNERID_LEN) == 0;
 }
 
+void repo_owner_id(Repo *repo, const char *owner_name, char out[REPO_OWNER_HEX])
+{
+    repo_owner_id_hex(repo, owner_name, out);
+}
+
+bool repo_part_owner(json_t *ref, char out[REPO_OWNER_HEX])
+{
+    const char *ks = json_string_value(json_object_get(ref, "kid"));
+
+    if (ks == NULL || strlen(ks) < 2 * REPO_OWNERID_LEN)
+        return false;
+    memcpy(out, ks, 2 * REPO_OWNERID_LEN);
+    out[2 * REPO_OWNERID_LEN] = '\0';
+    return snap_is_hex(out, 2 * REPO_OWNERID_LEN, 2 * REPO_OWNERID_LEN);
+}
+
+json_t *repo_snapshot_ids(Repo *repo, Error *err)
+{
+    StorageList list;
+    json_t *ids;
+
+    if (!storage_list(repo->st, SNAP_PREFIX, &list, err))
+        return NULL;
+    ids = json_array();
+    for (size_t i = 0; i < list.count; i++)
+    {
+        const char *id = list.items[i].key + strlen(SNAP_PREFIX);
+
+        if (snap_is_hex(id, 64, 64))
+            json_array_append_new(ids, json_string(id));
+    }
+    storage_list_free(&list);
+    return ids;
+}
+
 bool repo_snapshot_walk_all(Repo *repo, json_t *doc, RepoChunkVisit fn, void *arg,
                             uint64_t *destroyed, Error *err)
 {

@@ -276,6 +276,20 @@ static bool restore_is_safety(json_t *snap)
 /* "latest" means the newest snapshot holding the tenant(s), safety backups
  * excepted: after a failed --clean, the safety copy of the broken state must
  * not become what the next attempt restores. Any id names exactly one. */
+/* Does the snapshot carry the tag (NULL: any snapshot does)? */
+static bool restore_has_tag(json_t *snap, const char *tag)
+{
+    json_t *t;
+    size_t i;
+
+    if (tag == NULL)
+        return true;
+    json_array_foreach (json_object_get(snap, "tags"), i, t)
+        if (json_is_string(t) && strcmp(json_string_value(t), tag) == 0)
+            return true;
+    return false;
+}
+
 static json_t *restore_pick_snapshot(Restore *r, Error *err)
 {
     ManifestSelect sel = {r->a->tenants, r->a->all ? 0 : r->a->n_tenants};
@@ -305,7 +319,7 @@ static json_t *restore_pick_snapshot(Restore *r, Error *err)
         json_decref(unreadable);
         json_array_foreach (all, i, s)
         {
-            bool has_all = !restore_is_safety(s);
+            bool has_all = !restore_is_safety(s) && restore_has_tag(s, r->a->tag);
 
             for (size_t k = 0; k < r->a->n_tenants && has_all; k++)
                 has_all = manifest_holds(r->repo, s, r->a->tenants[k]);
@@ -315,7 +329,14 @@ static json_t *restore_pick_snapshot(Restore *r, Error *err)
         if (header != NULL)
             json_incref(header);
         json_decref(all);
-        if (header == NULL)
+        if (header == NULL && r->a->tag != NULL)
+        {
+            error_set(err, ERR_FAILURE, "no snapshot tagged \"%s\"%s%s%s", r->a->tag,
+                      r->a->n_tenants > 0 ? " holds tenant \"" : "",
+                      r->a->n_tenants > 0 ? r->a->tenants[0] : "", r->a->n_tenants > 0 ? "\"" : "");
+            error_hint(err, "run \"coffer list\" to see the snapshots and their tags");
+        }
+        else if (header == NULL)
         {
             if (r->a->n_tenants > 0)
                 error_set(err, ERR_FAILURE, "no snapshot holds tenant \"%s\"", r->a->tenants[0]);

@@ -28,6 +28,7 @@ typedef struct RestorePlan
     size_t n_tenants;
     bool all;
     const char *snapshot; /* an id, a unique prefix, or "latest" */
+    const char *tag;      /* with "latest": the newest snapshot with this tag */
     const char *as;       /* one tenant under a new schema or database name */
     const char *into_db;  /* into another database */
     const char *const *tables; /* only these tables' data */

@@ -25,6 +25,147 @@ static void rejects(const char *text, const char *want, const char *name)
     config_free(cfg);
 }
 
+/* The minimal tenancy: section that the class cases below share. */
+#define TENANCY "tenancy:\n  model: schema\n  discover: {pattern: a}\n"
+
+static void test_classes(void)
+{
+    Error err;
+    Config *cfg;
+    const ConfigClass *c;
+
+    cfg = parse(TENANCY "  shared_class: master\n"
+                        "classes:\n"
+                        "  master: { every: 1h, keep: { hourly: 48, daily: 30 } }\n"
+                        "  active: { every: 1d, at: \"02:00\", keep: { daily: 90, weekly: 12, "
+                        "monthly: 12, yearly: 7 } }\n"
+                        "  demo:   { every: 7d, keep: { within: 30d } }\n"
+                        "  deleted: { keep: { within: 730d } }\n"
+                        "run:\n"
+                        "  prune_every: 12h\n",
+                &err);
+    ok(cfg != NULL, "the classes example parses");
+    if (cfg == NULL)
+    {
+        printf("#   %s\n", err.message);
+        return;
+    }
+    is_int(cfg->n_classes, 4, "four classes");
+    is_str(cfg->shared_class, "master", "tenancy.shared_class");
+    is_int(cfg->prune_every, 12 * 3600, "run.prune_every 12h");
+
+    c = config_find_class(cfg, "master");
+    ok(c == &cfg->classes[0], "config_find_class master");
+    ok(c != NULL && c->every == 3600 && c->at == -1 && c->has_keep, "master: every 1h, no at");
+    ok(c != NULL && c->keep.hourly == 48 && c->keep.daily == 30 && c->keep.last == 0 &&
+           c->keep.weekly == 0 && c->keep.monthly == 0 && c->keep.yearly == 0 &&
+           c->keep.within == 0,
+       "master keeps hourly 48, daily 30");
+
+    c = config_find_class(cfg, "active");
+    ok(c == &cfg->classes[1], "config_find_class active");
+    ok(c != NULL && c->every == 86400 && c->at == 2 * 3600 && c->has_keep,
+       "active: every 1d at 02:00");
+    ok(c != NULL && c->keep.daily == 90 && c->keep.weekly == 12 && c->keep.monthly == 12 &&
+           c->keep.yearly == 7 && c->keep.hourly == 0 && c->keep.last == 0 && c->keep.within == 0,
+       "active keeps daily 90, weekly 12, monthly 12, yearly 7");
+
+    c = config_find_class(cfg, "demo");
+    ok(c != NULL && c->every == 7 * 86400 && c->at == -1 && c->keep.within == 30 * 86400 &&
+           c->keep.daily == 0,
+       "demo: every 7d, within 30d");
+
+    c = config_find_class(cfg, "deleted");
+    ok(c != NULL && c->every == 0 && c->at == -1 && c->has_keep && c->keep.within == 730LL * 86400,
+       "deleted: no every, within 730d");
+
+    ok(config_find_class(cfg, "nope") == NULL, "config_find_class of an undefined class");
+    ok(config_find_class(cfg, "default") == NULL, "no default class unless defined");
+
+    error_clear(&err);
+    ok(config_class_for(cfg, "active", "tenant_7", &err) == config_find_class(cfg, "active") &&
+           !error_is_set(&err),
+       "config_class_for a defined class");
+    error_clear(&err);
+    ok(config_class_for(cfg, "gold", "tenant_7", &err) == NULL, "config_class_for undefined");
+    is_int(err.code, ERR_USAGE, "an undefined class is a usage error");
+    like(err.message, "tenant \"tenant_7\"", "the message names the tenant");
+    like(err.message, "\"gold\"", "the message names the class");
+    error_clear(&err);
+    ok(config_class_for(cfg, "gold", NULL, &err) == NULL && err.code == ERR_USAGE,
+       "config_class_for undefined, no tenant");
+    like(err.message, "class \"gold\" is not defined", "the message without a tenant");
+    config_free(cfg);
+
+    cfg = parse(TENANCY "classes:\n  default: { every: 1d, keep: { daily: 7 } }\n"
+                        "  demo: { every: 7d }\n",
+                &err);
+    ok(cfg != NULL, "classes with default parse");
+    if (cfg != NULL)
+    {
+        error_clear(&err);
+        ok(config_class_for(cfg, "gold", "tenant_7", &err) == config_find_class(cfg, "default") &&
+               !error_is_set(&err),
+           "an undefined class falls back to default");
+        ok(config_class_for(cfg, "demo", "tenant_7", &err) == &cfg->classes[1],
+           "a defined class is not replaced by default");
+        ok(!cfg->classes[1].has_keep, "a class without keep: keeps everything");
+        is_int(cfg->prune_every, 86400, "run.prune_every is 1d by default");
+        ok(cfg->shared_class == NULL, "no shared_class by default");
+    }
+    config_free(cfg);
+
+    cfg = parse(TENANCY "classes:\n  a: { every: 36h }\n  b: { every: 5m }\n"
+                        "  c: { every: 1w, at: \"23:59\", keep: { last: 3 } }\n",
+                &err);
+    ok(cfg != NULL && cfg->classes[0].every == 36 * 3600 && cfg->classes[1].every == 300 &&
+           cfg->classes[2].at == 23 * 3600 + 59 * 60 && cfg->classes[2].keep.last == 3,
+       "every 36h, every 5m (the timer's own period), at 23:59 with every 1w");
+    config_free(cfg);
+
+    rejects(TENANCY "classes:\n  a: { keep: {} }\n", "keep would keep nothing", "keep: {}");
+    rejects(TENANCY "classes:\n  a: { keep: { daily: 0 } }\n", "keep would keep nothing",
+            "keep: {daily: 0}");
+    rejects(TENANCY "classes:\n  a: { keep: { daily: -1 } }\n",
+            "key \"classes.a.keep.daily\": must be a whole number from 0", "keep daily -1");
+    rejects(TENANCY "classes:\n  a: { keep: { within: 0d } }\n",
+            "key \"classes.a.keep.within\": must be a duration", "keep within 0d");
+    rejects(TENANCY "classes:\n  a: { keep: { fortnightly: 2 } }\n",
+            "key \"classes.a.keep.fortnightly\": unknown key", "unknown keep rule");
+    rejects(TENANCY "classes:\n  a: { every: 1m }\n",
+            "key \"classes.a.every\": is finer than coffer run can honour", "every 1m");
+    rejects(TENANCY "classes:\n  a: { every: 299s }\n", "finer than coffer run can honour",
+            "every 299s");
+    rejects(TENANCY "classes:\n  a: { every: soon }\n",
+            "key \"classes.a.every\": must be a duration", "every soon");
+    rejects(TENANCY "classes:\n  a: { every: 1d, at: \"2am\" }\n",
+            "key \"classes.a.at\": must be a time of day", "at 2am");
+    rejects(TENANCY "classes:\n  a: { every: 1d, at: \"24:00\" }\n", "must be a time of day",
+            "at 24:00");
+    rejects(TENANCY "classes:\n  a: { every: 1d, at: \"2:00\" }\n", "must be a time of day",
+            "at 2:00");
+    rejects(TENANCY "classes:\n  a: { every: 1h, at: \"02:00\" }\n", "at needs every of 1d or more",
+            "at with every 1h");
+    rejects(TENANCY "classes:\n  a: { at: \"02:00\" }\n", "at needs every of 1d or more",
+            "at without every");
+    rejects(TENANCY "classes:\n  a: { every: 36h, at: \"02:00\" }\n",
+            "at needs every in whole days", "at with every 36h");
+    rejects(TENANCY "classes:\n  deleted: { every: 1d, keep: { within: 730d } }\n",
+            "takes no every", "deleted with every");
+    rejects(TENANCY "classes:\n  a: { every: 1d, retention: 3 }\n",
+            "key \"classes.a.retention\": unknown key", "unknown key in a class");
+    rejects(TENANCY "  shared_class: master\nclasses:\n  active: { every: 1d }\n",
+            "key \"tenancy.shared_class\": unknown class \"master\"", "shared_class undefined");
+    rejects(TENANCY "  shared_class: master\n", "unknown class \"master\"",
+            "shared_class without classes");
+    rejects(TENANCY "classes:\n  a: { every: 1d }\n  b: { every: 1h }\n  a: { every: 7d }\n",
+            "line 7: key \"classes.a\": class defined twice", "a class defined twice");
+    rejects(TENANCY "run:\n  prune_every: often\n", "key \"run.prune_every\": must be a duration",
+            "prune_every not a duration");
+    rejects(TENANCY "run:\n  prune_interval: 1d\n", "key \"run.prune_interval\": unknown key",
+            "unknown key in run");
+}
+
 int main(void)
 {
     Error err;
@@ -128,5 +269,7 @@ int main(void)
     is_str(config_resolve_path("/x.yaml"), "/x.yaml", "--config wins");
     unsetenv("COFFER_CONFIG");
     is_str(config_resolve_path(NULL), "/etc/coffer/coffer.yaml", "default path");
+
+    test_classes();
     return tap_done();
 }

@@ -262,6 +262,7 @@ bool cmd_run(CmdContext *ctx, int argc, char **argv, Error *err)
         printf("run at %s%s: %zu tenants due%s\n", nows, a.dry_run ? " (dry run)" : "",
                d.n_tenants, d.shared ? ", and the shared part" : "");
         run_print_due(&d);
+        fflush(stdout); /* before the backup's log lines */
     }
     ok = true;
     if (a.dry_run)

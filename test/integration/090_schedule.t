@@ -26,7 +26,7 @@ cfg="$T_TMP/coffer.yaml"
 write_config() { # $1: the classes block
     cat >"$cfg" <<YAML
 postgres:
-  conninfo: "host=$PGHOST port=$PGPORT dbname=sched user=postgres"
+  conninfo: "host=$PGHOST port=$PGPORT dbname=sched user=${DBUSER:-postgres}"
 tenancy:
   model: schema
   shared: [central, public]
@@ -175,6 +175,44 @@ t_exit 2 "a policy change that would forget more than half, without --yes" at 20
 t_like "$T_ERR" 'needs confirmation' "  ... asks for confirmation"
 t_is "$(snapshots)" "$n" "  ... and forgets nothing"
 cp "$T_TMP/good.yaml" "$cfg"
+
+# ---- a tenant whose backup failed is due again on the next run, not the next period
+pg_psql -d sched >/dev/null <<'SQL'
+CREATE SCHEMA tenant_c; CREATE TABLE tenant_c.items (id int PRIMARY KEY);
+CREATE ROLE ro LOGIN;
+GRANT USAGE ON SCHEMA central, public, tenant_a, tenant_c, tenant_demo TO ro;
+GRANT SELECT ON ALL TABLES IN SCHEMA central, tenant_a, tenant_demo TO ro;
+SQL
+DBUSER=ro write_config '  master: { every: 1h, keep: { hourly: 3, daily: 2 } }
+  active: { every: 1d, at: "02:00", keep: { daily: 3, weekly: 2 } }
+  demo:   { every: 7d, keep: { within: 8d } }
+  deleted: { keep: { within: 3d } }'
+t_exit 3 "a run where tenant_c cannot be read ends partial" at 2027-01-24T02:05:00Z "$COFFER" run --json --yes
+t_is "$(jq -r '[.backup.failed[].name] | join(" ")' <<<"$T_OUT")" "tenant_c" "  ... naming tenant_c"
+t_like "$T_ERR" 'permission denied for table "tenant_c"."items"' "  ... and why"
+t_exit 1 "ten minutes later, only tenant_c is due, and fails again" at 2027-01-24T02:15:00Z "$COFFER" run --json
+t_is "$(jq -r '[.owners[] | select(.due) | .tenant] | join(" ")' <<<"$T_OUT")" "tenant_c" \
+    "  ... it is retried on the next run"
+pg_psql -d sched -c "GRANT SELECT ON ALL TABLES IN SCHEMA tenant_c TO ro" >/dev/null
+t_ok "once it can be read, the next run backs it up" at 2027-01-24T02:25:00Z "$COFFER" run --json
+t_is "$(jq -r '[.backup.stats.tenants, (.backup.failed | length)] | join(" ")' <<<"$T_OUT")" "1 0" \
+    "  ... alone, and it succeeds"
+t_ok "and the run after that" at 2027-01-24T02:35:00Z "$COFFER" run
+t_like "$T_OUT" "nothing to do until something is due" "  ... does nothing"
+cp "$T_TMP/good.yaml" "$cfg"
+
+# ---- two runs never overlap: a live run's lock makes the second one do nothing
+sleep 300 &
+holder=$!
+printf '{"mode":"shared","solo":true,"host":"%s","pid":%d,"time":"2027-01-24T03:00:00Z","command":"run","refreshed":%d}' \
+    "$(hostname)" "$holder" "$(date +%s)" >"$T_TMP/repo/locks/$(printf '%064d' 7)"
+n=$(snapshots)
+t_exit 1 "a run while another one runs" at 2027-01-25T02:05:00Z "$COFFER" run
+t_like "$T_ERR" "another coffer run is running: process $holder" "  ... says so"
+t_is "$(snapshots)" "$n" "  ... and backs up nothing"
+t_ok "a backup by hand still runs beside it" at 2027-01-25T02:06:00Z "$COFFER" backup --tenant tenant_a
+kill "$holder"; wait "$holder" 2>/dev/null
+t_ok "once it is gone, run works again" at 2027-01-25T02:10:00Z "$COFFER" run --yes
 
 # ---- the units a timer installs
 t_ok "schedule --systemd" "$COFFER" schedule --systemd

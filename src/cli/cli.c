@@ -182,6 +182,34 @@ static const CliCommand cli_commands[] = {
     {"unpin", "let a pinned snapshot follow retention again",
      "usage: coffer unpin SNAPSHOT [--json]\n",
      cmd_unpin},
+    {"verify", "restore drills: restore tenants into scratch databases and check them",
+     "usage: coffer verify (--tenant NAME... | --sample N | --all) [--snapshot ID|latest]\n"
+     "                     [--into CONNINFO] [-j N] [--json]\n"
+     "\n"
+     "A backup is known to restore only once it has. Each chosen tenant is\n"
+     "restored from the snapshot (default: its newest) into a scratch database\n"
+     "of its own, named coffer_scratch_verify_* and marked with a comment, where\n"
+     "every table's row count and content hash must match the snapshot and its\n"
+     "class's smoke queries (classes.NAME.checks: [\"SELECT count(*) > 0 FROM\n"
+     "users\"], run with the tenant's schema first in search_path) must return\n"
+     "true. The scratch database is dropped afterwards, also on failure or\n"
+     "Ctrl-C; one a killed drill left is dropped by the next restore or drill.\n"
+     "Each result is recorded in the repository (coffer status shows it).\n"
+     "\n"
+     "options:\n"
+     "  --tenant NAME   drill this tenant (repeatable)\n"
+     "  --sample N      drill N tenants, the least recently verified first, so\n"
+     "                  that every tenant is drilled in turn\n"
+     "  --all           drill every tenant discovery finds\n"
+     "  --snapshot ID   drill this snapshot instead of each tenant's newest\n"
+     "  --into CONNINFO restore on another server (libpq conninfo without a\n"
+     "                  password: use PGPASSFILE or ~/.pgpass)\n"
+     "  --json          print [{tenant, class, snapshot, ok, seconds, tables, rows,\n"
+     "                  bytes, checks, checks_failed, error}]\n"
+     "\n"
+     "exit codes: 0 every drill passed, 1 a drill failed (each is still tried),\n"
+     "            2 usage\n",
+     cmd_verify},
     {"restore", "bring one tenant back: in place, beside the live one, or elsewhere",
      "usage: coffer restore --tenant NAME [--snapshot ID|latest | --tag TAG]\n"
      "                      [--as NEWNAME | --into-db DBNAME] [--table NAME]...\n"

@@ -138,6 +138,22 @@ bool cmd_expire_with(CmdContext *ctx, Repo *repo, const TenantList *live, Retent
  * RFC 3339 into out; ERR_USAGE for both, bad forms, or a date past. */
 bool cmd_pin_until(const char *until, const char *dur, char out[32], Error *err);
 
+/* coffer run's prune (prune.c): when the last one is older than
+ * run.prune_every. It drops *lock (prune takes an exclusive one) and takes
+ * a solo "run" lock again; adds "prune" to out. */
+typedef struct RepoLock RepoLock;
+bool cmd_prune_due(CmdContext *ctx, Repo *repo, RetentionState *st, RepoLock **lock, json_t *out,
+                   Error *err);
+
+/* Restore drills (verify.c): the verdicts printed, or added to out as
+ * "verify" (out NULL: printed only, unless --json); and coffer run's
+ * drills of the classes with verify: { every, sample } that are due
+ * (dry_run: only counted in *drilled). */
+typedef struct VerifyResult VerifyResult;
+void cmd_verify_print(const CmdContext *ctx, const VerifyResult *r, json_t *out);
+bool cmd_verify_due(CmdContext *ctx, Repo *repo, const TenantList *list, RetentionState *st,
+                    bool dry_run, json_t *out, size_t *drilled, Error *err);
+
 /* ---- run functions: parse, plan, call an engine, print ------------------ */
 
 bool cmd_tenants(CmdContext *ctx, int argc, char **argv, Error *err);
@@ -157,6 +173,7 @@ bool cmd_run(CmdContext *ctx, int argc, char **argv, Error *err);
 bool cmd_schedule(CmdContext *ctx, int argc, char **argv, Error *err);
 bool cmd_pin(CmdContext *ctx, int argc, char **argv, Error *err);
 bool cmd_unpin(CmdContext *ctx, int argc, char **argv, Error *err);
+bool cmd_verify(CmdContext *ctx, int argc, char **argv, Error *err);
 bool cmd_repair_index(CmdContext *ctx, int argc, char **argv, Error *err);
 bool cmd_repair_snapshots(CmdContext *ctx, int argc, char **argv, Error *err);
 

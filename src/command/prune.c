@@ -2,17 +2,19 @@
  * prune.c - "coffer forget" and "coffer prune": drop snapshots, then free
  * the space no snapshot uses any more.
  *
- * Retention rules per tenant class come later; these are the manual tools
- * the other commands' hints point at (unreferenced packs after a crash).
+ * Retention per tenant class is coffer expire's; these are the manual tools
+ * the other commands' hints point at, and coffer run's prune once a day.
  */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "command/command.h"
+#include "common/clock.h"
 #include "common/fmt.h"
 #include "config/config.h"
 #include "repo/repo.h"
+#include "retention/retention.h"
 
 static bool prune_option(int opt, const char *arg, void *state, Error *err)
 {
@@ -143,4 +145,43 @@ bool cmd_prune(CmdContext *ctx, int argc, char **argv, Error *err)
     }
     repo_close(repo);
     return ok;
+}
+
+/* Prunes when the last prune is older than run.prune_every. The lock is
+ * dropped for it: prune takes its own, exclusive one. */
+bool cmd_prune_due(CmdContext *ctx, Repo *repo, RetentionState *st, RepoLock **lock,
+                      json_t *out, Error *err)
+{
+    time_t now = clock_now(), last = retention_state_time(st, "prune");
+    RepoPruneStats ps = {0};
+    char when[32];
+
+    if (last != 0 && now - last < ctx->config->prune_every)
+    {
+        clock_format(last, when);
+        json_object_set_new(out, "prune", json_pack("{s:b, s:s}", "ran", false, "last", when));
+        if (!ctx->json)
+            printf("prune: not yet (last at %s)\n", when);
+        return true;
+    }
+    repo_unlock(*lock);
+    *lock = NULL;
+    if (!repo_prune(repo, &ps, err))
+        return false;
+    *lock = repo_lock(repo, REPO_LOCK_SOLO, "run", err);
+    if (*lock == NULL)
+        return false;
+    retention_state_set_time(st, "prune", now);
+    json_object_set_new(out, "prune", json_pack("{s:b, s:I, s:I}", "ran", true, "bytes_freed",
+                                                (json_int_t)ps.bytes_freed, "packs_deleted",
+                                                (json_int_t)ps.packs_deleted));
+    if (!ctx->json)
+    {
+        char freed[32];
+
+        fmt_bytes(ps.bytes_freed, freed, sizeof(freed));
+        printf("prune: %llu packs deleted, %s freed\n", (unsigned long long)ps.packs_deleted,
+               freed);
+    }
+    return true;
 }

@@ -176,45 +176,6 @@ static void run_print_due(const RunDue *d)
                waiting);
 }
 
-/* Prunes when the last prune is older than run.prune_every. The lock is
- * dropped for it: prune takes its own, exclusive one. */
-static bool run_prune(CmdContext *ctx, Repo *repo, RetentionState *st, RepoLock **lock,
-                      json_t *out, Error *err)
-{
-    time_t now = clock_now(), last = retention_state_time(st, "prune");
-    RepoPruneStats ps = {0};
-    char when[32];
-
-    if (last != 0 && now - last < ctx->config->prune_every)
-    {
-        clock_format(last, when);
-        json_object_set_new(out, "prune", json_pack("{s:b, s:s}", "ran", false, "last", when));
-        if (!ctx->json)
-            printf("prune: not yet (last at %s)\n", when);
-        return true;
-    }
-    repo_unlock(*lock);
-    *lock = NULL;
-    if (!repo_prune(repo, &ps, err))
-        return false;
-    *lock = repo_lock(repo, REPO_LOCK_SOLO, "run", err);
-    if (*lock == NULL)
-        return false;
-    retention_state_set_time(st, "prune", now);
-    json_object_set_new(out, "prune", json_pack("{s:b, s:I, s:I}", "ran", true, "bytes_freed",
-                                                (json_int_t)ps.bytes_freed, "packs_deleted",
-                                                (json_int_t)ps.packs_deleted));
-    if (!ctx->json)
-    {
-        char freed[32];
-
-        fmt_bytes(ps.bytes_freed, freed, sizeof(freed));
-        printf("prune: %llu packs deleted, %s freed\n", (unsigned long long)ps.packs_deleted,
-               freed);
-    }
-    return true;
-}
-
 bool cmd_run(CmdContext *ctx, int argc, char **argv, Error *err)
 {
     static const struct option longopts[] = {{"dry-run", no_argument, NULL, OPT_DRY_RUN},
@@ -230,6 +191,7 @@ bool cmd_run(CmdContext *ctx, int argc, char **argv, Error *err)
     json_t *out = json_object();
     time_t now = clock_now(), newest;
     bool exit_now, ok = false, backed_up = false;
+    size_t drilled = 0;
     int first;
     char nows[32];
 
@@ -266,7 +228,13 @@ bool cmd_run(CmdContext *ctx, int argc, char **argv, Error *err)
     }
     ok = true;
     if (a.dry_run)
+    {
+        ok = cmd_verify_due(ctx, repo, &list, st, true, NULL, &drilled, err);
+        json_object_set_new(out, "drills_due", json_integer((json_int_t)drilled));
+        if (!ctx->json && drilled > 0)
+            printf("  drills due: %zu\n", drilled);
         goto done;
+    }
     retention_state_saw(st, &list, now);
     if (d.n_tenants > 0 || d.shared)
     {
@@ -297,13 +265,25 @@ bool cmd_run(CmdContext *ctx, int argc, char **argv, Error *err)
             ok = false;
             goto save;
         }
-        if (!run_prune(ctx, repo, st, &lock, out, err))
+    }
+    {
+        Error verr;
+
+        error_clear(&verr);
+        if (!cmd_verify_due(ctx, repo, &list, st, false, ctx->json ? out : NULL, &drilled,
+                            &verr))
         {
+            if (ok)
+                *err = verr;
             ok = false;
-            goto done;
         }
     }
-    else if (!ctx->json)
+    if (backed_up && !cmd_prune_due(ctx, repo, st, &lock, out, ok ? err : &(Error){0}))
+    {
+        ok = false;
+        goto done;
+    }
+    if (!backed_up && drilled == 0 && !ctx->json)
         printf("nothing to do until something is due\n");
 save:
     retention_state_set_time(st, "run", now);

@@ -63,6 +63,24 @@ static bool config_at(ConfigWalk *w, yaml_node_t *v, const char *full, int64_t *
     return true;
 }
 
+static bool config_visit_verify(ConfigWalk *w, const char *full, const char *key, yaml_node_t *k,
+                                yaml_node_t *v)
+{
+    ConfigClass *c = &w->cfg->classes[w->cfg->n_classes - 1];
+
+    if (strcmp(key, "every") == 0)
+    {
+        if (!config_duration(w, v, full, &c->verify_every))
+            return false;
+        if (c->verify_every < CONFIG_RUN_GRANULARITY)
+            return config_fail(w, v, full, "is finer than coffer run can honour; use 5m or more");
+        return true;
+    }
+    if (strcmp(key, "sample") == 0)
+        return config_int(w, v, full, 1, 1000000, &c->verify_sample);
+    return config_unknown(w, k, full, "every, sample");
+}
+
 static bool config_visit_class_body(ConfigWalk *w, const char *full, const char *key,
                                     yaml_node_t *k, yaml_node_t *v)
 {
@@ -89,7 +107,18 @@ static bool config_visit_class_body(ConfigWalk *w, const char *full, const char 
         c->has_keep = true;
         return config_mapping(w, v, full, config_visit_keep);
     }
-    return config_unknown(w, k, full, "every, at, keep");
+    if (strcmp(key, "checks") == 0)
+        return config_string_list(w, v, full, &c->checks, &c->n_checks);
+    if (strcmp(key, "verify") == 0)
+    {
+        if (!config_mapping(w, v, full, config_visit_verify))
+            return false;
+        if (c->verify_every == 0 || c->verify_sample == 0)
+            return config_fail(w, k, full, "give both every and sample, e.g. "
+                                           "verify: { every: 7d, sample: 5 }");
+        return true;
+    }
+    return config_unknown(w, k, full, "every, at, keep, checks, verify");
 }
 
 bool config_visit_classes(ConfigWalk *w, const char *full, const char *key, yaml_node_t *k,
@@ -155,7 +184,12 @@ bool config_classes_validate(ConfigWalk *w, yaml_node_t *root)
 void config_classes_free(Config *cfg)
 {
     for (size_t i = 0; i < cfg->n_classes; i++)
+    {
         free(cfg->classes[i].name);
+        for (size_t k = 0; k < cfg->classes[i].n_checks; k++)
+            free(cfg->classes[i].checks[k]);
+        free(cfg->classes[i].checks);
+    }
     free(cfg->classes);
     free(cfg->shared_class);
 }

@@ -76,7 +76,7 @@ bool config_int(ConfigWalk *w, yaml_node_t *node, const char *key, long min, lon
     return true;
 }
 
-static bool config_string_list(ConfigWalk *w, yaml_node_t *node, const char *key, char ***out,
+bool config_string_list(ConfigWalk *w, yaml_node_t *node, const char *key, char ***out,
                                size_t *count)
 {
     yaml_node_item_t *it;

@@ -148,6 +148,10 @@ typedef struct ConfigClass
     int64_t at;    /* with every of a day or more: seconds after midnight UTC; -1: none */
     bool has_keep; /* false: every snapshot is kept */
     ConfigKeep keep;
+    char **checks; /* smoke queries a restore drill runs: each must return true */
+    size_t n_checks;
+    int64_t verify_every; /* verify: { every: 7d, sample: 5 }: coffer run drills ... */
+    int verify_sample;    /* ... this many of the class's tenants that often; 0: never */
 } ConfigClass;
 
 /* True when name is one of the configured classes (or "default"). */

@@ -30,6 +30,9 @@ const char *config_scalar(yaml_node_t *node);
 bool config_is_null(yaml_node_t *node);
 bool config_string(ConfigWalk *w, yaml_node_t *node, const char *key, char **out);
 bool config_int(ConfigWalk *w, yaml_node_t *node, const char *key, long min, long max, int *out);
+/* A name or a list of non-empty names, appended to *out. */
+bool config_string_list(ConfigWalk *w, yaml_node_t *node, const char *key, char ***out,
+                        size_t *count);
 
 /* Calls visit(w, keyname, value) for each pair of a mapping, or fails when
  * node is not a mapping. A null node is an empty mapping. */

@@ -394,7 +394,7 @@ done:
 static bool prune_sweep(Repo *repo, RepoPruneStats *stats, Error *err)
 {
     static const char *const prefixes[] = {"data/", "index/", "snapshots/", "parts/", "journal/", "keys/",
-                                           "state/", "config"};
+                                           "state/", "notes/", "config"};
     uint64_t n;
 
     for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)

@@ -365,6 +365,12 @@ bool repo_snapshot_forget(Repo *repo, const char *id, Error *err);
 json_t *repo_state_load(Repo *repo, const char *name, Error *err);
 bool repo_state_write(Repo *repo, const char *name, json_t *doc, Error *err);
 
+/* An owner's small documents (notes/<ownerid>/<name>), sealed with its data
+ * key like its snapshot parts: a restore drill's per-table detail. Load
+ * returns NULL without an error when there is none. */
+bool repo_note_write(Repo *repo, RepoOwner *owner, const char *name, json_t *doc, Error *err);
+json_t *repo_note_load(Repo *repo, RepoOwner *owner, const char *name, Error *err);
+
 /* ---- integrity and cleanup ---------------------------------------------- */
 
 typedef struct RepoCheckOptions

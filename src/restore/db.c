@@ -86,6 +86,8 @@ bool restore_create_db(Restore *r, const char *db, const ManDatabase *mdb, Error
                     qdb, enc, col, ctype);
     ok = pg_command(c, "create database", sql, err);
     free(sql);
+    if (ok && r->a->drill && r->a->into_db != NULL && strcmp(db, r->a->into_db) == 0)
+        ok = restore_mark_scratch(r, db, err);
     PQfreemem(enc);
     PQfreemem(col);
     PQfreemem(ctype);

@@ -38,6 +38,9 @@ typedef struct RestorePlan
     bool clean; /* replace what exists (a safety backup is taken first) */
     int jobs;   /* parallel loaders, 1..64 */
     bool recover; /* --recover: only put right interrupted restores */
+    bool drill;   /* a restore drill: into_db is a new scratch database, marked as
+                   * such when created (so that one a killed drill leaves is
+                   * recognised and dropped), and the caller drops it */
     ProgressFn progress; /* or NULL */
     void *progress_arg;
 } RestorePlan;

@@ -14,9 +14,15 @@
  *                                       of LINES consecutive lines (default 1)
  *   repo_tool pipeline [--level N] [--avg BYTES]   stdin through chunk, id,
  *                                       zstd and seal, no storage: MiB/s
+ *   repo_tool clone-snapshots REPO SNAPSHOT [--only-owner OWNER]...
+ *             [--part-from SNAPSHOT2 OWNER]... < "TIME [OWNER,...]" lines
+ *                                       copies of SNAPSHOT's header at other
+ *                                       times, with some of its parts or
+ *                                       others' (see tool_clone)
  *
  * The passphrase comes from $COFFER_PASSPHRASE. Results are one JSON object
- * on stdout (except restore and gen, which write data).
+ * on stdout (except restore and gen, which write data, and clone-snapshots,
+ * which prints one {"id", "time"} line per snapshot written).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -30,6 +36,7 @@
 #include "codec/codec.h"
 #include "command/command.h"
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/mem.h"
@@ -74,7 +81,9 @@ static int tool_usage(void)
             "       repo_tool pipeline [--level N] [--avg BYTES] < data\n"
             "       repo_tool part REPO SNAPSHOT TENANT       (the tenant's part object)\n"
             "       repo_tool forget-tenant REPO SNAPSHOT TENANT\n"
-            "       repo_tool destroy REPO OWNER              (destroy an owner's keys)\n");
+            "       repo_tool destroy REPO OWNER              (destroy an owner's keys)\n"
+            "       repo_tool clone-snapshots REPO SNAPSHOT [--only-owner OWNER]...\n"
+            "                 [--part-from SNAPSHOT2 OWNER]... < \"TIME [OWNER,...]\" lines\n");
     return 2;
 }
 
@@ -555,6 +564,251 @@ static int tool_parts(int argc, char **argv)
     return rc;
 }
 
+/* clone-snapshots: copies of one snapshot header at other times, so that a
+ * test or the benchmark gets months of snapshots for retention and coffer
+ * run without a backup each. Each line of stdin is "TIME" or "TIME OWNERS":
+ * an RFC 3339 time and, optionally, the owners whose parts the copy holds,
+ * comma-separated ("shared" or "tenant:NAME"); blank lines and lines
+ * starting with # are skipped. The parts come from a pool: SNAPSHOT's
+ * parts, and for each --part-from SNAPSHOT2 OWNER, OWNER's part of
+ * SNAPSHOT2 (in place of SNAPSHOT's own). A line without owners gets the
+ * parts of the --only-owner owners and the --part-from ones, or the whole
+ * pool without --only-owner. A copy is SNAPSHOT's header with a fresh id,
+ * that time (UTC, whole seconds) and those parts; everything else (tags,
+ * pin_until, stats) is copied, but stats.tenants counts the tenant parts.
+ * The copies share the parts and chunks: nothing but headers is written,
+ * and the key is derived once however many lines are read. Prints {"id",
+ * "time"} per snapshot written; a failure part-way (exit 1, or 2 for bad
+ * input) leaves the snapshots written so far. */
+typedef struct ToolClone
+{
+    Repo *repo;
+    json_t *pool; /* owner id -> part reference */
+    json_t *dflt; /* the parts of a line without owners */
+    char shared[REPO_OWNER_HEX];
+} ToolClone;
+
+/* The reference of owner's part in snapshot id (a new reference). */
+static json_t *tool_clone_part(Repo *repo, const char *id, const char *owner, Error *err)
+{
+    json_t *h = repo_snapshot_load(repo, id, err), *ref, *found = NULL;
+    size_t i;
+
+    if (h == NULL)
+        return NULL;
+    json_array_foreach (json_object_get(h, "parts"), i, ref)
+        if (repo_part_of(repo, ref, owner))
+        {
+            found = json_incref(ref);
+            break;
+        }
+    if (found == NULL)
+        error_set(err, ERR_USAGE, "snapshot %.12s holds no part of owner \"%s\"", id, owner);
+    json_decref(h);
+    return found;
+}
+
+/* Appends owner's part from the pool to parts, once. */
+static bool tool_clone_add(ToolClone *c, json_t *parts, const char *owner, Error *err)
+{
+    char oid[REPO_OWNER_HEX], have[REPO_OWNER_HEX];
+    json_t *ref = NULL, *r;
+    size_t i;
+
+    repo_owner_id(c->repo, owner, oid);
+    ref = json_object_get(c->pool, oid);
+    if (ref == NULL)
+    {
+        error_set(err, ERR_USAGE, "no part of owner \"%s\" to copy", owner);
+        return error_hint(err, "take it from a snapshot that holds it: --part-from SNAPSHOT OWNER");
+    }
+    json_array_foreach (parts, i, r)
+        if (repo_part_owner(r, have) && strcmp(have, oid) == 0)
+            return true;
+    json_array_append(parts, ref);
+    return true;
+}
+
+/* Fills the pool and the default parts from the command line. */
+static bool tool_clone_pool(ToolClone *c, json_t *header, int argc, char **argv, Error *err)
+{
+    json_t *ref;
+    size_t i;
+    bool only = false;
+
+    json_array_foreach (json_object_get(header, "parts"), i, ref)
+    {
+        char oid[REPO_OWNER_HEX];
+
+        if (repo_part_owner(ref, oid))
+            json_object_set(c->pool, oid, ref);
+    }
+    for (int k = 4; k < argc; k++)
+        if (strcmp(argv[k], "--part-from") == 0)
+        {
+            char oid[REPO_OWNER_HEX];
+
+            ref = tool_clone_part(c->repo, argv[k + 1], argv[k + 2], err);
+            if (ref == NULL)
+                return false;
+            repo_owner_id(c->repo, argv[k + 2], oid);
+            json_object_set_new(c->pool, oid, ref);
+            k += 2;
+        }
+        else
+            only = true;
+    if (!only)
+        json_array_foreach (json_object_get(header, "parts"), i, ref)
+        {
+            char oid[REPO_OWNER_HEX];
+
+            if (repo_part_owner(ref, oid))
+                json_array_append(c->dflt, json_object_get(c->pool, oid));
+        }
+    for (int k = 4; k < argc; k++)
+    {
+        const char *owner = argv[k + 1 + (strcmp(argv[k], "--part-from") == 0)];
+
+        if (!tool_clone_add(c, c->dflt, owner, err))
+            return false;
+        k += strcmp(argv[k], "--part-from") == 0 ? 2 : 1;
+    }
+    return true;
+}
+
+/* The parts a line names ("a,b,c"), or the default ones. */
+static json_t *tool_clone_parts(ToolClone *c, char *owners, Error *err)
+{
+    json_t *parts;
+    char *save = NULL, *name;
+
+    if (*owners == '\0')
+        return json_incref(c->dflt);
+    parts = json_array();
+    for (name = strtok_r(owners, ",", &save); name != NULL; name = strtok_r(NULL, ",", &save))
+        if (!tool_clone_add(c, parts, name, err))
+        {
+            json_decref(parts);
+            return NULL;
+        }
+    return parts;
+}
+
+/* Writes one copy of header per line of stdin. */
+static bool tool_clone_write(ToolClone *c, json_t *header, Error *err)
+{
+    char *line = NULL, when[32], id[65];
+    size_t cap = 0;
+    json_t *stats = json_object_get(header, "stats");
+    int lineno = 0;
+    bool ok = true;
+
+    while (ok && getline(&line, &cap, stdin) >= 0)
+    {
+        char *s = line, *end, *owners;
+        json_t *parts, *ref;
+        size_t i, tenants = 0;
+        time_t t;
+
+        lineno++;
+        while (*s == ' ' || *s == '\t')
+            s++;
+        end = s + strlen(s);
+        while (end > s && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' '))
+            *--end = '\0';
+        if (*s == '\0' || *s == '#')
+            continue;
+        owners = s + strcspn(s, " \t");
+        if (*owners != '\0')
+            *owners++ = '\0';
+        owners += strspn(owners, " \t");
+        if (!clock_parse(s, &t, NULL))
+        {
+            ok = error_set(err, ERR_USAGE, "stdin line %d: \"%s\" is not an RFC 3339 time", lineno,
+                           s);
+            break;
+        }
+        parts = tool_clone_parts(c, owners, err);
+        if (parts == NULL)
+        {
+            ok = error_prefix(err, "stdin line %d", lineno);
+            break;
+        }
+        if (json_array_size(parts) == 0)
+        {
+            json_decref(parts);
+            ok = error_set(err, ERR_USAGE, "stdin line %d: the copy would hold no part", lineno);
+            break;
+        }
+        json_array_foreach (parts, i, ref)
+        {
+            char oid[REPO_OWNER_HEX];
+
+            if (!repo_part_owner(ref, oid) || strcmp(oid, c->shared) != 0)
+                tenants++;
+        }
+        if (json_is_object(stats) && json_object_get(stats, "tenants") != NULL)
+            json_object_set_new(stats, "tenants", json_integer((json_int_t)tenants));
+        json_object_set_new(header, "parts", parts);
+        clock_format(t, when);
+        json_object_del(header, "id");
+        json_object_set_new(header, "time", json_string(when));
+        ok = repo_snapshot_write(c->repo, header, id, err);
+        if (ok)
+            printf("{\"id\": \"%s\", \"time\": \"%s\"}\n", id, when);
+    }
+    free(line);
+    if (ok && ferror(stdin))
+        ok = error_set(err, ERR_FAILURE, "could not read stdin: %s", strerror(errno));
+    return ok;
+}
+
+static int tool_clone(int argc, char **argv)
+{
+    ToolClone c;
+    Error err;
+    RepoLock *lock = NULL;
+    json_t *header = NULL;
+    int rc = 1;
+
+    if (argc < 4)
+        return tool_usage();
+    for (int i = 4; i < argc; i++)
+    {
+        if (strcmp(argv[i], "--only-owner") == 0 && i + 1 < argc)
+            i++;
+        else if (strcmp(argv[i], "--part-from") == 0 && i + 2 < argc)
+            i += 2;
+        else
+            return tool_usage();
+    }
+    memset(&c, 0, sizeof(c));
+    c.pool = json_object();
+    c.dflt = json_array();
+    error_clear(&err);
+    c.repo = tool_open(argv[2], &err);
+    if (c.repo == NULL)
+        goto done;
+    repo_owner_id(c.repo, "shared", c.shared);
+    lock = repo_lock(c.repo, REPO_LOCK_SHARED, "repo_tool clone-snapshots", &err);
+    if (lock == NULL)
+        goto done;
+    header = repo_snapshot_load(c.repo, argv[3], &err);
+    if (header == NULL || !tool_clone_pool(&c, header, argc, argv, &err))
+        goto done;
+    if (tool_clone_write(&c, header, &err) && fflush(stdout) == 0)
+        rc = 0;
+done:
+    if (rc != 0)
+        rc = tool_fail(&err);
+    json_decref(header);
+    json_decref(c.pool);
+    json_decref(c.dflt);
+    repo_unlock(lock);
+    repo_close(c.repo);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
@@ -578,5 +832,7 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "part") == 0 || strcmp(argv[1], "forget-tenant") == 0 ||
         strcmp(argv[1], "destroy") == 0)
         return tool_parts(argc, argv);
+    if (strcmp(argv[1], "clone-snapshots") == 0)
+        return tool_clone(argc, argv);
     return tool_usage();
 }

@@ -8,14 +8,17 @@
 #
 # Environment:
 #   BENCH_SCALE=1.0          data size factor of the skewed and dbs sets (0.05: quick run)
-#   BENCH_SETS="skewed tiny dbs s3"  which sets to run; "huge" (10,000 tiny tenants
-#                            and one tenant of the same bytes) is opt-in:
-#                            BENCH_SETS="skewed tiny dbs s3 huge"
+#   BENCH_SETS="skewed tiny dbs s3 retention"  which sets to run; "huge" (10,000
+#                            tiny tenants and one tenant of the same bytes) is
+#                            opt-in: BENCH_SETS="skewed tiny dbs s3 retention huge"
 #   BENCH_TINY_TENANTS=2000  tenants of the tiny set (and of the s3 set's);
 #                            BENCH_HUGE_TENANTS=10000 of the huge one
 #   BENCH_S3_SCALE           size factor of the s3 set's skewed data (default
 #                            0.4 x BENCH_SCALE); BENCH_S3_PART_SIZE its
 #                            part_size in MiB (default: Coffer's, 8)
+#   BENCH_RETENTION_TENANTS=200, BENCH_RETENTION_SNAPSHOTS=1000  the retention
+#                            set: tenants, and snapshots (1 backup, the rest
+#                            copies written by build/bench/repo_tool)
 #   BENCH_CHEAP_SECONDS=60   a method whose first run takes less is run 3 times
 #                            (median reported); a longer one runs once
 #   BENCH_TINY_SAMPLE=100    schemas of the tiny set timed by the per-schema loop
@@ -40,17 +43,18 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
+COFFER_GIVEN=${COFFER:-}   # lib.sh (through test/lib/pg.sh) sets COFFER to ./coffer
 source bench/lib.sh
 
 export BENCH_SCALE=${BENCH_SCALE:-1.0}
-SETS=${BENCH_SETS:-skewed tiny dbs s3}
+SETS=${BENCH_SETS:-skewed tiny dbs s3 retention}
 JOBS=2
 CHEAP_SECONDS=${BENCH_CHEAP_SECONDS:-60}
 TINY_SAMPLE=${BENCH_TINY_SAMPLE:-100}
 OUT=$ROOT/build/bench
 LOGS=$OUT/logs
 RESULTS=$OUT/results.json
-COFFER=${COFFER:-$ROOT/coffer}
+COFFER=${COFFER_GIVEN:-$ROOT/coffer}
 export COFFER_PASSPHRASE=${COFFER_PASSPHRASE:-coffer-bench-passphrase}
 RSS_LIMIT_KIB=$(( 128 * 1024 ))
 STOCK_LOCKS=64       # max_locks_per_transaction of a stock server (lib.sh starts with it)
@@ -425,6 +429,24 @@ coffer_backup_tenant()   # CONFIG TENANT
 {
     "$COFFER" --config "$1" backup --tenant "$2" -j "$JOBS"
 }
+
+# The retention set's configuration: coffer_config's (schema model), with the
+# shared part in class master and CLASSES (YAML lines) under classes:.
+coffer_config_classes()   # NAME DB CLASSES
+{
+    local f
+    f=$(coffer_config "$1" "$2" schema) || return 1
+    sed -i 's/^tenancy:$/tenancy:\n  shared_class: master/' "$f"
+    printf 'classes:\n%s\n' "$3" >>"$f"
+    echo "$f"
+}
+
+# The retention set's calls, each on coffer's calendar at TIME (COFFER_NOW):
+# a backup of every tenant (its JSON summary, with the snapshot id, to
+# stdout), coffer run (what a timer calls), and coffer expire with ARGS.
+coffer_backup_at() { COFFER_NOW=$2 "$COFFER" --config "$1" backup -j "$JOBS" --json; }   # CONFIG TIME
+coffer_run_at() { COFFER_NOW=$2 coffer_run --config "$1" run; }                       # CONFIG TIME
+coffer_expire_at() { COFFER_NOW=$2 coffer_run --config "$1" expire "${@:3}"; }        # CONFIG TIME ARGS...
 
 # ---------------------------------------------------------------------------
 # The alternatives.
@@ -934,6 +956,130 @@ run_huge()
 }
 
 # ---------------------------------------------------------------------------
+# The retention set: coffer run when nothing is due, and coffer expire, over
+# BENCH_RETENTION_SNAPSHOTS (1,000) snapshots of BENCH_RETENTION_TENANTS (200)
+# tiny tenants. One real backup; the other snapshots are copies of it that
+# repo_tool clone-snapshots writes at the times coffer run would have backed
+# up: every day at 02:00 for the tenants (class default) and the shared part,
+# and every hour for the shared part (class master) in the last 48 hours.
+
+RETENTION_CLASSES='  default: { every: 1d, at: "02:00", keep: { daily: 30, weekly: 12, monthly: 12, yearly: 3 } }
+  master:  { every: 1h, keep: { hourly: 48, daily: 30 } }'
+RETENTION_START=2027-01-01T02:00:00Z
+
+# retention_gen DB N: N schemas tenant_0001... of one table of 20 rows, and central.
+retention_gen()
+{
+    dropdb --if-exists "$1" && createdb "$1" &&
+        psql -X -q -v ON_ERROR_STOP=1 -d "$1" -v n="$2" >/dev/null <<'SQL'
+CREATE SCHEMA central;
+CREATE TABLE central.plans (id int PRIMARY KEY, name text);
+INSERT INTO central.plans SELECT g, 'plan ' || g FROM generate_series(1, 10) g;
+SELECT format('CREATE SCHEMA %1$I; CREATE TABLE %1$I.items (id int PRIMARY KEY, v text);
+               INSERT INTO %1$I.items SELECT g, md5(%1$L || g) FROM generate_series(1, 20) g',
+              'tenant_' || lpad(i::text, 4, '0'))
+FROM generate_series(1, :n) i \gexec
+SQL
+}
+
+# retention_times START N: the times of N snapshots after START (02:00 UTC),
+# oldest first, as "TIME" (every tenant) or "TIME shared" (the shared part
+# alone) lines for repo_tool clone-snapshots: the last 48 hours hourly (the
+# 02:00 ones with every tenant), the days before at 02:00.
+retention_times()
+{
+    python3 - "$1" "$2" <<'PY'
+import datetime as dt, sys
+start = dt.datetime.strptime(sys.argv[1], "%Y-%m-%dT%H:%M:%SZ")
+n = int(sys.argv[2])
+days = n - 48 + 2          # the hourly part ends on day `days` at 02:00
+last = start + dt.timedelta(days=days)
+times = [start + dt.timedelta(days=d) for d in range(1, days - 1)]
+times += [last - dt.timedelta(hours=h) for h in range(47, -1, -1)]
+for t in times:
+    print(t.strftime("%Y-%m-%dT%H:%M:%SZ") + ("" if t.hour == 2 else " shared"))
+PY
+}
+
+retention_restore() { rm -rf "$(coffer_repo "$1")" && cp -a "$BENCH_TMP/retention/repo.orig" "$(coffer_repo "$1")"; }   # CONFIG ...
+
+run_retention()
+{
+    local db=bench_retention work=$BENCH_TMP/retention n=${BENCH_RETENTION_TENANTS:-200}
+    local snaps=${BENCH_RETENTION_SNAPSHOTS:-1000} cfg repo secs id newest now i log why=
+    local lrun="coffer run, nothing due: $snaps snapshots, $n tenants (median of 5)"
+    local ldry="coffer expire --dry-run: $snaps snapshots x $n tenants"
+    local lexp="coffer expire --yes: $snaps snapshots x $n tenants"
+    local -a rows=("coffer_run_idle|$lrun" "coffer_expire_dry|$ldry" "coffer_expire|$lexp")
+    mkdir -p "$work"
+    locks_stock
+    log=$LOGS/retention.setup.log
+    : >"$log"
+    if ! coffer_has run || ! coffer_has expire || [ ! -x "$OUT/repo_tool" ]; then
+        why="coffer run/expire or build/bench/repo_tool: not available"
+    elif [ "$snaps" -lt 50 ]; then
+        why="BENCH_RETENTION_SNAPSHOTS must be 50 or more (48 hourly ones end the series)"
+    elif ! bench_time secs retention_gen $db "$n" >>"$log" 2>&1; then
+        why="the data could not be made, see $log"
+    fi
+    if [ -z "$why" ]; then
+        SETINFO[retention_gen_s]=$secs
+        SETINFO[retention_tenants]=$n
+        cfg=$(coffer_config_classes retention $db "$RETENTION_CLASSES")
+        repo=$(coffer_repo "$cfg")
+        if ! coffer_fresh_repo "$cfg" >>"$log" 2>&1; then
+            why="coffer init failed, see $log"
+        elif ! bench_time secs coffer_backup_at "$cfg" "$RETENTION_START" >"$work/backup.json" 2>>"$log"; then
+            why="the backup failed, see $log"
+        fi
+    fi
+    if [ -z "$why" ]; then
+        SETINFO[retention_backup_s]=$secs
+        id=$(jq -r .id "$work/backup.json")
+        retention_times "$RETENTION_START" $(( snaps - 1 )) >"$work/times"
+        bench_time secs "$OUT/repo_tool" clone-snapshots "$repo" "$id" <"$work/times" >"$work/clones" 2>>"$log" ||
+            why="repo_tool clone-snapshots failed, see $log"
+    fi
+    if [ -n "$why" ]; then
+        for i in "${rows[@]}"; do unavailable "${i%%|*}" retention "${i#*|}" "$why"; done
+        bench_log "retention: $why"
+        rm -rf "$work"
+        return 0
+    fi
+    SETINFO[retention_forge_s]=$secs
+    SETINFO[retention_snapshots]=$(find "$repo/snapshots" -type f | wc -l)
+    newest=$(tail -1 "$work/times" | cut -d' ' -f1)
+    now=$(date -u -d "$newest + 10 minutes" +%Y-%m-%dT%H:%M:%SZ)
+    SETINFO[retention_now]=$now
+    bench_log "retention: $n tenants, ${SETINFO[retention_snapshots]} snapshots (1 backup in ${SETINFO[retention_backup_s]} s," \
+        "$(wc -l <"$work/clones") copies in ${SETINFO[retention_forge_s]} s), the newest at $newest"
+
+    # The first run after the copies reads their headers into its cache
+    # (state/schedule), as every run does for the snapshots written since the
+    # one before: untimed, its time is information.
+    result_new coffer_run_idle retention "$lrun"
+    if RUN_KEY= bench_time secs coffer_run_at "$cfg" "$now" >"$LOGS/coffer_run_idle.first.log" 2>&1; then
+        SETINFO[retention_first_run_s]=$secs
+        note coffer_run_idle "the first run after the copies, which reads their headers: $secs s"
+        for i in 1 2 3 4 5; do run_timed coffer_run_idle coffer_run_at "$cfg" "$now" || break; done
+        if [ "${R_STATUS[coffer_run_idle]}" = ok ] && ! grep -q "nothing to do" "$LOGS/coffer_run_idle.5.log"; then
+            R_STATUS[coffer_run_idle]=failed
+            note coffer_run_idle "something was due: see $LOGS/coffer_run_idle.5.log"
+        fi
+    else
+        prep_failed coffer_run_idle "the first coffer run" "$LOGS/coffer_run_idle.first.log"
+    fi
+
+    cp -a "$repo" "$work/repo.orig"
+    measure coffer_expire_dry retention "$ldry" nothing coffer_expire_at "$cfg" "$now" --dry-run || true
+    measure coffer_expire retention "$lexp" retention_restore coffer_expire_at "$cfg" "$now" --yes || true
+    SETINFO[retention_expire_summary]=$(grep -h '^expire' "$LOGS/coffer_expire.1.log" 2>/dev/null | tail -1 || true)
+    [ -z "${SETINFO[retention_expire_summary]}" ] || note coffer_expire "${SETINFO[retention_expire_summary]}"
+    rm -rf "$work" "$repo"
+    [ "${BENCH_KEEP:-0}" = 1 ] || dropdb $db
+}
+
+# ---------------------------------------------------------------------------
 # The s3 set: Coffer into a bucket of a local S3 server (bench_s3_start:
 # OpenStack Swift with s3api on this machine, and a counting proxy) against
 # Coffer into a directory, on the skewed set's data made at S3_SCALE and on
@@ -1367,6 +1513,7 @@ evaluate()
         done
     fi
     [ -z "${SETINFO[s3_tenants]:-}" ] || evaluate_s3
+    [ -z "${SETINFO[retention_snapshots]:-}" ] || evaluate_retention
     # relation locks held during a first backup (rss_split) against Coffer's budget
     local set
     for k in coffer_tiny coffer_huge; do
@@ -1381,35 +1528,58 @@ evaluate()
 
 has_median() { [ "${R_STATUS[$1]:-}" = ok ] && [ -n "${R_MEDIAN[$1]:-}" ]; }
 
-# The s3 set's figures that are not times: bytes sent by the copy after churn
-# against its new chunks (~1.0, judged <= 1.1), objects written per tenant of
-# the tiny set (<= 0.1), and requests per GB (information).
-s3_target()   # NAME KEY LIMIT VALUE
+# A target whose value is a figure, not a ratio of two keys' medians.
+value_target()   # NAME KEY LIMIT VALUE
 {
     TARGETS+=("$1|$2||$3")
     T_RATIO[$1]=$4 T_STATUS[$1]=n/a
     judge "$1" "$3"
 }
+
+# The s3 set's figures that are not times: bytes sent by the copy after churn
+# against its new chunks (~1.0, judged <= 1.1), objects written per tenant of
+# the tiny set (<= 0.1), and requests per GB (information).
 evaluate_s3()
 {
     local v=
     if has_median coffer_s3_copy_incr && [ -n "${S3_SENT[coffer_s3_copy_incr]:-}" ] && [ "${SETINFO[s3_copy_incr_added]:-0}" -gt 0 ]; then
         v=$(awk -v s="${S3_SENT[coffer_s3_copy_incr]}" -v a="${SETINFO[s3_copy_incr_added]}" 'BEGIN { printf "%.3f", s / a }')
     fi
-    s3_target "s3: bytes sent by a copy after churn vs new chunks" coffer_s3_copy_incr 1.1 "$v"
+    value_target "s3: bytes sent by a copy after churn vs new chunks" coffer_s3_copy_incr 1.1 "$v"
     v=
     if has_median coffer_s3_copy_full && [ -n "${S3_SENT[coffer_s3_copy_full]:-}" ] && [ "${SETINFO[s3_copy_full_added]:-0}" -gt 0 ]; then
         v=$(awk -v s="${S3_SENT[coffer_s3_copy_full]}" -v a="${SETINFO[s3_copy_full_added]}" 'BEGIN { printf "%.3f", s / a }')
     fi
-    s3_target "(info) s3: bytes sent by the first copy vs new chunks" coffer_s3_copy_full "" "$v"
+    value_target "(info) s3: bytes sent by the first copy vs new chunks" coffer_s3_copy_full "" "$v"
     v=
     if has_median coffer_s3_tiny && [ -n "${S3_OBJ[coffer_s3_tiny]:-}" ] && [ "${SETINFO[s3_tiny_tenants]:-0}" -gt 0 ]; then
         v=$(awk -v o="${S3_OBJ[coffer_s3_tiny]}" -v n="${SETINFO[s3_tiny_tenants]}" 'BEGIN { printf "%.2f", o / n }')
     fi
-    s3_target "s3: objects written per tenant, tiny set" coffer_s3_tiny 0.1 "$v"
-    s3_target "(info) s3: requests per GB read, first backup" coffer_s3_proxied "" "${S3_PERGB[coffer_s3_proxied]:-}"
-    s3_target "(info) s3: requests per GB restored, one tenant" coffer_s3_restore_proxied "" "${S3_PERGB[coffer_s3_restore_proxied]:-}"
-    s3_target "(info) s3: requests per GB read, tiny set backup" coffer_s3_tiny "" "${S3_PERGB[coffer_s3_tiny]:-}"
+    value_target "s3: objects written per tenant, tiny set" coffer_s3_tiny 0.1 "$v"
+    value_target "(info) s3: requests per GB read, first backup" coffer_s3_proxied "" "${S3_PERGB[coffer_s3_proxied]:-}"
+    value_target "(info) s3: requests per GB restored, one tenant" coffer_s3_restore_proxied "" "${S3_PERGB[coffer_s3_restore_proxied]:-}"
+    value_target "(info) s3: requests per GB read, tiny set backup" coffer_s3_tiny "" "${S3_PERGB[coffer_s3_tiny]:-}"
+}
+
+# The retention set's figures: coffer run when nothing is due (<= 0.2 s), and
+# coffer expire's time and peak RSS (information).
+evaluate_retention()
+{
+    local n=${SETINFO[retention_snapshots]} t=${SETINFO[retention_tenants]} k v
+    for k in coffer_run_idle coffer_expire_dry coffer_expire; do
+        v=
+        has_median $k && v=${R_MEDIAN[$k]}
+        case $k in
+            coffer_run_idle) value_target "retention: coffer run, nothing due, $n snapshots (s)" $k 0.2 "$v" ;;
+            coffer_expire_dry) value_target "(info) retention: expire --dry-run, $n snapshots x $t tenants (s)" $k "" "$v" ;;
+            coffer_expire) value_target "(info) retention: expire, $n snapshots x $t tenants (s)" $k "" "$v" ;;
+        esac
+    done
+    for k in coffer_expire_dry coffer_expire; do
+        v=
+        [ -z "${R_RSS[$k]:-}" ] || v=$(awk -v k="${R_RSS[$k]}" 'BEGIN { printf "%.1f", k / 1024 }')
+        value_target "(info) retention: peak RSS (MiB) of ${R_LABEL[$k]%%:*}" $k "" "$v"
+    done
 }
 
 judge()   # NAME LIMIT (empty: no target, informational)
@@ -1433,6 +1603,9 @@ print_report()
     [ -z "${SETINFO[s3_tenants]:-}" ] || echo "  s3:     the skewed data at scale ${SETINFO[s3_scale]} (${SETINFO[s3_tenants]} tenants, $(bench_human_bytes "${SETINFO[s3_db_bytes]}") on disk," \
         "$(bench_human_bytes "${SETINFO[s3_bytes_read]:-0}") read by a backup) generated in ${SETINFO[s3_gen_s]} s, the tiny set (${SETINFO[s3_tiny_tenants]:-?} tenants) in ${SETINFO[s3_tiny_gen_s]:-?} s;" \
         "Swift with s3api on this machine, started in ${SETINFO[s3_start_s]} s; part_size ${SETINFO[s3_part_size_mib]} MiB"
+    [ -z "${SETINFO[retention_snapshots]:-}" ] || echo "  retention: ${SETINFO[retention_tenants]} tenant schemas of one table (generated in ${SETINFO[retention_gen_s]} s)," \
+        "${SETINFO[retention_snapshots]} snapshots: 1 backup (${SETINFO[retention_backup_s]} s) and copies of it by repo_tool clone-snapshots (${SETINFO[retention_forge_s]} s);" \
+        "the clock at ${SETINFO[retention_now]}"
     if [ -n "${SETINFO[locks_raised_runs]:-}" ]; then
         echo "  max_locks_per_transaction: the stock $STOCK_LOCKS for every run but ${SETINFO[locks_raised_runs]} ($RAISED_LOCKS, see the notes);" \
             "${SETINFO[locks_restarts]} server restarts to switch"
@@ -1607,7 +1780,9 @@ write_json()
 main()
 {
     local t0=$EPOCHREALTIME s
-    for tool in pg_dump pgbackrest zstd; do
+    local tools=pg_dump
+    case " $SETS " in *" skewed "*) tools+=" pgbackrest zstd" ;; esac   # the skewed set's alternatives
+    for tool in $tools; do
         command -v "$tool" >/dev/null || [ -x "$BENCH_PG_BINDIR/$tool" ] ||
             bench_die "$tool not found (run: BENCH=1 scripts/install-deps.sh)"
     done
@@ -1624,7 +1799,8 @@ main()
             dbs) run_dbs ;;
             huge) run_huge ;;
             s3) run_s3 ;;
-            *) bench_die "unknown set \"$s\" in BENCH_SETS (skewed, tiny, dbs, s3, huge)" ;;
+            retention) run_retention ;;
+            *) bench_die "unknown set \"$s\" in BENCH_SETS (skewed, tiny, dbs, s3, huge, retention)" ;;
         esac
     done
     local k raised=

@@ -6,9 +6,13 @@
 # consistent snapshot, "accidentally" deletes rows in one tenant, restores
 # that tenant beside the live one to show the difference (its triggers write
 # into the copy, not the live tenant), interrupts a restore in place to show
-# that the live tenant is put back, then restores in place. Last, an offsite
-# copy: a second repository in an S3 bucket on a throwaway S3 server
-# (OpenStack Swift with s3api, as in the tests; skipped if Swift is missing).
+# that the live tenant is put back, then restores in place. Then schedules
+# and retention per class, rehearsed on a drill repository under a simulated
+# clock (COFFER_NOW): coffer run twice in a period (the second does
+# nothing), a deploy rolled back by its pinned pre-deploy tag, and expire
+# --dry-run. Last, an offsite copy: a second repository in an S3 bucket on a
+# throwaway S3 server (OpenStack Swift with s3api, as in the tests; skipped
+# if Swift is missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -153,6 +157,43 @@ fi
 
 say "a second backup stores only what changed"
 run ./coffer backup --tag nightly
+
+say "schedules and retention per class, rehearsed under a simulated clock (COFFER_NOW)"
+# the rehearsal's own configuration and repository: its simulated days stay out of the real one
+DRILL="$WORK/drill.yaml"
+DRILL_REPO="$WORK/drill" perl -0pe 's|^classes:\n(  .*\n)*|classes:\n  active: { every: 1d, at: "02:00", keep: { daily: 7, weekly: 4, monthly: 12 } }\n  demo:   { every: 7d, keep: { within: 30d } }\n  deleted: { keep: { within: 730d } }\n|m;
+    s|^(repository:\n  path: ).*|$1$ENV{DRILL_REPO}|m' "$COFFER_CONFIG" >"$DRILL"
+grep -qx "  path: $WORK/drill" "$DRILL" || { echo "could not write $DRILL" >&2; exit 1; }
+echo "a copy of the configuration ($DRILL), with a drill repository and these classes:"
+sed -n '/^classes:/,/^repository:/p' "$DRILL" | sed '$d'
+at() { printf '$ COFFER_NOW=%s %s\n' "$1" "${*:2}"; COFFER_NOW=$1 "${@:2}"; }
+MAIN_CONFIG=$COFFER_CONFIG
+export COFFER_CONFIG="$DRILL"
+./coffer init >/dev/null
+echo "one cron line (or coffer schedule --systemd: a timer) calls coffer run every 5 minutes:"
+./coffer schedule --crontab
+echo "Wednesday 02:05: every tenant is due, and all are backed up together, from one snapshot"
+at 2027-01-06T02:05:00Z ./coffer run
+echo "five minutes later nothing is due, and the run does nothing"
+at 2027-01-06T02:10:00Z ./coffer run
+
+say "a deploy: a pinned backup before the migration, then one tenant rolled back by its tag"
+at 2027-01-06T10:00:00Z ./coffer backup --tag pre-deploy-v42 --pin 14d | tee "$WORK/pre-deploy.out"
+pre=$(sed -n 's/^snapshot \([0-9a-f]*\) saved$/\1/p' "$WORK/pre-deploy.out")
+[ -n "$pre" ] || { echo "the pre-deploy backup printed no snapshot id" >&2; exit 1; }
+initech_before=$(sql "SELECT sum(amount) FROM tenant_initech.invoices")
+echo "the migration goes wrong in tenant_initech:"
+run sql "UPDATE tenant_initech.invoices SET amount = 0"
+echo "tenant_initech.invoices: sum(amount) $(sql "SELECT sum(amount) FROM tenant_initech.invoices") (before the deploy: $initech_before)"
+echo "roll that tenant back to its pre-deploy snapshot (the others keep what the deploy did):"
+at 2027-01-06T10:30:00Z ./coffer restore --tenant tenant_initech --tag pre-deploy-v42 --clean --yes
+echo "tenant_initech.invoices: sum(amount) $(sql "SELECT sum(amount) FROM tenant_initech.invoices") again"
+echo "what would expire keep now, and by which rule? (daily keeps each day's newest snapshot:"
+echo "today that is the pre-deploy one, so the night's goes; tenant_demo1 keeps 30 days)"
+at 2027-01-06T10:35:00Z ./coffer expire --dry-run --tenant tenant_acme --tenant tenant_demo1
+echo "once the deploy is verified, the pin can go:"
+run ./coffer unpin "${pre:0:12}"
+export COFFER_CONFIG="$MAIN_CONFIG" # back to the real repository
 
 say "200 more tenants, backed up within a lock budget of 150 relation locks"
 psql -X -q -d saas -v ON_ERROR_STOP=1 \

@@ -210,6 +210,24 @@ static const CliCommand cli_commands[] = {
      "exit codes: 0 every drill passed, 1 a drill failed (each is still tried),\n"
      "            2 usage\n",
      cmd_verify},
+    {"status", "per tenant: last backup, age against its schedule, size, growth, last drill",
+     "usage: coffer status [--json] [--prometheus FILE]\n"
+     "\n"
+     "For every tenant discovery finds, and the shared part: the newest snapshot\n"
+     "holding it and its age, STALE when older than 1.5 x its class's every,\n"
+     "its size and growth over the last 30 days, and its last restore drill\n"
+     "(coffer verify). Then the repository: snapshots, bytes stored, bytes the\n"
+     "snapshots read, and the dedup ratio between the two.\n"
+     "\n"
+     "options:\n"
+     "  --json             print {now, snapshots, repo_bytes, logical_bytes,\n"
+     "                     dedup_ratio, stale, never, verify_failed, tenants: [...]}\n"
+     "  --prometheus FILE  write the node_exporter textfile format to FILE (a\n"
+     "                     temporary file renamed into place): coffer_backup_*,\n"
+     "                     coffer_verify_*, coffer_repo_* (the README lists them)\n"
+     "\n"
+     "For Nagios or Icinga, coffer check --nagios gives one plugin line.\n",
+     cmd_status},
     {"restore", "bring one tenant back: in place, beside the live one, or elsewhere",
      "usage: coffer restore --tenant NAME [--snapshot ID|latest | --tag TAG]\n"
      "                      [--as NEWNAME | --into-db DBNAME] [--table NAME]...\n"
@@ -692,5 +710,5 @@ int cli_main(int argc, char **argv)
     cmd_context_free(&ctx);
     if (!ok && !error_is_set(&err))
         return 0; /* --help was printed */
-    return error_is_set(&err) ? (int)err.code : 0;
+    return error_is_set(&err) ? (int)err.code : ctx.exit_status;
 }

@@ -20,6 +20,10 @@ enum
 {
     CHECK_OPT_READ_DATA = CMD_OPT_FIRST_COMMAND,
     CHECK_OPT_REBUILD_INDEX,
+    CHECK_OPT_NAGIOS,
+    CHECK_OPT_STALE_WARNING,
+    CHECK_OPT_STALE_CRITICAL,
+    CHECK_OPT_FAILED_CRITICAL,
 };
 
 typedef struct CheckArgs
@@ -27,7 +31,21 @@ typedef struct CheckArgs
     bool read_data;
     int percent;
     bool rebuild_index;
+    bool nagios;
+    CmdNagiosLimits lim;
 } CheckArgs;
+
+static bool check_limit(const char *arg, int *out, Error *err)
+{
+    char *end;
+    long v = strtol(arg, &end, 10);
+
+    if (end == arg || *end != '\0' || v < 1 || v > 1000000)
+        return error_set(err, ERR_USAGE, "check: a threshold is a number of tenants, 1 or more, "
+                                         "not \"%s\"", arg);
+    *out = (int)v;
+    return true;
+}
 
 static bool check_option(int opt, const char *arg, void *state, Error *err)
 {
@@ -57,6 +75,15 @@ static bool check_option(int opt, const char *arg, void *state, Error *err)
     case CHECK_OPT_REBUILD_INDEX:
         a->rebuild_index = true;
         return true;
+    case CHECK_OPT_NAGIOS:
+        a->nagios = true;
+        return true;
+    case CHECK_OPT_STALE_WARNING:
+        return check_limit(arg, &a->lim.stale_warning, err);
+    case CHECK_OPT_STALE_CRITICAL:
+        return check_limit(arg, &a->lim.stale_critical, err);
+    case CHECK_OPT_FAILED_CRITICAL:
+        return check_limit(arg, &a->lim.failed_critical, err);
     default:
         return false;
     }
@@ -133,15 +160,57 @@ static void check_print(const char *loc, const CheckArgs *a, const RepoCheckRepo
                json_array_size(leftovers), json_array_size(leftovers) == 1 ? "" : "s");
 }
 
+/* check --nagios: the structure check, then the status, as one plugin
+ * line; anything that stops it is UNKNOWN (exit 3), not an error. */
+static bool check_nagios(CmdContext *ctx, const CheckArgs *a, Error *err)
+{
+    RepoCheckOptions opts = {a->read_data, a->percent};
+    RepoCheckReport report;
+    Repo *repo = NULL;
+    RepoLock *lock = NULL;
+    Error e;
+    char problem[1100] = "";
+    bool ok;
+
+    error_clear(&e);
+    (void)err;
+    ok = cmd_config(ctx, &e) != NULL && (repo = cmd_repo_open(ctx, ctx->config, REPO_OPEN_TOLERANT,
+                                                              &e)) != NULL &&
+         (lock = repo_lock(repo, REPO_LOCK_SHARED, "check --nagios", &e)) != NULL;
+    memset(&report, 0, sizeof(report));
+    if (ok && !repo_check(repo, &opts, &report, &e))
+        snprintf(problem, sizeof(problem), "%s", e.message);
+    else if (ok && report.errors > 0)
+        snprintf(problem, sizeof(problem), "%" PRIu64 " error%s (run \"coffer check\")",
+                 report.errors, report.errors == 1 ? "" : "s");
+    if (ok)
+        cmd_status_nagios(ctx, repo, problem[0] ? problem : NULL, &a->lim);
+    else
+    {
+        printf("COFFER UNKNOWN - %s\n", e.message);
+        ctx->exit_status = 3;
+    }
+    json_decref(report.problems);
+    if (lock != NULL)
+        repo_unlock(lock);
+    if (repo != NULL)
+        repo_close(repo);
+    return true;
+}
+
 bool cmd_check(CmdContext *ctx, int argc, char **argv, Error *err)
 {
     static const struct option longopts[] = {
         {"read-data", optional_argument, NULL, CHECK_OPT_READ_DATA},
         {"rebuild-index", no_argument, NULL, CHECK_OPT_REBUILD_INDEX},
+        {"nagios", no_argument, NULL, CHECK_OPT_NAGIOS},
+        {"stale-warning", required_argument, NULL, CHECK_OPT_STALE_WARNING},
+        {"stale-critical", required_argument, NULL, CHECK_OPT_STALE_CRITICAL},
+        {"failed-critical", required_argument, NULL, CHECK_OPT_FAILED_CRITICAL},
         CMD_COMMON_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
-    CheckArgs a = {false, 100, false};
+    CheckArgs a = {false, 100, false, false, {1, 5, 1}};
     RepoCheckOptions opts;
     RepoCheckReport report;
     Config *cfg = NULL;
@@ -157,6 +226,8 @@ bool cmd_check(CmdContext *ctx, int argc, char **argv, Error *err)
         return false;
     if (first < argc)
         return error_set(err, ERR_USAGE, "check: unexpected argument \"%s\"", argv[first]);
+    if (a.nagios)
+        return check_nagios(ctx, &a, err);
     if (!cmd_repo_config(ctx, &cfg, err))
         return false;
     /* tolerant: a damaged index object is one of the errors to report */

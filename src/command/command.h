@@ -33,6 +33,8 @@ typedef struct CmdContext
     const char *help;        /* set by --help to the command's name: its help is wanted */
     const char *repo;        /* --repo NAME (of the configuration) or PATH, or NULL */
     Config *config;          /* loaded by cmd_config() */
+    int exit_status;         /* the exit status of a command that succeeded without being
+                              * plain ok (check --nagios: 1 WARNING, 2 CRITICAL, 3 UNKNOWN) */
 } CmdContext;
 
 /* Frees what commands loaded into ctx (the configuration); ctx itself
@@ -145,6 +147,18 @@ typedef struct RepoLock RepoLock;
 bool cmd_prune_due(CmdContext *ctx, Repo *repo, RetentionState *st, RepoLock **lock, json_t *out,
                    Error *err);
 
+/* coffer check --nagios (status.c): the Nagios plugin line, with its state
+ * in ctx->exit_status. check_problem: why the repository check failed, or
+ * NULL. */
+typedef struct CmdNagiosLimits
+{
+    int stale_warning;   /* this many stale tenants: WARNING (default 1) */
+    int stale_critical;  /* CRITICAL (default 5) */
+    int failed_critical; /* tenants whose last drill failed: CRITICAL (default 1) */
+} CmdNagiosLimits;
+bool cmd_status_nagios(CmdContext *ctx, Repo *repo, const char *check_problem,
+                       const CmdNagiosLimits *lim);
+
 /* Restore drills (verify.c): the verdicts printed, or added to out as
  * "verify" (out NULL: printed only, unless --json); and coffer run's
  * drills of the classes with verify: { every, sample } that are due
@@ -174,6 +188,7 @@ bool cmd_schedule(CmdContext *ctx, int argc, char **argv, Error *err);
 bool cmd_pin(CmdContext *ctx, int argc, char **argv, Error *err);
 bool cmd_unpin(CmdContext *ctx, int argc, char **argv, Error *err);
 bool cmd_verify(CmdContext *ctx, int argc, char **argv, Error *err);
+bool cmd_status(CmdContext *ctx, int argc, char **argv, Error *err);
 bool cmd_repair_index(CmdContext *ctx, int argc, char **argv, Error *err);
 bool cmd_repair_snapshots(CmdContext *ctx, int argc, char **argv, Error *err);
 

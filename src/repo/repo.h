@@ -371,6 +371,10 @@ bool repo_state_write(Repo *repo, const char *name, json_t *doc, Error *err);
 bool repo_note_write(Repo *repo, RepoOwner *owner, const char *name, json_t *doc, Error *err);
 json_t *repo_note_load(Repo *repo, RepoOwner *owner, const char *name, Error *err);
 
+/* The bytes the packs take in storage, and how many there are (one listing
+ * of data/). */
+bool repo_size(Repo *repo, uint64_t *bytes, uint64_t *packs, Error *err);
+
 /* ---- integrity and cleanup ---------------------------------------------- */
 
 typedef struct RepoCheckOptions

@@ -107,3 +107,20 @@ json_t *repo_note_load(Repo *repo, RepoOwner *owner, const char *name, Error *er
     }
     return doc;
 }
+
+bool repo_size(Repo *repo, uint64_t *bytes, uint64_t *packs, Error *err)
+{
+    StorageList list;
+
+    *bytes = 0;
+    *packs = 0;
+    if (!storage_list(repo->st, "data/", &list, err))
+        return false;
+    for (size_t i = 0; i < list.count; i++)
+    {
+        *bytes += list.items[i].size;
+        (*packs)++;
+    }
+    storage_list_free(&list);
+    return true;
+}

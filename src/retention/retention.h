@@ -18,6 +18,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "common/error.h"
@@ -48,6 +49,10 @@ time_t retention_state_last(RetentionState *st, const char *owner_name);
 time_t retention_state_seen(RetentionState *st, const char *owner_name);
 /* Records that discovery found every tenant of list at now. */
 void retention_state_saw(RetentionState *st, const TenantList *list, time_t now);
+
+/* How many snapshots there are, and the bytes they read in all (before
+ * dedup: over the repository's size, the dedup ratio). */
+size_t retention_state_snapshots(RetentionState *st, uint64_t *bytes);
 
 /* The time of the newest snapshot the state knows (0: none). */
 time_t retention_state_newest(RetentionState *st);

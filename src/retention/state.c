@@ -20,6 +20,7 @@ struct RetentionState
     json_t *doc;       /* {"snapshots": {id: time}, "owners": {oid: {"last", "seen"}}, ...} */
     json_t *snapshots; /* borrowed from doc */
     json_t *owners;    /* borrowed from doc */
+    json_t *bytes;     /* borrowed from doc: {id: bytes read} */
 };
 
 /* doc[key] as an object, created when missing or of another type. */
@@ -70,6 +71,9 @@ static void state_take(RetentionState *st, const char *id, json_t *header)
             state_max(state_owner(st, oid), "last", t);
     }
     json_object_set_new(st->snapshots, id, json_integer((json_int_t)t));
+    json_object_set_new(st->bytes, id,
+                        json_integer(json_integer_value(
+                            json_object_get(json_object_get(header, "stats"), "bytes_read"))));
 }
 
 bool retention_state_sync(RetentionState *st, Error *err)
@@ -103,7 +107,10 @@ bool retention_state_sync(RetentionState *st, Error *err)
     }
     json_object_foreach_safe (st->snapshots, tmp, id, v)
         if (json_object_get(listed, id) == NULL)
+        {
             json_object_del(st->snapshots, id); /* forgotten since */
+            json_object_del(st->bytes, id);
+        }
     json_decref(listed);
     json_decref(ids);
     return true;
@@ -122,6 +129,7 @@ RetentionState *retention_state_open(Repo *repo, Error *err)
     }
     st->snapshots = state_object(st->doc, "snapshots");
     st->owners = state_object(st->doc, "owners");
+    st->bytes = state_object(st->doc, "bytes");
     if (!retention_state_sync(st, err))
     {
         retention_state_free(st);
@@ -184,6 +192,17 @@ time_t retention_state_time(RetentionState *st, const char *what)
 void retention_state_set_time(RetentionState *st, const char *what, time_t t)
 {
     json_object_set_new(st->doc, what, json_integer((json_int_t)t));
+}
+
+size_t retention_state_snapshots(RetentionState *st, uint64_t *bytes)
+{
+    const char *id;
+    json_t *v;
+
+    *bytes = 0;
+    json_object_foreach (st->bytes, id, v)
+        *bytes += (uint64_t)json_integer_value(v);
+    return json_object_size(st->snapshots);
 }
 
 time_t retention_state_newest(RetentionState *st)

@@ -332,6 +332,21 @@ bool repo_snapshot_resolve(Repo *repo, const char *id, char full[65], Error *err
         return error_hint(err, "give \"latest\", a full id, or a prefix of at least 4 "
                                "lowercase hex digits");
     }
+    if (strlen(id) == 64)
+    {
+        /* a full id names one object: no listing (expire loads thousands) */
+        char key[96];
+        bool exists = false;
+
+        snprintf(key, sizeof(key), SNAP_PREFIX "%s", id);
+        if (!storage_exists(repo->st, key, &exists, NULL, err))
+            return false;
+        if (exists)
+        {
+            snprintf(full, 65, "%s", id);
+            return true;
+        }
+    }
     if (!storage_list(repo->st, SNAP_PREFIX, &list, err))
         return false;
     for (size_t i = 0; i < list.count; i++)

@@ -111,6 +111,20 @@ static bool journal_recover_target(Restore *r, json_t *jt, bool committed, Error
 
     if (db == NULL || name == NULL)
         return true;
+    if (home != NULL)
+    {
+        /* its database is gone (a drill's scratch database, dropped as
+         * stale): nothing of it is left to put right */
+        PGconn *a = pg_connect(r->cfg->pg_conninfo, "postgres", err);
+        bool there = true;
+
+        ok = a != NULL && pg_database_exists(a, home, &there, err);
+        PQfinish(a);
+        if (!ok)
+            return false;
+        if (!there)
+            return true;
+    }
     c = pg_connect(r->cfg->pg_conninfo, home ? home : "postgres", err);
     if (c == NULL)
         return false;

@@ -187,11 +187,18 @@ static void restore_drop_new_db(void *arg)
     Restore *r = arg;
     Error err;
     PGconn *c;
+    bool exists = true;
 
     error_clear(&err);
     c = pg_connect(r->cfg->pg_conninfo, "postgres", &err);
     if (c != NULL && cleanup_interrupted())
         pg_terminate_own(c, &err);
+    /* guarded before CREATE DATABASE: it may never have been made */
+    if (c != NULL && pg_database_exists(c, r->a->into_db, &exists, &err) && !exists)
+    {
+        PQfinish(c);
+        return;
+    }
     if (c == NULL || !pg_drop_database(c, r->a->into_db, &err))
         log_warning("could not drop database \"%s\" that the restore created: %s",
                     r->a->into_db, err.message);

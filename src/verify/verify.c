@@ -194,7 +194,18 @@ static void verify_one(const VerifyPlan *p, Repo *repo, const Config *tcfg, cons
     if (!ok)
         vt->error = xstrdup(err.message);
     else if (vt->checks_failed > 0)
-        vt->error = xasprintf("%zu of %zu smoke queries failed", vt->checks_failed, vt->checks);
+    {
+        json_t *c = NULL;
+        size_t i;
+
+        /* the first failing query, and why, is what the operator needs */
+        json_array_foreach (json_object_get(detail, "checks"), i, c)
+            if (!json_is_true(json_object_get(c, "ok")))
+                break;
+        vt->error = xasprintf("%zu of %zu smoke queries failed: \"%s\" %s", vt->checks_failed,
+                              vt->checks, json_string_value(json_object_get(c, "sql")),
+                              json_string_value(json_object_get(c, "error")));
+    }
     if (vt->snapshot[0] != '\0')
         json_object_set_new(detail, "tables", verify_tables(repo, vt->snapshot, tenant));
 }

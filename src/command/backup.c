@@ -42,8 +42,7 @@ static bool backup_option(int opt, const char *arg, void *state, Error *err)
     switch (opt)
     {
     case OPT_TENANT:
-        a->tenants = xrealloc(a->tenants, sizeof(char *) * (a->n_tenants + 1));
-        a->tenants[a->n_tenants++] = arg;
+        cmd_names_add(&a->tenants, &a->n_tenants, arg);
         return true;
     case OPT_CLASS:
         a->class = arg;

@@ -112,6 +112,9 @@ Repo *cmd_repo_open_named(CmdContext *ctx, const char *name, unsigned flags, Err
  * (caller wipes and frees) or NULL with err set. */
 char *cmd_passphrase_read(const char *passphrase_file, bool confirm, Error *err);
 
+/* Appends a repeated option's value (--tenant NAME...) to a growing list. */
+void cmd_names_add(const char ***list, size_t *n, const char *name);
+
 /* Asks before destructive work: true at once with --yes; else, on a
  * terminal, show(tty, arg) prints what would change and "question [y/N]"
  * is asked. Without a terminal: ERR_USAGE "<why> needs confirmation" and

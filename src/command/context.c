@@ -8,6 +8,7 @@
 
 #include "command/command.h"
 #include "common/log.h"
+#include "common/mem.h"
 #include "config/config.h"
 
 void cmd_context_free(CmdContext *ctx)
@@ -136,4 +137,10 @@ bool cmd_confirm(const CmdContext *ctx, const char *name, const char *why, CmdSh
     if (answer[0] != 'y' && answer[0] != 'Y')
         return error_set(err, ERR_FAILURE, "%s cancelled; nothing was changed", name);
     return true;
+}
+
+void cmd_names_add(const char ***list, size_t *n, const char *name)
+{
+    *list = xrealloc(*list, sizeof(char *) * (*n + 1));
+    (*list)[(*n)++] = name;
 }

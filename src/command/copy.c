@@ -48,8 +48,7 @@ static bool copy_option(int opt, const char *arg, void *state, Error *err)
         a->snapshot = arg;
         return true;
     case COPY_OPT_TENANT:
-        a->tenants = xrealloc(a->tenants, sizeof(char *) * (a->n_tenants + 1));
-        a->tenants[a->n_tenants++] = arg;
+        cmd_names_add(&a->tenants, &a->n_tenants, arg);
         return true;
     default:
         return false;

@@ -41,8 +41,7 @@ static bool expire_option(int opt, const char *arg, void *state, Error *err)
     switch (opt)
     {
     case OPT_TENANT:
-        a->tenants = xrealloc(a->tenants, sizeof(char *) * (a->o.n_tenants + 1));
-        a->tenants[a->o.n_tenants++] = arg;
+        cmd_names_add(&a->tenants, &a->o.n_tenants, arg);
         a->o.tenants = a->tenants;
         return true;
     case OPT_DRY_RUN:

@@ -41,8 +41,7 @@ static bool verify_option(int opt, const char *arg, void *state, Error *err)
     switch (opt)
     {
     case OPT_TENANT:
-        a->tenants = xrealloc(a->tenants, sizeof(char *) * (a->plan.n_tenants + 1));
-        a->tenants[a->plan.n_tenants++] = arg;
+        cmd_names_add(&a->tenants, &a->plan.n_tenants, arg);
         a->plan.tenants = a->tenants;
         return true;
     case OPT_SNAPSHOT:

@@ -42,7 +42,7 @@ t_unlike "$(cat "$REPO"/snapshots/* | tr -d '\0')" 'tenant_acme' "the header nam
 # (a) a damaged part, then a missing one
 acme=$("$TOOL" part "$REPO" "$snap" tenant_acme)
 t_like "$acme" '^parts/[0-9a-f]{64}$' "(a) tenant_acme's part is found by its keyed owner id"
-printf '\x55' | dd of="$REPO/$acme" bs=1 seek=40 conv=notrunc 2>/dev/null
+t_flip_byte "$REPO/$acme" 40
 t_exit 1 "(a) restoring tenant_acme from a damaged part fails" \
     "$COFFER" restore --tenant tenant_acme --as acme_copy
 t_like "$T_ERR" "tenant \"tenant_acme\": snapshot part \"$acme\"" "  ... naming the tenant and the part"
@@ -138,7 +138,7 @@ t_is "$(count $DB globex_d)" 16 "  ... with its rows"
 
 # (e) every pack damaged: a restore into a new database fails after creating it
 for f in $(find "$REPO/data" -type f); do
-    printf '\x55' | dd of="$f" bs=1 seek=200 conv=notrunc 2>/dev/null
+    t_flip_byte "$f" 200
 done
 t_exit 1 "(e) a restore --into-db from damaged packs fails" \
     "$COFFER" restore --tenant tenant_globex --into-db brand_new

@@ -18,7 +18,7 @@ t_ok "a clean check" "$COFFER" check --json
 t_is "$(jq -c .problems <<<"$T_OUT")" '[]' "  ... lists no problem"
 
 snap=$(ls "$REPO/snapshots" | head -1)
-printf '\x55' | dd of="$REPO/snapshots/$snap" bs=1 seek=60 conv=notrunc 2>/dev/null
+t_flip_byte "$REPO/snapshots/$snap" 60
 t_exit 1 "a damaged snapshot fails check --json" "$COFFER" check --json
 t_is "$(jq '.problems | length' <<<"$T_OUT")" "$(jq .errors <<<"$T_OUT")" \
     "  ... one problem listed for each error"

@@ -332,3 +332,12 @@ t_done() {
     fi
     exit 0
 }
+
+# t_flip_byte FILE OFFSET: inverts one byte, so that the file surely changes
+# (writing a fixed byte leaves it as it was once in 256 runs).
+t_flip_byte() {
+    python3 -c 'import sys
+p, o = sys.argv[1], int(sys.argv[2])
+with open(p, "r+b") as f:
+    f.seek(o); b = f.read(1); f.seek(o); f.write(bytes([b[0] ^ 0xFF]))' "$1" "$2"
+}
